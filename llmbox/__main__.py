@@ -1,0 +1,3 @@
+from llmbox.cli import main
+
+main()

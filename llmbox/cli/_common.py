@@ -1,0 +1,49 @@
+"""Options shared by commands, declared once, and the bridge from sync Typer to async core."""
+
+from __future__ import annotations
+
+from collections.abc import Coroutine
+from enum import Enum
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+T = TypeVar("T")
+
+
+class DataFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
+HostOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--host",
+        help="Server URL or host[:port]. Default: $OLLAMA_HOST, then the config file, "
+        "then 127.0.0.1:11434.",
+        show_default=False,
+    ),
+]
+TimeoutOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--timeout",
+        help="Seconds to wait for the server to answer (0 = no limit). Default: no limit, "
+        "since a model load can take minutes. Env: LLMBOX_TIMEOUT.",
+        show_default=False,
+    ),
+]
+FormatOpt = Annotated[
+    DataFormat, typer.Option("--format", "-f", help="Output format on stdout.")
+]
+QuietOpt = Annotated[
+    bool, typer.Option("--quiet", "-q", help="Print only data: no progress, notes or warnings.")
+]
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a core coroutine from a command."""
+    import asyncio  # ~20 ms: paid only by commands that talk to a server
+
+    return asyncio.run(coro)

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import typer
+
+from llmbox.cli._common import DataFormat, FormatOpt, HostOpt, QuietOpt, TimeoutOpt, run
+
+
+def doctor(
+    host: HostOpt = None,
+    timeout: TimeoutOpt = None,
+    format: FormatOpt = DataFormat.table,
+    quiet: QuietOpt = False,
+) -> None:
+    """Check the server: reachable, version, models installed and loaded (CPU/GPU), OLLAMA_* vars.
+
+    Exits 0 when healthy, 3 when the server is unreachable, 1 when it has problems.
+    """
+    import os
+
+    from llmbox.cli._output import Output
+    from llmbox.client import OllamaClient
+    from llmbox.config import resolve_settings
+    from llmbox.doctor import DoctorReport, diagnose
+    from llmbox.errors import ExitCode
+    from llmbox.report.terminal import render_doctor
+
+    settings = resolve_settings(host=host, timeout=timeout)
+
+    async def _diagnose() -> DoctorReport:
+        async with OllamaClient(host=settings.host, timeout=settings.timeout) as client:
+            return await diagnose(client, os.environ)
+
+    report = run(_diagnose())
+    out = Output(quiet=quiet)
+    if format is DataFormat.json:
+        out.json(report.to_dict())
+    else:
+        out.data(render_doctor(report))
+    if not report.reachable:
+        raise typer.Exit(int(ExitCode.UNREACHABLE))
+    if report.problems:
+        raise typer.Exit(int(ExitCode.FAILURE))

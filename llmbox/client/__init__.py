@@ -1,0 +1,24 @@
+"""Wire clients. ``OllamaClient`` speaks Ollama's native API."""
+
+from llmbox.client._models import (
+    ModelDetails,
+    ModelSummary,
+    PullProgress,
+    RunningModel,
+    ShowResponse,
+    processor_label,
+)
+from llmbox.client._ndjson import Part, iter_ndjson
+from llmbox.client._ollama import OllamaClient
+
+__all__ = [
+    "ModelDetails",
+    "ModelSummary",
+    "OllamaClient",
+    "Part",
+    "PullProgress",
+    "RunningModel",
+    "ShowResponse",
+    "iter_ndjson",
+    "processor_label",
+]

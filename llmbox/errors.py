@@ -1,0 +1,93 @@
+"""The one error tree of llmbox, and the exit codes it maps to.
+
+Every error a user can cause or meet carries a one-line message, a hint (the command or flag to
+try) and an exit code. The CLI prints them in one place (``llmbox.cli``); the core only raises.
+
+    LlmboxError                 exit 1  runtime failure
+    ├── UsageError              exit 2  bad input: an option value, a file, a name
+    │   └── ConfigError         exit 2  a config/YAML file is malformed (names file, line, field)
+    ├── ServerUnreachable       exit 3  nothing answers at the host
+    ├── ModelNotFound           exit 4  the server does not have the model
+    ├── GateFailed              exit 5  a benchmark gate or regression check failed
+    ├── ServerError             exit 1  the server answered with an error
+    │   └── StreamError         exit 1  the error came mid-stream, or the stream broke off
+    └── Interrupted             exit 130  Ctrl-C
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    FAILURE = 1
+    USAGE = 2
+    UNREACHABLE = 3
+    MODEL_NOT_FOUND = 4
+    GATE_FAILED = 5
+    INTERRUPTED = 130
+
+
+class LlmboxError(Exception):
+    """Base of every error llmbox reports to a user."""
+
+    exit_code: int = ExitCode.FAILURE
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UsageError(LlmboxError):
+    exit_code = ExitCode.USAGE
+
+
+class ConfigError(UsageError):
+    """A configuration file is invalid; the message names the file, line and field."""
+
+
+class ServerUnreachable(LlmboxError):
+    exit_code = ExitCode.UNREACHABLE
+
+    def __init__(self, host: str, *, server: str = "Ollama", detail: str | None = None) -> None:
+        what = "is `ollama serve` running? Set OLLAMA_HOST or --host."
+        if server != "Ollama":
+            what = "is the server running? Check --host."
+        super().__init__(f"Cannot reach {server} at {host} — {what}", hint=detail)
+        self.host = host
+
+
+class ModelNotFound(LlmboxError):
+    exit_code = ExitCode.MODEL_NOT_FOUND
+
+    def __init__(self, model: str, *, message: str | None = None, hint: str | None = None) -> None:
+        super().__init__(
+            message or f"model '{model}' not found",
+            hint=hint if hint is not None else f"llmbox pull {model}",
+        )
+        self.model = model
+
+
+class GateFailed(LlmboxError):
+    exit_code = ExitCode.GATE_FAILED
+
+
+class ServerError(LlmboxError):
+    """The server answered with an error; ``status`` is the HTTP status (None mid-stream)."""
+
+    def __init__(self, message: str, *, status: int | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
+
+
+class StreamError(ServerError):
+    """An error line arrived after HTTP 200, or the stream ended without ``done: true``."""
+
+
+class Interrupted(LlmboxError):
+    exit_code = ExitCode.INTERRUPTED

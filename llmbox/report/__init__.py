@@ -1,0 +1,1 @@
+"""Renderers and exporters. Exporters are pure functions; only ``terminal`` knows about rich."""
