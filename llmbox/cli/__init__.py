@@ -14,7 +14,7 @@ import typer
 from typer.core import TyperGroup
 
 from llmbox import __version__
-from llmbox.cli import doctor
+from llmbox.cli import bench, doctor
 from llmbox.errors import ExitCode, LlmboxError
 
 
@@ -86,6 +86,7 @@ def _root(
 
 
 app.command("doctor")(doctor.doctor)
+app.command("bench")(bench.bench)
 
 
 def main() -> None:

@@ -1,0 +1,133 @@
+"""The Ollama backend: native ``/api/chat`` and ``/api/generate`` with server-side timings."""
+
+from __future__ import annotations
+
+from time import perf_counter_ns
+from typing import Any
+
+from llmbox.backends.base import GenRequest, TokenClock
+from llmbox.bench.types import ModelInfo, RunSample
+from llmbox.client import OllamaClient, processor_label
+from llmbox.errors import StreamError
+
+
+def full_name(model: str) -> str:
+    """Ollama's default tag: ``llama3.2`` means ``llama3.2:latest``.
+
+    >>> full_name("llama3.2"), full_name("qwen3:4b"), full_name("hf.co/x/y:Q4_K_M")
+    ('llama3.2:latest', 'qwen3:4b', 'hf.co/x/y:Q4_K_M')
+    """
+    last = model.rsplit("/", 1)[-1]
+    return model if ":" in last else f"{model}:latest"
+
+
+def same_model(a: str, b: str) -> bool:
+    return full_name(a).lower() == full_name(b).lower()
+
+
+class OllamaBackend:
+    kind = "ollama"
+
+    def __init__(self, client: OllamaClient) -> None:
+        self.client = client
+        self.host = client.host
+
+    async def server_info(self) -> dict[str, Any]:
+        return {"kind": self.kind, "host": self.host, "version": await self.client.version()}
+
+    async def model_info(self, model: str) -> ModelInfo:
+        show = await self.client.show(model)
+        tag = next((m for m in await self.client.tags() if same_model(m.name, model)), None)
+        context = show.info("context_length")
+        return ModelInfo(
+            name=model,
+            digest=tag.digest if tag else "",
+            parameter_size=show.details.parameter_size,
+            parameter_count=show.parameter_count,
+            quantization=show.details.quantization_level,
+            family=show.details.family,
+            size=tag.size if tag else 0,
+            context_length=int(context) if isinstance(context, (int, float)) else None,
+            capabilities=list(show.capabilities or []),
+        )
+
+    async def memory(self, model: str) -> ModelInfo | None:
+        for m in await self.client.ps():
+            if same_model(m.name, model):
+                return ModelInfo(
+                    name=m.name,
+                    size=m.size,
+                    size_vram=m.size_vram,
+                    context_length=m.context_length,
+                    processor=processor_label(m.size, m.size_vram),
+                )
+        return None
+
+    async def unload(self, model: str) -> None:
+        await self.client.unload(model)
+
+    def _body(self, req: GenRequest) -> dict[str, Any]:
+        options: dict[str, Any] = {"num_predict": req.max_tokens, "temperature": req.temperature}
+        if req.seed is not None:
+            options["seed"] = req.seed
+        if req.num_ctx is not None:
+            options["num_ctx"] = req.num_ctx
+        body: dict[str, Any] = {"model": req.model, "options": options}
+        if req.think is not None:
+            body["think"] = req.think
+        if req.api == "chat":
+            message: dict[str, Any] = {"role": "user", "content": req.prompt}
+            if req.images:
+                message["images"] = list(req.images)
+            body["messages"] = [message]
+        else:
+            body["prompt"] = req.prompt
+            if req.images:
+                body["images"] = list(req.images)
+        return body
+
+    async def generate(self, request: GenRequest) -> RunSample:
+        body = self._body(request)
+        chat = request.api == "chat"
+        stream = self.client.chat(body) if chat else self.client.generate(body)
+        thinking = 0
+        final: dict[str, Any] | None = None
+        clock = TokenClock(perf_counter_ns())
+        async for part in stream:
+            data = part.data
+            if chat:
+                message = data.get("message") or {}
+                text, thought = message.get("content"), message.get("thinking")
+            else:
+                text, thought = data.get("response"), data.get("thinking")
+            if thought:
+                thinking += 1  # Ollama streams one token per part
+                clock.token(part.t_ns, answer=False)
+            if text:
+                clock.token(part.t_ns, answer=True)
+            if data.get("done"):
+                final = data
+        t_end = perf_counter_ns()
+        if final is None:  # the client raises first; kept for type narrowing
+            raise StreamError("stream ended before the final part")
+        sample = RunSample(
+            prompt_eval_count=int(final.get("prompt_eval_count", 0)),
+            prompt_eval_duration_ns=int(final.get("prompt_eval_duration", 0)),
+            cached_prompt_tokens=(
+                int(final["prompt_eval_cached_count"]) if "prompt_eval_cached_count" in final else None
+            ),
+            eval_count=int(final.get("eval_count", 0)),
+            eval_duration_ns=int(final.get("eval_duration", 0)),
+            thinking_tokens=thinking,
+            load_duration_ns=int(final.get("load_duration", 0)),
+            total_duration_ns=int(final.get("total_duration", 0)),
+            done_reason=final.get("done_reason"),
+        )
+        clock.fill(sample, t_end)
+        return sample
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
+__all__ = ["OllamaBackend", "full_name", "same_model"]

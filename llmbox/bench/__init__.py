@@ -1,0 +1,1 @@
+"""The benchmark engine: grid expansion, runner, metrics, warnings, gates."""

@@ -1,0 +1,184 @@
+"""Expand list-valued options and suites into an ordered grid of (model, case).
+
+The grid is ordered so each model is loaded once: model outermost, then context size (changing
+``num_ctx`` reloads a model), then the rest in the order given.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from llmbox.bench.types import Api, Case
+from llmbox.errors import UsageError
+
+
+def label_for(case: Case) -> str:
+    """llama-bench-style labels: ``pp512 tg128``, ``tg128 c4``, ``pp512 tg128 +img think``."""
+    parts = [f"pp{case.prompt_tokens}" if case.prompt_tokens else "prompt", f"tg{case.max_tokens}"]
+    if case.concurrency > 1:
+        parts.append(f"c{case.concurrency}")
+    if case.num_ctx:
+        parts.append(f"ctx{case.num_ctx}")
+    if case.images:
+        parts.append("+img" if len(case.images) == 1 else f"+{len(case.images)}img")
+    if case.think is True:
+        parts.append("think")
+    elif case.think is False:
+        parts.append("no-think")
+    elif isinstance(case.think, str):
+        parts.append(f"think={case.think}")
+    if case.cold:
+        parts.append("cold")
+    return " ".join(parts)
+
+
+def parse_int_list(value: str | None, option: str, *, minimum: int = 1) -> list[int]:
+    """``"1,2,4"`` -> ``[1, 2, 4]``; a clear UsageError for anything else."""
+    if value is None or value == "":
+        return []
+    out = []
+    for item in value.split(","):
+        item = item.strip().lower().replace("_", "")
+        mult = 1024 if item.endswith("k") else 1
+        try:
+            number = int(item[:-1] if mult > 1 else item) * mult
+        except ValueError:
+            raise UsageError(
+                f"{option}: {item!r} is not a whole number", hint=f"e.g. {option} 1,2,4"
+            ) from None
+        if number < minimum:
+            raise UsageError(f"{option}: {number} is below {minimum}", hint=f"e.g. {option} {minimum}")
+        out.append(number)
+    return out
+
+
+@dataclass(frozen=True)
+class GridOptions:
+    """List-valued options from the command line (empty list: not given)."""
+
+    prompt: str | None = None
+    prompt_tokens: Sequence[int] = ()
+    max_tokens: Sequence[int] = ()
+    concurrency: Sequence[int] = ()
+    num_ctx: Sequence[int] = ()
+    think: bool | str | None = None
+    images: tuple[str, ...] = ()
+    api: Api = "chat"
+    cold: bool = False
+
+
+DEFAULT_MAX_TOKENS = 128
+DEFAULT_PROMPT_TOKENS = 512
+
+
+def cases_from_options(opts: GridOptions) -> list[Case]:
+    prompt_sizes: list[int | None] = [None]
+    if opts.prompt is None:
+        prompt_sizes = list(opts.prompt_tokens or [DEFAULT_PROMPT_TOKENS])
+    contexts: list[int | None] = list(opts.num_ctx) or [None]
+    cases = []
+    for ctx, pt, mt, conc in itertools.product(
+        contexts,
+        prompt_sizes,
+        opts.max_tokens or [DEFAULT_MAX_TOKENS],
+        opts.concurrency or [1],
+    ):
+        case = Case(
+            label="",
+            prompt_tokens=pt,
+            prompt=opts.prompt,
+            max_tokens=mt,
+            concurrency=conc,
+            think=opts.think,
+            images=opts.images,
+            api=opts.api,
+            num_ctx=ctx,
+            cold=opts.cold,
+        )
+        cases.append(replace(case, label=label_for(case)))
+    return cases
+
+
+def expand(models: Sequence[str], cases: Sequence[Case]) -> list[tuple[str, Case]]:
+    """Model-major order, then by context size, keeping the given order otherwise."""
+    ordered = sorted(enumerate(cases), key=lambda ic: (ic[1].num_ctx or 0, ic[0]))
+    return [(m, c) for m in models for _, c in ordered]
+
+
+# -- suites --------------------------------------------------------------------------------------
+
+
+class SuiteCase(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    label: str | None = None
+    prompt: str | None = None
+    prompt_tokens: int | None = Field(default=None, ge=1)
+    max_tokens: int = Field(default=DEFAULT_MAX_TOKENS, ge=1)
+    concurrency: int = Field(default=1, ge=1)
+    think: bool | str | None = None
+    images: list[str] = Field(default_factory=list)
+    api: Api = "chat"
+    num_ctx: int | None = Field(default=None, ge=1)
+    cold: bool = False
+
+
+class Suite(BaseModel):
+    """A benchmark suite file (``configs/suites/*.yaml``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    description: str = ""
+    runs: int | None = Field(default=None, ge=1)
+    warmup: int | None = Field(default=None, ge=0)
+    cases: list[SuiteCase] = Field(min_length=1)
+
+    def to_cases(self, base: Path) -> list[Case]:
+        out = []
+        for sc in self.cases:
+            images = tuple(str((base / p) if not Path(p).is_absolute() else Path(p)) for p in sc.images)
+            if sc.prompt is None and sc.prompt_tokens is None:
+                sc = sc.model_copy(update={"prompt_tokens": DEFAULT_PROMPT_TOKENS})
+            case = Case(
+                label="",
+                prompt=sc.prompt,
+                prompt_tokens=sc.prompt_tokens,
+                max_tokens=sc.max_tokens,
+                concurrency=sc.concurrency,
+                think=sc.think,
+                images=images,
+                api=sc.api,
+                num_ctx=sc.num_ctx,
+                cold=sc.cold,
+            )
+            out.append(replace(case, label=sc.label or label_for(case)))
+        return out
+
+
+def suites_dir() -> Path:
+    from llmbox.config import configs_dir
+
+    return configs_dir() / "suites"
+
+
+def available_suites() -> list[str]:
+    return sorted(p.stem for p in suites_dir().glob("*.yaml"))
+
+
+def load_suite(name_or_path: str) -> tuple[Suite, Path]:
+    """A suite by name (``quick``) or by path; returns it with the directory its paths resolve from."""
+    from llmbox.yamlio import load_yaml_model
+
+    path = Path(name_or_path)
+    if not path.is_file():
+        path = suites_dir() / f"{name_or_path}.yaml"
+    if not path.is_file():
+        raise UsageError(
+            f"no suite named {name_or_path!r}",
+            hint=f"use one of: {', '.join(available_suites())}, or a path to a YAML file",
+        )
+    return load_yaml_model(path, Suite), path.parent

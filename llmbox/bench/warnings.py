@@ -1,0 +1,127 @@
+"""The closed set of benchmark warnings. Each has a stable code, a message and advice."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from llmbox.bench.metrics import decode_tps, modified_z_scores, percentile
+from llmbox.bench.types import Case, CaseResult, RunSample, Warning_
+
+#: code -> advice. Codes are part of the JSON schema; add, never rename.
+ADVICE = {
+    "short_reply": "decode rates over short replies are noisy; ask for a longer answer or lower "
+    "--max-tokens",
+    "cpu_spill": "part of the model runs on the CPU: use a smaller quantization or --num-ctx, or a "
+    "machine with more GPU memory",
+    "slow_first_run": "the first measured run was much slower than the rest: add warm-up runs "
+    "(--warmup 2)",
+    "outliers": "close other programs, or add runs (--runs) so outliers weigh less",
+    "timing_mismatch": "client and server clocks disagree; check for a proxy or a saturated client",
+    "cached_prompt": "prefill excludes the cached tokens; they are reported as cached_prompt_tokens",
+    "failed_runs": "see each run's error; the statistics use the successful runs only",
+    "queued": "requests waited for a free slot; raise OLLAMA_NUM_PARALLEL or lower --concurrency",
+    "chunk_counts": "the server reported no token counts; counts are stream chunks, an estimate",
+}
+
+OUTLIER_Z = 3.5
+SLOW_FIRST_FACTOR = 1.5
+MISMATCH_FRACTION = 0.25
+MISMATCH_MIN_S = 0.05
+QUEUE_LOAD_S = 1.0
+
+
+def _w(code: str, message: str) -> Warning_:
+    return Warning_(code=code, message=message, advice=ADVICE[code])
+
+
+def check(result: CaseResult) -> list[Warning_]:
+    """All warnings for one case result (pure)."""
+    case, runs = result.case, result.runs
+    ok = [r for r in runs if r.ok]
+    found: list[Warning_] = []
+    if failed := len(runs) - len(ok):
+        found.append(_w("failed_runs", f"{failed} of {len(runs)} runs failed"))
+    found += _short_replies(case, ok)
+    info = result.model_info
+    if info.size_vram is not None and info.size and info.size_vram < info.size:
+        found.append(
+            _w("cpu_spill", f"{result.model} is split {info.processor or 'CPU/GPU'} (size_vram < size)")
+        )
+    found += _stability(ok)
+    found += _mismatch(ok)
+    if cached := [r.cached_prompt_tokens for r in ok if r.cached_prompt_tokens]:
+        found.append(
+            _w("cached_prompt", f"the server reused up to {max(cached)} cached prompt tokens")
+        )
+    if case.concurrency > 1:
+        queued = [r for r in ok if r.load_duration_ns / 1e9 > QUEUE_LOAD_S]
+        if queued:
+            found.append(
+                _w("queued", f"{len(queued)} requests waited > {QUEUE_LOAD_S:g} s before starting")
+            )
+        if busy := [r for r in runs if r.status == 503]:
+            found.append(_w("queued", f"{len(busy)} requests were refused with HTTP 503 (queue full)"))
+    if any(r.counts_source == "chunks" for r in ok):
+        found.append(_w("chunk_counts", "token counts were estimated from stream chunks"))
+    return found
+
+
+def _short_replies(case: Case, ok: Sequence[RunSample]) -> list[Warning_]:
+    short = [r.eval_count for r in ok if r.eval_count < case.max_tokens]
+    if not short:
+        return []
+    return [
+        _w(
+            "short_reply",
+            f"{len(short)} of {len(ok)} replies stopped before --max-tokens {case.max_tokens} "
+            f"(shortest {min(short)} tokens)",
+        )
+    ]
+
+
+def _stability(ok: Sequence[RunSample]) -> list[Warning_]:
+    rates = [r for r in (decode_tps(x) for x in ok) if r is not None]
+    found = []
+    if len(rates) >= 3:
+        rest = sorted(rates[1:])
+        median_rest = percentile(rest, 50)
+        if rates[0] * SLOW_FIRST_FACTOR < median_rest:
+            found.append(
+                _w(
+                    "slow_first_run",
+                    f"first run decoded at {rates[0]:.1f} tok/s, the others at a median of "
+                    f"{median_rest:.1f}",
+                )
+            )
+    if len(rates) >= 4:
+        z = modified_z_scores(rates)
+        outliers = [i for i, s in enumerate(z) if abs(s) > OUTLIER_Z]
+        if outliers:
+            found.append(
+                _w(
+                    "outliers",
+                    f"{len(outliers)} of {len(rates)} runs are statistical outliers in decode "
+                    f"tok/s (modified z-score > {OUTLIER_Z})",
+                )
+            )
+    return found
+
+
+def _mismatch(ok: Sequence[RunSample]) -> list[Warning_]:
+    """Client e2e time vs the server's total_duration: they should agree for a local server."""
+    worst = 0.0
+    for r in ok:
+        if r.e2e_s is None or r.total_duration_ns <= 0:
+            continue
+        server_s = r.total_duration_ns / 1e9
+        gap = abs(r.e2e_s - server_s)
+        if gap > MISMATCH_MIN_S and gap > MISMATCH_FRACTION * server_s:
+            worst = max(worst, gap / server_s)
+    if not worst:
+        return []
+    return [
+        _w(
+            "timing_mismatch",
+            f"client-measured time differs from the server's total_duration by up to {worst:.0%}",
+        )
+    ]
