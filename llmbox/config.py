@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from llmbox.errors import ConfigError, UsageError
+from llmbox.errors import UsageError
 
 DEFAULT_PORT = 11434
 DEFAULT_HOST = f"http://127.0.0.1:{DEFAULT_PORT}"
@@ -72,7 +72,8 @@ def parse_host(value: str | None) -> str:
         port = 443
     else:
         raise UsageError(
-            f"unsupported scheme in host {value!r}", hint="use http:// or https://, e.g. 127.0.0.1:11434"
+            f"unsupported scheme in host {value!r}",
+            hint="use http:// or https://, e.g. 127.0.0.1:11434",
         )
     if rest.count(":") > 1 and not rest.startswith("["):
         try:  # a bare IPv6 address such as ::1, which Go's parser accepts
@@ -106,7 +107,7 @@ class Settings:
 
 
 def _parse_timeout(value: Any, source: str) -> float | None:
-    if value is None or value == "" or value == "none":
+    if value is None or value in ("", "none"):
         return None
     try:
         seconds = float(value)
@@ -155,4 +156,3 @@ def resolve_settings(
     else:
         timeout_value = _parse_timeout(file_values.get("timeout"), "config file")
     return Settings(host=parse_host(host_value), timeout=timeout_value)
-

@@ -90,7 +90,7 @@ async def diagnose(client: OllamaClient, env: Mapping[str, str]) -> DoctorReport
         report.problems.append(
             Problem(
                 f"nothing answers at {client.host}",
-                "start the server with `ollama serve`, or point llmbox at it with --host / OLLAMA_HOST",
+                "start it with `ollama serve`, or point llmbox at it with --host / OLLAMA_HOST",
             )
         )
         return report
@@ -102,18 +102,20 @@ async def diagnose(client: OllamaClient, env: Mapping[str, str]) -> DoctorReport
             for m in await client.ps()
         ]
     except LlmboxError as err:
-        report.problems.append(Problem(f"the server answered with an error: {err}", "check its log"))
+        report.problems.append(
+            Problem(f"the server answered with an error: {err}", "check its log")
+        )
         return report
     if not report.models:
         report.problems.append(
             Problem("no models are installed", "pull one, e.g. `llmbox pull llama3.2:3b`")
         )
     for m in report.loaded:
-        if 0 < m.size and m.size_vram < m.size:
+        if m.size > 0 and m.size_vram < m.size:
             report.problems.append(
                 Problem(
                     f"{m.name} does not fit on the GPU ({m.processor}); CPU layers slow it down",
-                    "use a smaller quantization or context (--num-ctx), or a machine with more memory",
+                    "use a smaller quantization or context (--num-ctx), or more memory",
                 )
             )
     report.problems.extend(_env_problems(env))

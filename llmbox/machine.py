@@ -46,13 +46,19 @@ def memory_bytes() -> int | None:
 
 
 def nvidia_gpus() -> list[dict[str, Any]]:
-    out = _run("nvidia-smi", "--query-gpu=name,memory.total,driver_version", "--format=csv,noheader,nounits")
+    out = _run(
+        "nvidia-smi",
+        "--query-gpu=name,memory.total,driver_version",
+        "--format=csv,noheader,nounits",
+    )
     gpus = []
     for line in (out or "").splitlines():
         parts = [p.strip() for p in line.split(",")]
         if len(parts) == 3:
             name, mem, driver = parts
-            gpus.append({"name": name, "memory_mib": int(mem) if mem.isdigit() else None, "driver": driver})
+            gpus.append(
+                {"name": name, "memory_mib": int(mem) if mem.isdigit() else None, "driver": driver}
+            )
     return gpus
 
 

@@ -22,7 +22,9 @@ def _line_of(node: Any, loc: tuple[int | str, ...]) -> int | None:
             match = next((v for k, v in node.value if getattr(k, "value", None) == key), None)
             if match is None:
                 # An unknown key: point at the key itself.
-                key_node = next((k for k, _ in node.value if getattr(k, "value", None) == key), None)
+                key_node = next(
+                    (k for k, _ in node.value if getattr(k, "value", None) == key), None
+                )
                 return key_node.start_mark.line + 1 if key_node is not None else line
             node = match
         elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
@@ -42,7 +44,9 @@ def load_yaml_text(text: str, source: str) -> Any:
         mark = getattr(err, "problem_mark", None)
         where = f"{source}:{mark.line + 1}" if mark is not None else source
         problem = getattr(err, "problem", None) or str(err)
-        raise ConfigError(f"{where}: invalid YAML: {problem}", hint="check the indentation") from None
+        raise ConfigError(
+            f"{where}: invalid YAML: {problem}", hint="check the indentation"
+        ) from None
 
 
 def load_yaml_model(path: Path, model: type[M], *, text: str | None = None) -> M:

@@ -53,7 +53,7 @@ class Backend(Protocol):
 class TokenClock:
     """Collects stream arrival times of token-bearing parts into TTFT and inter-token latency."""
 
-    __slots__ = ("first_any", "first_answer", "gap_count", "gap_max", "gap_sum", "last", "t0")
+    __slots__ = ("first_answer", "first_any", "gap_count", "gap_max", "gap_sum", "last", "t0")
 
     def __init__(self, t0_ns: int) -> None:
         self.t0 = t0_ns

@@ -29,4 +29,6 @@ def make_backend(
             host=settings.host, timeout=settings.timeout, max_connections=max_connections
         )
         return OllamaBackend(client)
-    raise UsageError(f"backend {kind!r} is not available yet", hint=f"use one of: {', '.join(BACKENDS)}")
+    raise UsageError(
+        f"backend {kind!r} is not available yet", hint=f"use one of: {', '.join(BACKENDS)}"
+    )

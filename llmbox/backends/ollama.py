@@ -114,7 +114,9 @@ class OllamaBackend:
             prompt_eval_count=int(final.get("prompt_eval_count", 0)),
             prompt_eval_duration_ns=int(final.get("prompt_eval_duration", 0)),
             cached_prompt_tokens=(
-                int(final["prompt_eval_cached_count"]) if "prompt_eval_cached_count" in final else None
+                int(final["prompt_eval_cached_count"])
+                if "prompt_eval_cached_count" in final
+                else None
             ),
             eval_count=int(final.get("eval_count", 0)),
             eval_duration_ns=int(final.get("eval_duration", 0)),

@@ -52,7 +52,9 @@ def parse_int_list(value: str | None, option: str, *, minimum: int = 1) -> list[
                 f"{option}: {item!r} is not a whole number", hint=f"e.g. {option} 1,2,4"
             ) from None
         if number < minimum:
-            raise UsageError(f"{option}: {number} is below {minimum}", hint=f"e.g. {option} {minimum}")
+            raise UsageError(
+                f"{option}: {number} is below {minimum}", hint=f"e.g. {option} {minimum}"
+            )
         out.append(number)
     return out
 
@@ -140,7 +142,9 @@ class Suite(BaseModel):
     def to_cases(self, base: Path) -> list[Case]:
         out = []
         for sc in self.cases:
-            images = tuple(str((base / p) if not Path(p).is_absolute() else Path(p)) for p in sc.images)
+            images = tuple(
+                str((base / p) if not Path(p).is_absolute() else Path(p)) for p in sc.images
+            )
             if sc.prompt is None and sc.prompt_tokens is None:
                 sc = sc.model_copy(update={"prompt_tokens": DEFAULT_PROMPT_TOKENS})
             case = Case(
@@ -170,7 +174,7 @@ def available_suites() -> list[str]:
 
 
 def load_suite(name_or_path: str) -> tuple[Suite, Path]:
-    """A suite by name (``quick``) or by path; returns it with the directory its paths resolve from."""
+    """A suite by name (``quick``) or path, and the directory its relative paths resolve from."""
     from llmbox.yamlio import load_yaml_model
 
     path = Path(name_or_path)

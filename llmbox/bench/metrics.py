@@ -110,7 +110,9 @@ def _present(xs: Iterable[float | None]) -> list[float]:
     return [x for x in xs if x is not None]
 
 
-def summarize(runs: Sequence[RunSample], batches: Sequence[BatchStats] = ()) -> dict[str, dict[str, float]]:
+def summarize(
+    runs: Sequence[RunSample], batches: Sequence[BatchStats] = ()
+) -> dict[str, dict[str, float]]:
     """The summary block of a case: statistics of each metric over the successful runs."""
     ok = [r for r in runs if r.ok]
     series: dict[str, list[float]] = {

@@ -82,7 +82,9 @@ def read_images(paths: Sequence[str]) -> tuple[str, ...]:
         try:
             out.append(base64.b64encode(Path(p).read_bytes()).decode("ascii"))
         except OSError as err:
-            raise UsageError(f"cannot read image {p}: {err.strerror}", hint="check --image PATH") from None
+            raise UsageError(
+                f"cannot read image {p}: {err.strerror}", hint="check --image PATH"
+            ) from None
     return tuple(out)
 
 
@@ -155,7 +157,9 @@ class Runner:
             done += 1
             self.emit(RunFinished(model, case, sample, True, done, requests))
             if sample.ok and case.prompt_tokens and i == cfg.warmup - 1:
-                state.prompts.calibrate(filler_words=words, prompt_eval_count=sample.prompt_eval_count)
+                state.prompts.calibrate(
+                    filler_words=words, prompt_eval_count=sample.prompt_eval_count
+                )
             if state.first_request and sample.ok:
                 result.initial_load_s = sample.load_duration_ns / 1e9
                 state.first_request = False

@@ -16,8 +16,8 @@ ADVICE = {
     "slow_first_run": "the first measured run was much slower than the rest: add warm-up runs "
     "(--warmup 2)",
     "outliers": "close other programs, or add runs (--runs) so outliers weigh less",
-    "timing_mismatch": "client and server clocks disagree; check for a proxy or a saturated client",
-    "cached_prompt": "prefill excludes the cached tokens; they are reported as cached_prompt_tokens",
+    "timing_mismatch": "client and server timings disagree; check for a proxy or a busy client",
+    "cached_prompt": "prefill excludes the cached tokens (reported as cached_prompt_tokens)",
     "failed_runs": "see each run's error; the statistics use the successful runs only",
     "queued": "requests waited for a free slot; raise OLLAMA_NUM_PARALLEL or lower --concurrency",
     "chunk_counts": "the server reported no token counts; counts are stream chunks, an estimate",
@@ -45,7 +45,10 @@ def check(result: CaseResult) -> list[Warning_]:
     info = result.model_info
     if info.size_vram is not None and info.size and info.size_vram < info.size:
         found.append(
-            _w("cpu_spill", f"{result.model} is split {info.processor or 'CPU/GPU'} (size_vram < size)")
+            _w(
+                "cpu_spill",
+                f"{result.model} is split {info.processor or 'CPU/GPU'} (size_vram < size)",
+            )
         )
     found += _stability(ok)
     found += _mismatch(ok)
@@ -60,7 +63,9 @@ def check(result: CaseResult) -> list[Warning_]:
                 _w("queued", f"{len(queued)} requests waited > {QUEUE_LOAD_S:g} s before starting")
             )
         if busy := [r for r in runs if r.status == 503]:
-            found.append(_w("queued", f"{len(busy)} requests were refused with HTTP 503 (queue full)"))
+            found.append(
+                _w("queued", f"{len(busy)} requests were refused with HTTP 503 (queue full)")
+            )
     if any(r.counts_source == "chunks" for r in ok):
         found.append(_w("chunk_counts", "token counts were estimated from stream chunks"))
     return found

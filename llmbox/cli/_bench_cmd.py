@@ -75,10 +75,13 @@ def load_json_report(path: Path) -> dict[str, Any]:
     except OSError as err:
         raise UsageError(f"cannot read {path}: {err.strerror}", hint="check the path") from None
     except ValueError as err:
-        raise UsageError(f"{path} is not valid JSON: {err}", hint="give a file written by --output json:PATH") from None
+        raise UsageError(
+            f"{path} is not valid JSON: {err}", hint="give a file written by --output json:PATH"
+        ) from None
     if not isinstance(data, dict) or not str(data.get("schema", "")).startswith("llmbox.bench/"):
         raise UsageError(
-            f"{path} is not an llmbox benchmark result", hint="give a file written by --output json:PATH"
+            f"{path} is not an llmbox benchmark result",
+            hint="give a file written by --output json:PATH",
         )
     return data
 
@@ -92,7 +95,9 @@ def _build_grid(args: BenchArgs) -> tuple[list[Any], RunnerConfig]:
         try:
             prompt = args.prompt_file.read_text(encoding="utf-8")
         except OSError as err:
-            raise UsageError(f"cannot read {args.prompt_file}: {err.strerror}", hint="check --prompt-file") from None
+            raise UsageError(
+                f"cannot read {args.prompt_file}: {err.strerror}", hint="check --prompt-file"
+            ) from None
     for img in args.images:
         if not Path(img).is_file():
             raise UsageError(f"image not found: {img}", hint="check --image PATH")
@@ -115,7 +120,10 @@ def _build_grid(args: BenchArgs) -> tuple[list[Any], RunnerConfig]:
         )
         cases = cases_from_options(opts)
     config = RunnerConfig(
-        runs=runs, warmup=warmup, seed=None if args.seed < 0 else args.seed, temperature=args.temperature
+        runs=runs,
+        warmup=warmup,
+        seed=None if args.seed < 0 else args.seed,
+        temperature=args.temperature,
     )
     return expand(args.models, cases), config
 
@@ -137,11 +145,20 @@ def run_bench(args: BenchArgs) -> None:
     if max_regression is not None and baseline is None:
         raise UsageError("--max-regression needs --baseline FILE")
     max_conc = max(case.concurrency for _, case in grid)
-    backend = make_backend(args.backend, host=args.host, timeout=args.timeout, max_connections=max_conc + 4)
+    backend = make_backend(
+        args.backend, host=args.host, timeout=args.timeout, max_connections=max_conc + 4
+    )
     options = {
-        "models": args.models, "runs": config.runs, "warmup": config.warmup, "seed": config.seed,
-        "temperature": config.temperature, "suite": args.suite, "api": args.api,
-        "think": args.think, "cold": args.cold, "backend": args.backend,
+        "models": args.models,
+        "runs": config.runs,
+        "warmup": config.warmup,
+        "seed": config.seed,
+        "temperature": config.temperature,
+        "suite": args.suite,
+        "api": args.api,
+        "think": args.think,
+        "cold": args.cold,
+        "backend": args.backend,
     }
     progress = BenchProgress(out)
     holder: dict[str, BenchReport] = {}
@@ -174,19 +191,26 @@ def run_bench(args: BenchArgs) -> None:
             if holder["report"].results:
                 out.data(render(args.format, holder["report"].to_dict()))
         if isinstance(err, KeyboardInterrupt):
-            kept = f"; results so far written to {', '.join(str(p) for _, p in outputs)}" if outputs else ""
+            kept = (
+                f"; results so far written to {', '.join(str(p) for _, p in outputs)}"
+                if outputs
+                else ""
+            )
             raise Interrupted(f"interrupted{kept}") from None
         raise
     progress.close()
     data = report.to_dict()
-    gate_results = gates.evaluate(data, fail_under=under, fail_over=over, baseline=baseline, max_regression=max_regression)
+    gate_results = gates.evaluate(
+        data, fail_under=under, fail_over=over, baseline=baseline, max_regression=max_regression
+    )
     report.gates = [g.to_dict() for g in gate_results]
     save()
     out.data(render(args.format, report.to_dict()))
     failed_gates = [g for g in gate_results if not g.passed]
     if failed_gates:
         raise GateFailed(
-            f"{len(failed_gates)} gate(s) failed:\n{gates.render_gate_failures(failed_gates)}".rstrip(),
+            f"{len(failed_gates)} gate(s) failed:\n"
+            + gates.render_gate_failures(failed_gates).rstrip(),
             hint="see the gates block of the JSON output",
         )
     if missing := sorted({r.model for r in report.results if r.model_missing}):
@@ -202,7 +226,9 @@ def run_compare(files: list[str], *, format: str, quiet: bool, max_regression: s
     from llmbox.bench import compare, gates
 
     if len(files) != 2:
-        raise UsageError("compare takes two result files", hint="llmbox bench compare base.json new.json")
+        raise UsageError(
+            "compare takes two result files", hint="llmbox bench compare base.json new.json"
+        )
     base, new = (load_json_report(Path(f)) for f in files)
     threshold = gates.parse_regression(max_regression) if max_regression else None
     rows = compare.compare_reports(base, new, threshold=threshold)
@@ -212,4 +238,6 @@ def run_compare(files: list[str], *, format: str, quiet: bool, max_regression: s
     else:
         out.data(compare.render_comparison(rows))
     if threshold is not None and any(row.regression for row in rows):
-        raise GateFailed("a metric regressed more than --max-regression", hint="see the table above")
+        raise GateFailed(
+            "a metric regressed more than --max-regression", hint="see the table above"
+        )

@@ -22,7 +22,13 @@ class BenchProgress:
         self._task: Any = None
         if out.progress_enabled:
             from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+            )
 
             self._live = Progress(
                 TextColumn("{task.description}"),
@@ -64,7 +70,10 @@ class BenchProgress:
         s = r.summary
         decode = s.get("decode_tps", {}).get("mean")
         prefill = s.get("prefill_tps", {}).get("mean")
-        line = f"{r.model} {r.case.label}: prefill {_fmt_rate(prefill)} tok/s, decode {_fmt_rate(decode)} tok/s"
+        line = (
+            f"{r.model} {r.case.label}: prefill {_fmt_rate(prefill)} tok/s, "
+            f"decode {_fmt_rate(decode)} tok/s"
+        )
         if r.failed:
             line += f", {r.failed} failed"
         if not self.out.quiet:

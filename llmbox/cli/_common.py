@@ -34,9 +34,7 @@ TimeoutOpt = Annotated[
         show_default=False,
     ),
 ]
-FormatOpt = Annotated[
-    DataFormat, typer.Option("--format", "-f", help="Output format on stdout.")
-]
+FormatOpt = Annotated[DataFormat, typer.Option("--format", "-f", help="Output format on stdout.")]
 QuietOpt = Annotated[
     bool, typer.Option("--quiet", "-q", help="Print only data: no progress, notes or warnings.")
 ]

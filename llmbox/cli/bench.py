@@ -42,40 +42,64 @@ def bench(
         ),
     ],
     runs: Annotated[int, typer.Option(min=1, help="Measured runs per case.")] = 5,
-    warmup: Annotated[int, typer.Option(min=0, help="Warm-up runs per case (not in the statistics).")] = 1,
-    prompt: Annotated[str | None, typer.Option(help="Literal prompt text.", rich_help_panel=_GRID)] = None,
+    warmup: Annotated[
+        int, typer.Option(min=0, help="Warm-up runs per case (not in the statistics).")
+    ] = 1,
+    prompt: Annotated[
+        str | None, typer.Option(help="Literal prompt text.", rich_help_panel=_GRID)
+    ] = None,
     prompt_file: Annotated[
         Path | None, typer.Option(help="Read the prompt from a file.", rich_help_panel=_GRID)
     ] = None,
     prompt_tokens: Annotated[
         str | None,
-        typer.Option(help="Synthetic prompt of about N tokens, e.g. 128,512 [default: 512].", rich_help_panel=_GRID),
+        typer.Option(
+            help="Synthetic prompt of about N tokens, e.g. 128,512 [default: 512].",
+            rich_help_panel=_GRID,
+        ),
     ] = None,
     max_tokens: Annotated[
         str | None,
-        typer.Option(help="Tokens to generate (num_predict), e.g. 32,128 [default: 128].", rich_help_panel=_GRID),
+        typer.Option(
+            help="Tokens to generate (num_predict), e.g. 32,128 [default: 128].",
+            rich_help_panel=_GRID,
+        ),
     ] = None,
     concurrency: Annotated[
-        str | None, typer.Option(help="Concurrent requests per level, e.g. 1,2,4,8.", rich_help_panel=_GRID)
+        str | None,
+        typer.Option(help="Concurrent requests per level, e.g. 1,2,4,8.", rich_help_panel=_GRID),
     ] = None,
     num_ctx: Annotated[
-        str | None, typer.Option(help="Context size(s) (num_ctx), e.g. 4096,8k.", rich_help_panel=_GRID)
+        str | None,
+        typer.Option(help="Context size(s) (num_ctx), e.g. 4096,8k.", rich_help_panel=_GRID),
     ] = None,
     think: Annotated[
         bool | None,
-        typer.Option("--think/--no-think", help="Turn thinking on/off [default: the server's].", show_default=False),
+        typer.Option(
+            "--think/--no-think",
+            help="Turn thinking on/off [default: the server's].",
+            show_default=False,
+        ),
     ] = None,
     image: Annotated[
-        list[Path] | None, typer.Option("--image", help="Image file for vision models (repeatable).")
+        list[Path] | None,
+        typer.Option("--image", help="Image file for vision models (repeatable)."),
     ] = None,
     api: Annotated[ApiChoice, typer.Option(help="Ollama endpoint to use.")] = ApiChoice.chat,
-    cold: Annotated[bool, typer.Option(help="Unload the model before each run (measures load and cold TTFT).")] = False,
+    cold: Annotated[
+        bool, typer.Option(help="Unload the model before each run (measures load and cold TTFT).")
+    ] = False,
     seed: Annotated[int, typer.Option(help="Sampling seed (-1: random).")] = 42,
     temperature: Annotated[float, typer.Option(min=0.0, help="Sampling temperature.")] = 0.0,
     suite: Annotated[
-        str | None, typer.Option(help="A suite name (see configs/suites) or a YAML file.", rich_help_panel=_GRID)
+        str | None,
+        typer.Option(
+            help="A suite name (see configs/suites) or a YAML file.", rich_help_panel=_GRID
+        ),
     ] = None,
-    backend: Annotated[BackendChoice, typer.Option(help="What serves the model.")] = BackendChoice.ollama,
+    backend: Annotated[
+        BackendChoice, typer.Option(help="What serves the model.")
+    ] = BackendChoice.ollama,
     host: HostOpt = None,
     timeout: TimeoutOpt = None,
     format: Annotated[
@@ -84,21 +108,35 @@ def bench(
     output: Annotated[
         list[str] | None,
         typer.Option(
-            "--output", "-o", help="Also write FORMAT:PATH, rewritten after each case (repeatable).",
+            "--output",
+            "-o",
+            help="Also write FORMAT:PATH, rewritten after each case (repeatable).",
             rich_help_panel=_OUT,
         ),
     ] = None,
     fail_under: Annotated[
-        list[str] | None, typer.Option(help="Fail (exit 5) if METRIC's mean < VALUE, e.g. decode_tps=20.", rich_help_panel=_GATES)
+        list[str] | None,
+        typer.Option(
+            help="Fail (exit 5) if METRIC's mean < VALUE, e.g. decode_tps=20.",
+            rich_help_panel=_GATES,
+        ),
     ] = None,
     fail_over: Annotated[
-        list[str] | None, typer.Option(help="Fail (exit 5) if METRIC's mean > VALUE, e.g. ttft_s=1.5.", rich_help_panel=_GATES)
+        list[str] | None,
+        typer.Option(
+            help="Fail (exit 5) if METRIC's mean > VALUE, e.g. ttft_s=1.5.", rich_help_panel=_GATES
+        ),
     ] = None,
     baseline: Annotated[
-        Path | None, typer.Option(help="An earlier JSON result to compare with.", rich_help_panel=_GATES)
+        Path | None,
+        typer.Option(help="An earlier JSON result to compare with.", rich_help_panel=_GATES),
     ] = None,
     max_regression: Annotated[
-        str | None, typer.Option(help="Fail (exit 5) if a metric regressed more than this vs --baseline, e.g. 10%.", rich_help_panel=_GATES)
+        str | None,
+        typer.Option(
+            help="Fail (exit 5) if a metric regressed more than this vs --baseline, e.g. 10%.",
+            rich_help_panel=_GATES,
+        ),
     ] = None,
     quiet: QuietOpt = False,
 ) -> None:
@@ -114,12 +152,31 @@ def bench(
         return
     run_bench(
         BenchArgs(
-            models=models, runs=runs, warmup=warmup, prompt=prompt, prompt_file=prompt_file,
-            prompt_tokens=prompt_tokens, max_tokens=max_tokens, concurrency=concurrency,
-            num_ctx=num_ctx, think=think, images=[str(p) for p in image or []], api=api.value,
-            cold=cold, seed=seed, temperature=temperature, suite=suite, backend=backend.value,
-            host=host, timeout=timeout, format=format.value, outputs=output or [],
-            fail_under=fail_under or [], fail_over=fail_over or [], baseline=baseline,
-            max_regression=max_regression, quiet=quiet,
+            models=models,
+            runs=runs,
+            warmup=warmup,
+            prompt=prompt,
+            prompt_file=prompt_file,
+            prompt_tokens=prompt_tokens,
+            max_tokens=max_tokens,
+            concurrency=concurrency,
+            num_ctx=num_ctx,
+            think=think,
+            images=[str(p) for p in image or []],
+            api=api.value,
+            cold=cold,
+            seed=seed,
+            temperature=temperature,
+            suite=suite,
+            backend=backend.value,
+            host=host,
+            timeout=timeout,
+            format=format.value,
+            outputs=output or [],
+            fail_under=fail_under or [],
+            fail_over=fail_over or [],
+            baseline=baseline,
+            max_regression=max_regression,
+            quiet=quiet,
         )
     )

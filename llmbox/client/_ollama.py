@@ -86,7 +86,9 @@ class OllamaClient:
                 hint="raise --timeout (or 0 for no limit)",
             )
         if streaming:
-            return StreamError(f"connection to {self.host} lost mid-stream ({err or type(err).__name__})")
+            return StreamError(
+                f"connection to {self.host} lost mid-stream ({err or type(err).__name__})"
+            )
         return ServerError(f"HTTP error talking to {self.host}: {err or type(err).__name__}")
 
     async def _request(

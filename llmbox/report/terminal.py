@@ -64,14 +64,20 @@ def render_doctor(report: DoctorReport) -> str:
         lines.append("status     unreachable")
     else:
         lines.append(f"status     ok, Ollama {report.version}")
-        lines.append(f"models     {len(report.models)} installed" + (
-            f": {', '.join(report.models[:8])}" + (" …" if len(report.models) > 8 else "")
-            if report.models else ""
-        ))
+        lines.append(
+            f"models     {len(report.models)} installed"
+            + (
+                f": {', '.join(report.models[:8])}" + (" …" if len(report.models) > 8 else "")
+                if report.models
+                else ""
+            )
+        )
         if report.loaded:
             for m in report.loaded:
-                lines.append(f"loaded     {m.name}  {human_bytes(m.size)}  {m.processor}"
-                             + (f"  ctx {m.context_length}" if m.context_length else ""))
+                lines.append(
+                    f"loaded     {m.name}  {human_bytes(m.size)}  {m.processor}"
+                    + (f"  ctx {m.context_length}" if m.context_length else "")
+                )
         else:
             lines.append("loaded     none")
     for key, value in report.env.items():
