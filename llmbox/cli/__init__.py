@@ -14,7 +14,7 @@ import typer
 from typer.core import TyperGroup
 
 from llmbox import __version__
-from llmbox.cli import bench, doctor
+from llmbox.cli import bench, doctor, models
 from llmbox.errors import ExitCode, LlmboxError
 
 
@@ -86,6 +86,14 @@ def _root(
 
 
 app.command("doctor")(doctor.doctor)
+app.command("pull")(models.pull)
+app.command("list")(models.list_models)
+app.command("ps")(models.ps)
+app.command("show")(models.show)
+app.command("rm")(models.rm)
+app.command("load")(models.load)
+app.command("unload")(models.unload)
+app.command("sync")(models.sync)
 app.command("bench")(bench.bench)
 
 

@@ -1,0 +1,322 @@
+"""Model provisioning commands: pull, list, ps, show, rm, load, unload, sync.
+
+Each command parses its options, calls one core function from ``llmbox.provision`` and hands the
+result to a renderer. Only typer and the shared options are imported up front.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
+import typer
+
+from llmbox.cli._common import DataFormat, FormatOpt, HostOpt, QuietOpt, TimeoutOpt, run
+
+if TYPE_CHECKING:
+    from llmbox.cli._output import Output
+    from llmbox.client import OllamaClient
+    from llmbox.report.progress import PullView
+
+T = TypeVar("T")
+
+ModelsArg = Annotated[list[str], typer.Argument(help="Model names, e.g. llama3.2 qwen2.5:0.5b.")]
+ModelArg = Annotated[str, typer.Argument(help="Model name, e.g. llama3.2.")]
+RetriesOpt = Annotated[
+    int,
+    typer.Option(
+        "--retries",
+        min=0,
+        help="Retries after a dropped connection, with exponential backoff (1 s, 2 s, 4 s…); "
+        "Ollama resumes the partial download.",
+    ),
+]
+#: ``llmbox.provision.DEFAULT_RETRIES`` (kept literal so ``--help`` imports nothing; a test checks).
+_RETRIES = 3
+
+
+def _with_client(
+    host: str | None, timeout: float | None, call: Callable[[OllamaClient], Coroutine[Any, Any, T]]
+) -> T:
+    """Resolve the settings, open a client, run ``call(client)`` to completion."""
+    from llmbox.client import OllamaClient
+    from llmbox.config import resolve_settings
+
+    settings = resolve_settings(host=host, timeout=timeout)
+
+    async def _go() -> T:
+        async with OllamaClient(host=settings.host, timeout=settings.timeout) as client:
+            return await call(client)
+
+    return run(_go())
+
+
+def _pull_view(out: Output) -> PullView:
+    """Bars on a terminal, a few plain lines per layer otherwise, nothing with ``--quiet``."""
+    import sys
+
+    from llmbox.cli._output import color_enabled
+    from llmbox.report.progress import PlainPullView, PullView, RichPullView
+
+    if out.quiet:
+        return PullView()
+    if out.progress_enabled:
+        from rich.console import Console
+
+        colour = color_enabled(sys.stderr)
+        console = Console(file=sys.stderr, force_terminal=True, no_color=not colour)
+        return RichPullView(console)
+    return PlainPullView(sys.stderr)
+
+
+def _pulling(view: PullView, go: Callable[[], T]) -> T:
+    """Run ``go`` with the view open; Ctrl-C says which partial download is kept."""
+    from llmbox.errors import Interrupted
+
+    try:
+        return go()
+    except KeyboardInterrupt:
+        model = view.current
+        if model is None:
+            raise Interrupted("interrupted") from None
+        raise Interrupted(
+            f"interrupted while pulling {model}; the partial download is kept",
+            hint=f"llmbox pull {model} resumes it",
+        ) from None
+    finally:
+        view.close()
+
+
+def _emit(
+    out: Output, format: DataFormat, data: Callable[[], Any], text: Callable[[], str]
+) -> None:
+    if format is DataFormat.json:
+        out.json(data())
+    else:
+        out.data(text())
+
+
+def _finish(results: Sequence[Any], what: str) -> None:
+    """Exit non-zero when any failed: one model re-raises its error, several get a summary."""
+    from llmbox.cli._output import print_error
+    from llmbox.provision import combined_exit_code
+
+    failed = [r for r in results if r.error is not None]
+    if not failed:
+        return
+    if len(results) == 1:
+        raise failed[0].error
+    for r in failed:
+        print_error(f"{r.model}: {r.error.message}", r.error.hint)
+    print_error(f"{len(failed)} of {len(results)} models failed to {what}")
+    raise typer.Exit(combined_exit_code(results))
+
+
+def pull(
+    models: ModelsArg,
+    retries: RetriesOpt = _RETRIES,
+    host: HostOpt = None,
+    timeout: TimeoutOpt = None,
+    format: FormatOpt = DataFormat.table,
+    quiet: QuietOpt = False,
+) -> None:
+    """Download models, one after another, with progress on stderr.
+
+    A dropped connection is retried with backoff. With several models a failure does not stop
+    the others; the exit code is non-zero if any failed (4: unknown model, 3: server down).
+    """
+    import json
+
+    from llmbox.cli._output import Output
+    from llmbox.provision import PullEvent, PullFinished, pull_models
+    from llmbox.report.provision import render_pull_results
+
+    out = Output(quiet=quiet)
+    view = _pull_view(out)
+
+    def on_event(event: PullEvent) -> None:
+        view(event)
+        if format is DataFormat.json and isinstance(event, PullFinished):
+            out.data(json.dumps(event.result.to_dict()))  # one line per model, as it finishes
+
+    results = _pulling(
+        view,
+        lambda: _with_client(
+            host, timeout, lambda c: pull_models(c, models, retries=retries, on_event=on_event)
+        ),
+    )
+    if format is DataFormat.table:
+        out.data(render_pull_results(results))
+    _finish(results, "pull")
+
+
+def list_models(
+    host: HostOpt = None, timeout: TimeoutOpt = None, format: FormatOpt = DataFormat.table
+) -> None:
+    """List installed models: name, ID, size, parameters, quantization, modified."""
+    from llmbox.cli._output import Output
+    from llmbox.provision import list_models as core_list
+    from llmbox.report.provision import render_models
+
+    models = _with_client(host, timeout, core_list)
+    out = Output()
+    if format is DataFormat.json:
+        out.json([m.to_dict() for m in models])
+    else:
+        out.data(render_models(models))
+        if not models:
+            out.info("No models installed. Try: llmbox pull MODEL")
+
+
+def ps(
+    host: HostOpt = None, timeout: TimeoutOpt = None, format: FormatOpt = DataFormat.table
+) -> None:
+    """List loaded models: size in memory, CPU/GPU split, context length, until when."""
+    from llmbox.cli._output import Output
+    from llmbox.provision import running_models
+    from llmbox.report.provision import render_running
+
+    models = _with_client(host, timeout, running_models)
+    out = Output()
+    if format is DataFormat.json:
+        out.json([m.to_dict() for m in models])
+    else:
+        out.data(render_running(models))
+        if not models:
+            out.info("No models loaded. Try: llmbox load MODEL")
+
+
+def show(
+    model: ModelArg,
+    host: HostOpt = None,
+    timeout: TimeoutOpt = None,
+    format: FormatOpt = DataFormat.table,
+) -> None:
+    """Show a model's architecture: parameters, context, layers, KV heads, quantization, tools."""
+    from llmbox.cli._output import Output
+    from llmbox.provision import show_model
+    from llmbox.report.provision import render_facts
+
+    facts = _with_client(host, timeout, lambda c: show_model(c, model))
+    out = Output()
+    if format is DataFormat.json:
+        out.json(facts.to_dict())
+    else:
+        out.data(render_facts(facts))
+
+
+def rm(
+    models: ModelsArg,
+    host: HostOpt = None,
+    timeout: TimeoutOpt = None,
+    format: FormatOpt = DataFormat.table,
+) -> None:
+    """Delete models from disk, unloading each first if it is loaded."""
+    from llmbox.cli._output import Output
+    from llmbox.provision import remove_models
+    from llmbox.report.provision import render_changes
+
+    changes = _with_client(host, timeout, lambda c: remove_models(c, models))
+    out = Output()
+    if format is DataFormat.json:
+        out.json([c.to_dict() for c in changes])
+    else:
+        out.data(render_changes(changes))
+    _finish(changes, "delete")
+
+
+def load(
+    model: ModelArg,
+    keep_alive: Annotated[
+        str | None,
+        typer.Option(
+            "--keep-alive",
+            help="How long it stays loaded: seconds (-1 = until the server stops) or a "
+            "duration such as 10m, 1h. Default: the server's (5m, or OLLAMA_KEEP_ALIVE).",
+            show_default=False,
+        ),
+    ] = None,
+    host: HostOpt = None,
+    timeout: TimeoutOpt = None,
+    format: FormatOpt = DataFormat.table,
+) -> None:
+    """Load a model into memory now, and show where it landed (CPU/GPU)."""
+    from llmbox.cli._output import Output
+    from llmbox.errors import UsageError
+    from llmbox.provision import load_model, parse_keep_alive
+    from llmbox.report.provision import render_changes
+
+    try:
+        alive = parse_keep_alive(keep_alive) if keep_alive is not None else None
+    except ValueError as err:
+        raise UsageError(str(err), hint="e.g. --keep-alive 30m") from None
+    change = _with_client(host, timeout, lambda c: load_model(c, model, keep_alive=alive))
+    _emit(Output(), format, change.to_dict, lambda: render_changes([change]))
+
+
+def unload(
+    model: ModelArg,
+    host: HostOpt = None,
+    timeout: TimeoutOpt = None,
+    format: FormatOpt = DataFormat.table,
+) -> None:
+    """Unload a model from memory now (keep_alive 0) and wait until the server lets it go."""
+    from llmbox.cli._output import Output
+    from llmbox.provision import unload_model
+    from llmbox.report.provision import render_changes
+
+    change = _with_client(host, timeout, lambda c: unload_model(c, model))
+    _emit(Output(), format, change.to_dict, lambda: render_changes([change]))
+
+
+def sync(
+    file: Annotated[
+        Path,
+        typer.Argument(help="YAML file listing the models this machine must have.", dir_okay=False),
+    ],
+    prune: Annotated[
+        bool, typer.Option("--prune", help="Also remove installed models the file does not list.")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before pruning.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the plan and change nothing.")
+    ] = False,
+    retries: RetriesOpt = _RETRIES,
+    host: HostOpt = None,
+    timeout: TimeoutOpt = None,
+    format: FormatOpt = DataFormat.table,
+    quiet: QuietOpt = False,
+) -> None:
+    """Make the server hold the models FILE lists: pull the missing, preload, optionally prune.
+
+    The file is validated before anything changes. Exits 0 when the machine matches the file.
+    """
+    from llmbox.cli._output import Output
+    from llmbox.provision import apply_sync, load_spec, plan_sync
+    from llmbox.report.provision import render_plan, render_sync
+
+    spec = load_spec(file)
+    out = Output(quiet=quiet)
+    plan = _with_client(host, timeout, lambda c: plan_sync(c, spec, prune=prune, file=str(file)))
+    if dry_run:
+        _emit(out, format, lambda: {**plan.to_dict(), "dry_run": True}, lambda: render_plan(plan))
+        return
+    if plan.to_remove and not yes:
+        names = ", ".join(plan.to_remove)
+        if not typer.confirm(
+            f"Remove {len(plan.to_remove)} model(s) not in {file}: {names}?", err=True
+        ):
+            out.info("Nothing changed.")
+            raise typer.Exit(1)
+    view = _pull_view(out)
+    report = _pulling(
+        view,
+        lambda: _with_client(
+            host, timeout, lambda c: apply_sync(c, plan, retries=retries, on_event=view)
+        ),
+    )
+    _emit(out, format, report.to_dict, lambda: render_sync(report))
+    if report.in_sync:
+        out.info(f"In sync: {len(spec.models)} model(s) from {file}.")
+    _finish([*report.pulled, *report.removed, *report.loaded], "sync")
