@@ -119,6 +119,11 @@ def _ignore(event: PullEvent) -> None:
     return None
 
 
+async def backoff_sleep(seconds: float) -> None:
+    """The default wait between retries (tests replace it, so no test sleeps real time)."""
+    await asyncio.sleep(seconds)
+
+
 def backoff_delay(
     retry: int, base_s: float = BACKOFF_BASE_S, max_s: float = BACKOFF_MAX_S
 ) -> float:
@@ -143,11 +148,15 @@ async def pull_model(
     *,
     retries: int = DEFAULT_RETRIES,
     on_event: EventSink = _ignore,
-    sleep: Sleep = asyncio.sleep,
+    sleep: Sleep | None = None,
     backoff_base_s: float = BACKOFF_BASE_S,
     clock: Callable[[], float] = time.monotonic,
 ) -> PullResult:
-    """Pull ``model`` to the end; never raises an ``LlmboxError``, it returns a failed result."""
+    """Pull ``model`` to the end; never raises an ``LlmboxError``, it returns a failed result.
+
+    ``sleep`` waits out the backoff (default ``backoff_sleep``); ``clock`` times the pull.
+    """
+    sleep = sleep or backoff_sleep
     start = clock()
     attempt = 0
     while True:
@@ -189,7 +198,7 @@ async def pull_models(
     *,
     retries: int = DEFAULT_RETRIES,
     on_event: EventSink = _ignore,
-    sleep: Sleep = asyncio.sleep,
+    sleep: Sleep | None = None,
     backoff_base_s: float = BACKOFF_BASE_S,
     clock: Callable[[], float] = time.monotonic,
 ) -> list[PullResult]:

@@ -6,7 +6,6 @@ the server has, so ``--dry-run`` shows exactly what a real run would do.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -202,7 +201,7 @@ async def apply_sync(
     *,
     retries: int = DEFAULT_RETRIES,
     on_event: EventSink = _ignore,
-    sleep: Sleep = asyncio.sleep,
+    sleep: Sleep | None = None,
     backoff_base_s: float = BACKOFF_BASE_S,
     clock: Callable[[], float] = time.monotonic,
 ) -> SyncReport:

@@ -55,6 +55,10 @@ class Drop(Exception):
     """Put in a pull script: the connection breaks at that point."""
 
 
+class CtrlC(Exception):
+    """Put in a pull script: the user presses Ctrl-C at that point."""
+
+
 @dataclass
 class MockOllama:
     """Installed and loaded models plus, per pull attempt, the script of lines to stream.
@@ -173,6 +177,8 @@ class MockOllama:
 
         async def stream() -> AsyncIterator[bytes]:
             for item in script:
+                if isinstance(item, CtrlC):
+                    raise KeyboardInterrupt
                 if isinstance(item, Drop):
                     raise httpx.RemoteProtocolError(
                         "peer closed connection without sending complete message body"
