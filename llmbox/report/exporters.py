@@ -287,6 +287,7 @@ def to_markdown(report: Report) -> str:
         facts.append(f"{kind} {server.get('version')} at {server.get('host')}")
     if machine.get("chip") or machine.get("cpu"):
         facts.append(str(machine.get("chip") or machine.get("cpu")))
+    facts += [str(gpu.get("name")) for gpu in machine.get("gpus") or []]
     facts.append(f"started {report.get('started_at')}")
     lines += ["", " · ".join(facts)]
     if report.get("interrupted"):
