@@ -123,8 +123,11 @@ def pull(
 ) -> None:
     """Download models, one after another, with progress on stderr.
 
-    A dropped connection is retried with backoff. With several models a failure does not stop
-    the others; the exit code is non-zero if any failed (4: unknown model, 3: server down).
+    A dropped connection is retried with backoff; Ollama resumes the download. With several
+    models a failure does not stop the others. `--format json` prints one line per model.
+
+    Exit codes: 0 all pulled, 1 a pull failed, 3 server unreachable, 4 model not in the registry,
+    130 interrupted (the partial download is kept). Several failures with different codes: 1.
     """
     import json
 
@@ -154,7 +157,10 @@ def pull(
 def list_models(
     host: HostOpt = None, timeout: TimeoutOpt = None, format: FormatOpt = DataFormat.table
 ) -> None:
-    """List installed models: name, ID, size, parameters, quantization, modified."""
+    """List installed models: name, ID, size, parameters, quantization, modified.
+
+    Exit codes: 0 ok, 3 server unreachable.
+    """
     from llmbox.cli._output import Output
     from llmbox.provision import list_models as core_list
     from llmbox.report.provision import render_models
@@ -172,7 +178,10 @@ def list_models(
 def ps(
     host: HostOpt = None, timeout: TimeoutOpt = None, format: FormatOpt = DataFormat.table
 ) -> None:
-    """List loaded models: size in memory, CPU/GPU split, context length, until when."""
+    """List loaded models: size in memory, CPU/GPU split, context length, until when.
+
+    Exit codes: 0 ok, 3 server unreachable.
+    """
     from llmbox.cli._output import Output
     from llmbox.provision import running_models
     from llmbox.report.provision import render_running
@@ -193,7 +202,10 @@ def show(
     timeout: TimeoutOpt = None,
     format: FormatOpt = DataFormat.table,
 ) -> None:
-    """Show a model's architecture: parameters, context, layers, KV heads, quantization, tools."""
+    """Show a model's architecture: parameters, context, layers, KV heads, quantization, tools.
+
+    Exit codes: 0 ok, 3 server unreachable, 4 model not installed.
+    """
     from llmbox.cli._output import Output
     from llmbox.provision import show_model
     from llmbox.report.provision import render_facts
@@ -212,7 +224,10 @@ def rm(
     timeout: TimeoutOpt = None,
     format: FormatOpt = DataFormat.table,
 ) -> None:
-    """Delete models from disk, unloading each first if it is loaded."""
+    """Delete models from disk, unloading each first if it is loaded.
+
+    Exit codes: 0 all deleted, 1 a delete failed, 3 server unreachable, 4 model not installed.
+    """
     from llmbox.cli._output import Output
     from llmbox.provision import remove_models
     from llmbox.report.provision import render_changes
@@ -241,7 +256,11 @@ def load(
     timeout: TimeoutOpt = None,
     format: FormatOpt = DataFormat.table,
 ) -> None:
-    """Load a model into memory now, and show where it landed (CPU/GPU)."""
+    """Load a model into memory now, and show where it landed (CPU/GPU).
+
+    Exit codes: 0 loaded, 1 the server could not load it, 2 bad --keep-alive, 3 server
+    unreachable, 4 model not installed.
+    """
     from llmbox.cli._output import Output
     from llmbox.errors import UsageError
     from llmbox.provision import load_model, parse_keep_alive
@@ -261,7 +280,10 @@ def unload(
     timeout: TimeoutOpt = None,
     format: FormatOpt = DataFormat.table,
 ) -> None:
-    """Unload a model from memory now (keep_alive 0) and wait until the server lets it go."""
+    """Unload a model from memory now (keep_alive 0) and wait until the server lets it go.
+
+    Exit codes: 0 ok, 3 server unreachable, 4 model not installed.
+    """
     from llmbox.cli._output import Output
     from llmbox.provision import unload_model
     from llmbox.report.provision import render_changes
@@ -290,7 +312,12 @@ def sync(
 ) -> None:
     """Make the server hold the models FILE lists: pull the missing, preload, optionally prune.
 
-    The file is validated before anything changes. Exits 0 when the machine matches the file.
+    The file is validated before anything changes; `--dry-run` prints the plan. See
+    docs/provisioning.md for the file format.
+
+    Exit codes: 0 the machine matches the file, 1 a step failed or pruning was declined,
+    2 malformed file, 3 server unreachable, 4 a listed model is not in the registry,
+    130 interrupted (partial downloads are kept).
     """
     from llmbox.cli._output import Output
     from llmbox.provision import apply_sync, load_spec, plan_sync
