@@ -87,7 +87,10 @@ def bench(
     ] = None,
     api: Annotated[ApiChoice, typer.Option(help="Ollama endpoint to use.")] = ApiChoice.chat,
     cold: Annotated[
-        bool, typer.Option(help="Unload the model before each run (measures load and cold TTFT).")
+        bool,
+        typer.Option(
+            "--cold", help="Unload the model before each run (measures load and cold TTFT)."
+        ),
     ] = False,
     seed: Annotated[int, typer.Option(help="Sampling seed (-1: random).")] = 42,
     temperature: Annotated[float, typer.Option(min=0.0, help="Sampling temperature.")] = 0.0,

@@ -21,7 +21,7 @@ def doctor(
     from llmbox.client import OllamaClient
     from llmbox.config import resolve_settings
     from llmbox.doctor import DoctorReport, diagnose
-    from llmbox.errors import ExitCode
+    from llmbox.errors import ExitCode, ServerUnreachable
     from llmbox.report.terminal import render_doctor
 
     settings = resolve_settings(host=host, timeout=timeout)
@@ -37,6 +37,6 @@ def doctor(
     else:
         out.data(render_doctor(report))
     if not report.reachable:
-        raise typer.Exit(int(ExitCode.UNREACHABLE))
+        raise ServerUnreachable(report.host)
     if report.problems:
         raise typer.Exit(int(ExitCode.FAILURE))

@@ -1,0 +1,70 @@
+"""Generate docs/cli.md from the Typer app, so the reference cannot drift from the code.
+
+``python -m llmbox.cli._docgen docs/cli.md`` rewrites it; a test fails when it is stale.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+HEADER = """# CLI reference
+
+Generated from the code by `make docs` (`python -m llmbox.cli._docgen docs/cli.md`); a test fails
+when this file is stale. Exit codes: [exit-codes.md](exit-codes.md).
+"""
+
+
+def _param_row(param: Any) -> str | None:
+    if getattr(param, "hidden", False):
+        return None
+    names = " / ".join(f"`{o}`" for o in [*param.opts, *param.secondary_opts])
+    if param.param_type_name == "argument":
+        names = f"`{param.name.upper()}`" + ("…" if param.nargs == -1 else "")
+    help_text = " ".join((getattr(param, "help", None) or "").split())
+    default = param.default
+    show = (
+        param.param_type_name == "option"
+        and default not in (None, False, (), [])
+        and not callable(default)
+        and getattr(param, "show_default", True) is not False
+    )
+    if show:
+        value = default.value if hasattr(default, "value") else default
+        help_text += f" [default: {value}]"
+    escaped = help_text.replace("|", "\\|")
+    return f"| {names} | {escaped} |"
+
+
+def render(app: Any = None) -> str:
+    import typer
+
+    if app is None:
+        from llmbox.cli import app
+    root = typer.main.get_command(app)
+    lines = [HEADER]
+    commands = getattr(root, "commands", {})
+    for name in sorted(commands):
+        cmd = commands[name]
+        if cmd.hidden:
+            continue
+        lines.append(f"## `llmbox {name}`\n")
+        doc = (cmd.help or "").strip()
+        lines.append(doc + "\n")
+        rows = [r for p in cmd.params if (r := _param_row(p)) is not None]
+        if rows:
+            lines.append("| argument / option | meaning |\n|---|---|")
+            lines.extend(rows)
+            lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def main(argv: list[str]) -> int:
+    target = Path(argv[0]) if argv else Path("docs/cli.md")
+    target.write_text(render(), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
