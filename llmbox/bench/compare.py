@@ -134,7 +134,7 @@ def _row(
     if b_mean != 0:
         ratio, err = ratio_with_error(n_mean, n_sd or 0.0, b_mean, b_sd or 0.0)
         change = delta / b_mean * 100
-        worse = -change if higher else change
+        worse = (-change if higher else change) + 0.0  # never -0.0
     bad = (delta < 0) if higher else (delta > 0)
     if threshold is not None and bad:
         beyond_floor = not METRICS[metric].is_time or abs(delta) > MIN_TIME_DELTA_S
