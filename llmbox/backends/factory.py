@@ -6,6 +6,25 @@ from llmbox.backends.base import Backend
 from llmbox.errors import UsageError
 
 BACKENDS = ("ollama", "openai", "embedded")
+OPENAI_DEFAULT_HOST = "http://127.0.0.1:8080"
+
+
+def openai_base(host: str | None) -> str:
+    """The server root for ``--host``; bare ``host[:port]`` defaults to llama-server's port 8080.
+
+    OLLAMA_HOST is deliberately not consulted: it names an Ollama server, not this one.
+
+    >>> openai_base(None), openai_base("10.0.0.2"), openai_base("https://api.example.com/v1")
+    ('http://127.0.0.1:8080', 'http://10.0.0.2:8080', 'https://api.example.com/v1')
+    """
+    if not host:
+        return OPENAI_DEFAULT_HOST
+    if "://" in host:
+        return host.rstrip("/")
+    hostport, _, path = host.partition("/")
+    if ":" not in hostport.rsplit("]", 1)[-1]:
+        hostport += ":8080"
+    return f"http://{hostport}" + (f"/{path}" if path else "")
 
 
 def make_backend(

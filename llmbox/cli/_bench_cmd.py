@@ -42,6 +42,7 @@ class BenchArgs:
     backend: str = "ollama"
     host: str | None = None
     timeout: float | None = None
+    api_key: str | None = None
     format: str = "table"
     outputs: list[str] = field(default_factory=list)
     fail_under: list[str] = field(default_factory=list)
@@ -145,8 +146,16 @@ def run_bench(args: BenchArgs) -> None:
     if max_regression is not None and baseline is None:
         raise UsageError("--max-regression needs --baseline FILE")
     max_conc = max(case.concurrency for _, case in grid)
+    if args.cold and args.backend == "openai":
+        raise UsageError(
+            "--cold needs a server that can unload models", hint="use --backend ollama"
+        )
     backend = make_backend(
-        args.backend, host=args.host, timeout=args.timeout, max_connections=max_conc + 4
+        args.backend,
+        host=args.host,
+        timeout=args.timeout,
+        max_connections=max_conc + 4,
+        api_key=args.api_key,
     )
     options = {
         "models": args.models,

@@ -105,6 +105,14 @@ def bench(
     ] = BackendChoice.ollama,
     host: HostOpt = None,
     timeout: TimeoutOpt = None,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            "--api-key",
+            help="Bearer token for --backend openai [default: $OPENAI_API_KEY]; never shown.",
+            show_default=False,
+        ),
+    ] = None,
     format: Annotated[
         ReportFormat, typer.Option("--format", "-f", help="Format on stdout.", rich_help_panel=_OUT)
     ] = ReportFormat.table,
@@ -173,6 +181,7 @@ def bench(
             suite=suite,
             backend=backend.value,
             host=host,
+            api_key=api_key,
             timeout=timeout,
             format=format.value,
             outputs=output or [],

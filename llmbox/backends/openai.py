@@ -1,0 +1,171 @@
+"""OpenAI-compatible servers: ``/v1/chat/completions`` (and ``/v1/completions``) over SSE.
+
+Server-side prefill/decode come from llama.cpp's ``timings`` when the server sends them (with
+``cache_n``, so prefill stays honest). Otherwise token counts come from ``usage`` and the durations
+from the client's stream timings; with neither, tokens are counted as stream chunks. Each sample
+says which (``counts_source``), so an estimate is never presented as a measurement.
+"""
+
+from __future__ import annotations
+
+from time import perf_counter_ns
+from typing import Any
+
+from llmbox.backends.base import GenRequest, TokenClock
+from llmbox.bench.types import ModelInfo, RunSample
+from llmbox.client._openai import OpenAIClient
+from llmbox.errors import LlmboxError, ModelNotFound
+
+
+def sample_from_stream_end(
+    sample: RunSample,
+    *,
+    usage: dict[str, Any] | None,
+    timings: dict[str, Any] | None,
+    chunks: int,
+    clock: TokenClock,
+) -> None:
+    """Fill counts and durations, best source first: timings, then usage, then chunk counts."""
+    if timings and "predicted_n" in timings:
+        cache_n = int(timings.get("cache_n", 0))
+        sample.prompt_eval_count = int(timings.get("prompt_n", 0)) + cache_n
+        sample.cached_prompt_tokens = cache_n
+        sample.prompt_eval_duration_ns = round(float(timings.get("prompt_ms", 0.0)) * 1e6)
+        sample.eval_count = int(timings["predicted_n"])
+        sample.eval_duration_ns = round(float(timings.get("predicted_ms", 0.0)) * 1e6)
+        sample.counts_source = "server"
+        return
+    # No server durations: time prefill as TTFT and decode from first to last token, client-side.
+    first, last = clock.first_any, clock.last
+    if first is not None:
+        sample.prompt_eval_duration_ns = first - clock.t0
+    if first is not None and last is not None and last > first:
+        sample.eval_duration_ns = last - first
+    if usage:
+        sample.prompt_eval_count = int(usage.get("prompt_tokens", 0))
+        details = usage.get("prompt_tokens_details") or {}
+        if isinstance(details, dict) and "cached_tokens" in details:
+            sample.cached_prompt_tokens = int(details["cached_tokens"] or 0)
+        sample.eval_count = int(usage.get("completion_tokens", 0))
+        sample.counts_source = "usage"
+    else:
+        sample.eval_count = chunks
+        sample.counts_source = "chunks"
+    if sample.eval_duration_ns and sample.eval_count > 1:
+        # first→last spans eval_count-1 gaps; scale so eval_count/eval_duration is the gap rate
+        sample.eval_duration_ns = round(
+            sample.eval_duration_ns * sample.eval_count / (sample.eval_count - 1)
+        )
+
+
+class OpenAIBackend:
+    kind = "openai"
+
+    def __init__(self, client: OpenAIClient) -> None:
+        self.client = client
+        self.host = client.host
+        self._llamacpp: bool | None = None
+
+    async def server_info(self) -> dict[str, Any]:
+        info: dict[str, Any] = {"kind": self.kind, "host": self.host, "version": None}
+        models = await self.client.models()  # raises ServerUnreachable first
+        info["models"] = [m.get("id") for m in models]
+        try:
+            props = await self.client.get_json("props")
+            if isinstance(props, dict):
+                info["version"] = props.get("build_info")
+                info["server"] = "llama.cpp"
+        except LlmboxError:
+            pass
+        self._llamacpp = any(m.get("owned_by") == "llamacpp" for m in models)
+        return info
+
+    async def model_info(self, model: str) -> ModelInfo:
+        models = await self.client.models()
+        match = next((m for m in models if m.get("id") == model), None)
+        if match is None:
+            single_llamacpp = len(models) == 1 and models[0].get("owned_by") == "llamacpp"
+            if models and not single_llamacpp:
+                raise ModelNotFound(
+                    model,
+                    message=f"model '{model}' is not served at {self.host}",
+                    hint="the server has: " + ", ".join(str(m.get("id")) for m in models[:5]),
+                )
+            match = models[0] if models else {}
+        meta = match.get("meta") or {}
+        return ModelInfo(
+            name=model,
+            parameter_count=meta.get("n_params"),
+            size=int(meta.get("size") or 0),
+            context_length=meta.get("n_ctx_train"),
+        )
+
+    async def memory(self, model: str) -> ModelInfo | None:
+        return None  # OpenAI-compatible servers do not say where the model lives
+
+    async def unload(self, model: str) -> None:
+        return None  # no portable way to unload; --cold is refused for this backend
+
+    def body(self, req: GenRequest) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "model": req.model,
+            "max_tokens": req.max_tokens,
+            "temperature": req.temperature,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        if req.seed is not None:
+            body["seed"] = req.seed
+        if req.think is not None:
+            body["chat_template_kwargs"] = {"enable_thinking": bool(req.think)}
+            body["reasoning_effort"] = (
+                req.think if isinstance(req.think, str) else ("medium" if req.think else "none")
+            )
+        if req.api == "generate":
+            body["prompt"] = req.prompt
+            return body
+        content: Any = req.prompt
+        if req.images:
+            content = [{"type": "text", "text": req.prompt}] + [
+                {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{b64}"}}
+                for b64 in req.images
+            ]
+        body["messages"] = [{"role": "user", "content": content}]
+        return body
+
+    async def generate(self, request: GenRequest) -> RunSample:
+        chat = request.api == "chat"
+        path = "v1/chat/completions" if chat else "v1/completions"
+        usage: dict[str, Any] | None = None
+        timings: dict[str, Any] | None = None
+        finish: str | None = None
+        chunks = thinking = 0
+        clock = TokenClock(perf_counter_ns())
+        async for part in self.client.stream(path, self.body(request)):
+            data = part.data
+            usage = data.get("usage") or usage
+            timings = data.get("timings") or timings
+            for choice in data.get("choices") or ():
+                if chat:
+                    delta = choice.get("delta") or {}
+                    text = delta.get("content")
+                    thought = delta.get("reasoning_content") or delta.get("reasoning")
+                else:
+                    text, thought = choice.get("text"), None
+                if thought:
+                    thinking += 1
+                    chunks += 1
+                    clock.token(part.t_ns, answer=False)
+                if text:
+                    chunks += 1
+                    clock.token(part.t_ns, answer=True)
+                finish = choice.get("finish_reason") or finish
+        t_end = perf_counter_ns()
+        sample = RunSample(thinking_tokens=thinking, done_reason=finish)
+        sample_from_stream_end(sample, usage=usage, timings=timings, chunks=chunks, clock=clock)
+        sample.total_duration_ns = t_end - clock.t0
+        clock.fill(sample, t_end)
+        return sample
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
