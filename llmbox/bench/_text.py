@@ -11,9 +11,9 @@ def plain_table(
     """Columns padded to their widest cell, two spaces apart, a rule under the header.
 
     >>> print(plain_table(["a", "bb"], [["xyz", "1"]], right=[1]), end="")
-    a     bb
-    ---  ---
-    xyz    1
+    a    bb
+    ---  --
+    xyz   1
     """
     widths = [len(h) for h in headers]
     for row in rows:
