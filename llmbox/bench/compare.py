@@ -50,7 +50,8 @@ def verdicts(report: Mapping[str, Any]) -> list[str]:
     """For each case run on two or more models: how much faster the fastest model was than each
     other one, at decode and at prefill (ratio of means ± first-order error, as hyperfine does).
 
-    Models without the metric (all runs failed) are left out.
+    Models without the metric (all runs failed) are left out; a ratio that rounds to 1.00 reads
+    "as fast as".
     """
     by_case: dict[str, dict[str, Summary]] = {}
     for model, label, summary in _results(report):
@@ -71,9 +72,9 @@ def verdicts(report: Mapping[str, Any]) -> list[str]:
                 ratio, err = ratio_with_error(
                     best["mean"], best.get("sd", 0.0), other["mean"], other.get("sd", 0.0)
                 )
+                how = "as fast as" if f"{ratio:.2f}" == "1.00" else "faster than"
                 lines.append(
-                    f"{best_model} ran {ratio:.2f} ± {err:.2f}× faster than {model} "
-                    f"at {word} ({label})"
+                    f"{best_model} ran {ratio:.2f} ± {err:.2f}× {how} {model} at {word} ({label})"
                 )
     return lines
 

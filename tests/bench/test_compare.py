@@ -65,6 +65,14 @@ def test_verdict_error_propagates_both_sds() -> None:
     assert verdicts(report) == ["a ran 2.00 ± 0.22× faster than b at decode (c)"]
 
 
+def test_verdict_for_equal_speeds_does_not_say_faster() -> None:
+    report = _report(
+        ("a", "c", {"prefill_tps": (500.0, 5.0)}),
+        ("b", "c", {"prefill_tps": (499.0, 5.0)}),
+    )
+    assert verdicts(report) == ["a ran 1.00 ± 0.01× as fast as b at prefill (c)"]
+
+
 def test_no_verdict_for_a_case_on_one_model_or_without_the_metric() -> None:
     report = _report(
         ("a", "pp512", {"decode_tps": (20.0, 1.0)}),
