@@ -186,6 +186,7 @@ def run_bench(args: BenchArgs) -> None:
     async def _go() -> BenchReport:
         try:
             report = holder["report"] = await new_report(backend, options)
+            save()  # an unwritable --output path fails now, not after the first case
             return await Runner(backend, config, on_event).run(grid, report)
         finally:
             await backend.aclose()
@@ -243,7 +244,7 @@ def run_compare(files: list[str], *, format: str, quiet: bool, max_regression: s
     rows = compare.compare_reports(base, new, threshold=threshold)
     out = Output(quiet=quiet)
     if format == "json":
-        out.json([row.to_dict() for row in rows])
+        out.json(compare.comparison_to_dict(rows))
     else:
         out.data(compare.render_comparison(rows))
     if threshold is not None and any(row.regression for row in rows):
