@@ -1,0 +1,430 @@
+"""The chip catalog (``configs/chips.yaml``): lookup by the names users type, and this machine.
+
+The YAML is read with ``yaml.safe_load`` (the C loader when present) and checked by hand against
+the field lists below — pydantic would cost more start-up time than the whole estimate. A bad file
+raises :class:`~llmbox.errors.ConfigError` naming the file, the line and the field.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from llmbox.errors import ConfigError, UsageError
+
+SCHEMA = "llmbox.chips/1"
+KINDS = ("soc", "dgpu", "cpu")
+CONFIDENCE = ("sourced", "derived", "uncertain")
+#: What llama.cpp's CPU backend pulls per core from memory while decoding (GB/s). A few cores
+#: cannot saturate a many-channel memory system; used to describe this machine.
+PER_CORE_BW_GBS = 10.0
+#: Peak FP32 FLOP per cycle per core: two 256-bit FMA units (AVX2) or 512-bit (AVX-512).
+FLOP_PER_CYCLE = {"avx512": 64, "avx2": 32, "neon": 32, "scalar": 8}
+
+
+@dataclass(frozen=True)
+class Family:
+    """How one backend uses one kind of chip: the efficiency factors of the estimator."""
+
+    name: str
+    backend: str
+    #: Which catalog figure ``prefill_eff`` multiplies (``fp16`` or ``fp32`` TFLOPS).
+    compute: str = "fp16"
+    #: Share of peak memory bandwidth reached while streaming weights during decode.
+    decode_bw_eff: float = 0.8
+    #: Fixed time per layer per generated token (ms): kernel launches, synchronisation.
+    decode_layer_ms: float = 0.05
+    #: Share of the compute figure reached by prompt processing with F16 weights.
+    prefill_eff: float = 0.5
+    #: (SoC) share of the memory bandwidth the CPU cores alone reach, for layers left on the CPU.
+    cpu_bw_share: float = 0.5
+    #: (SoC) TFLOPS of the CPU cores, for prompt processing of layers left on the CPU.
+    cpu_tflops: float = 0.5
+    #: (discrete GPU) the catalog CPU that runs layers that do not fit in VRAM.
+    offload_host: str | None = None
+    fitted_on: str = "prior"
+
+
+@dataclass(frozen=True)
+class Chip:
+    id: str
+    name: str
+    vendor: str
+    kind: str
+    family: str
+    memory_gb: tuple[float, ...]
+    bw_gbs: float
+    fp16_tflops: float | None = None
+    fp32_tflops: float | None = None
+    gpu_cores: int | None = None
+    cpu_cores: int | None = None
+    #: Share of memory the GPU may use; None for Apple (the catalog's rule by memory size).
+    gpu_mem_share: float | None = None
+    aliases: tuple[str, ...] = ()
+    confidence: str = "sourced"
+    source: tuple[str, ...] = ()
+    note: str | None = None
+
+    @property
+    def unified(self) -> bool:
+        return self.kind in ("soc", "cpu")
+
+    def compute_tflops(self, which: str) -> float | None:
+        return self.fp32_tflops if which == "fp32" else self.fp16_tflops
+
+
+@dataclass(frozen=True)
+class AppleGpuMemory:
+    share_small: float = 0.67
+    share_large: float = 0.75
+    threshold_gb: float = 36
+
+
+@dataclass
+class Catalog:
+    path: Path
+    chips: dict[str, Chip]
+    families: dict[str, Family]
+    sources: dict[str, str] = field(default_factory=dict)
+    apple_gpu_memory: AppleGpuMemory = field(default_factory=AppleGpuMemory)
+    _index: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for chip in self.chips.values():
+            for name in (chip.id, chip.name, *chip.aliases):
+                self._index.setdefault(normalize(name), chip.id)
+
+    def family(self, chip: Chip) -> Family:
+        return self.families[chip.family]
+
+    def gpu_share(self, chip: Chip, memory_gb: float) -> float:
+        """Share of ``memory_gb`` the GPU may use (1.0 for discrete GPUs and CPUs)."""
+        if chip.kind == "soc" and chip.vendor == "apple":
+            rule = self.apple_gpu_memory
+            return rule.share_small if memory_gb <= rule.threshold_gb else rule.share_large
+        if chip.kind == "soc":
+            return chip.gpu_mem_share if chip.gpu_mem_share is not None else 0.75
+        return 1.0
+
+    def resolve(self, name: str) -> Chip:
+        """The chip called ``name``: an id, a full name or an alias (``m4pro``, ``"M4 Pro"``,
+        ``4090``); ``this`` or ``auto`` describe this machine's CPU. Unknown names raise a
+        UsageError listing the closest catalog names."""
+        key = normalize(name)
+        if key in ("this", "auto", "local", "host"):
+            return this_machine(self)
+        if key in self._index:
+            return self.chips[self._index[key]]
+        for prefix in ("apple", "nvidia", "geforce", "amd", "radeon", "intel"):
+            stripped = key.removeprefix(prefix)
+            if stripped != key and stripped in self._index:
+                return self.chips[self._index[stripped]]
+        raise UsageError(f"unknown chip {name!r}", hint=self._suggest(key))
+
+    def _suggest(self, key: str) -> str:
+        from difflib import get_close_matches
+
+        close = get_close_matches(key, list(self._index), n=6, cutoff=0.5)
+        ids = list(dict.fromkeys(self._index[c] for c in close))[:4]
+        if not ids:
+            starts = [i for k, i in self._index.items() if k.startswith(key[:3])]
+            ids = list(dict.fromkeys(starts))[:4]
+        lead = f"did you mean {', '.join(ids)}? " if ids else ""
+        return lead + "`llmbox chips` lists the catalog; `--chip this` describes this machine"
+
+    def select(self, vendor: str | None = None, kind: str | None = None) -> list[Chip]:
+        out = list(self.chips.values())
+        if vendor:
+            out = [c for c in out if c.vendor == vendor.lower()]
+        if kind:
+            out = [c for c in out if c.kind == kind.lower()]
+        return out
+
+
+def normalize(name: str) -> str:
+    """The form names are matched in: lower case, no spaces, dashes, underscores or ``+``.
+
+    >>> normalize("M4 Pro")
+    'm4pro'
+    >>> normalize("RTX-4090")
+    'rtx4090'
+    """
+    return re.sub(r"[\s\-_+()/,]", "", name.lower()).replace("geforce", "")
+
+
+_CHIP_FIELDS = {f.name for f in Chip.__dataclass_fields__.values()}
+_FAMILY_FIELDS = {f.name for f in Family.__dataclass_fields__.values()} - {"name"}
+_REQUIRED = ("id", "name", "vendor", "kind", "family", "memory_gb", "bw_gbs")
+
+
+def _fail(path: Path, text: str, loc: tuple[str | int, ...], message: str) -> ConfigError:
+    """A ConfigError pointing at the YAML line of ``loc`` (found only when something is wrong)."""
+    import yaml
+
+    from llmbox.yamlio import _line_of
+
+    try:
+        line = _line_of(yaml.compose(text, Loader=yaml.SafeLoader), loc)
+    except yaml.YAMLError:
+        line = None
+    where = f"{path}:{line}" if line else str(path)
+    dotted = ".".join(str(p) for p in loc)
+    return ConfigError(f"{where}: field '{dotted}': {message}", hint="see docs/hw-estimate.md")
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _check_entry(
+    raw: Any, allowed: set[str], numbers: Sequence[str], fail: Any, loc: tuple[str | int, ...]
+) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise fail(loc, "expected a mapping")
+    for key in raw:
+        if key not in allowed:
+            raise fail((*loc, key), "unknown field")
+    for key in numbers:
+        if key in raw and raw[key] is not None and not _number(raw[key]):
+            raise fail((*loc, key), "expected a number")
+        if key in raw and _number(raw[key]) and raw[key] < 0:
+            raise fail((*loc, key), "must not be negative")
+    return raw
+
+
+def parse_catalog(data: Any, path: Path, text: str) -> Catalog:
+    """Validate the loaded YAML of a chip catalog (``extra="forbid"`` semantics)."""
+
+    def fail(loc: tuple[str | int, ...], message: str) -> ConfigError:
+        return _fail(path, text, loc, message)
+
+    if not isinstance(data, dict):
+        raise fail((), "expected a mapping with 'chips' and 'families'")
+    allowed_top = {"schema", "apple_gpu_memory", "families", "sources", "chips"}
+    for key in data:
+        if key not in allowed_top:
+            raise fail((key,), "unknown field")
+    if data.get("schema") != SCHEMA:
+        raise fail(("schema",), f"expected {SCHEMA!r}")
+    families: dict[str, Family] = {}
+    for name, raw in (data.get("families") or {}).items():
+        numbers = ("decode_bw_eff", "decode_layer_ms", "prefill_eff", "cpu_bw_share", "cpu_tflops")
+        entry = _check_entry(raw, _FAMILY_FIELDS, numbers, fail, ("families", name))
+        if "backend" not in entry:
+            raise fail(("families", name), "field 'backend' is required")
+        if entry.get("compute", "fp16") not in ("fp16", "fp32"):
+            raise fail(("families", name, "compute"), "expected fp16 or fp32")
+        families[name] = Family(name=name, **entry)
+    apple = data.get("apple_gpu_memory") or {}
+    _check_entry(
+        apple,
+        {"share_small", "share_large", "threshold_gb"},
+        ("share_small", "share_large", "threshold_gb"),
+        fail,
+        ("apple_gpu_memory",),
+    )
+    chips: dict[str, Chip] = {}
+    raw_chips = data.get("chips")
+    if not isinstance(raw_chips, list) or not raw_chips:
+        raise fail(("chips",), "expected a non-empty list")
+    for i, raw in enumerate(raw_chips):
+        numbers = ("bw_gbs", "fp16_tflops", "fp32_tflops", "gpu_cores", "cpu_cores")
+        entry = dict(
+            _check_entry(raw, _CHIP_FIELDS, (*numbers, "gpu_mem_share"), fail, ("chips", i))
+        )
+        for key in _REQUIRED:
+            if key not in entry:
+                raise fail(("chips", i), f"field '{key}' is required")
+        if entry["kind"] not in KINDS:
+            raise fail(("chips", i, "kind"), f"expected one of {', '.join(KINDS)}")
+        if entry["family"] not in families:
+            raise fail(("chips", i, "family"), f"unknown family {entry['family']!r}")
+        if entry.get("confidence", "sourced") not in CONFIDENCE:
+            raise fail(("chips", i, "confidence"), f"expected one of {', '.join(CONFIDENCE)}")
+        if entry["id"] in chips:
+            raise fail(("chips", i, "id"), f"duplicate id {entry['id']!r}")
+        memory = entry["memory_gb"]
+        if not isinstance(memory, list) or not memory or not all(_number(m) for m in memory):
+            raise fail(("chips", i, "memory_gb"), "expected a list of sizes in GB")
+        if entry["bw_gbs"] <= 0:
+            raise fail(("chips", i, "bw_gbs"), "must be positive")
+        for key in ("source", "aliases"):
+            value = entry.get(key, [])
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise fail(("chips", i, key), "expected a list of strings")
+            entry[key] = tuple(value)
+        entry["memory_gb"] = tuple(float(m) for m in memory)
+        entry["vendor"] = str(entry["vendor"]).lower()
+        chips[entry["id"]] = Chip(**entry)
+    for fam in families.values():
+        if fam.offload_host and fam.offload_host not in chips:
+            raise fail(("families", fam.name, "offload_host"), "not a chip id in this catalog")
+    return Catalog(
+        path=path,
+        chips=chips,
+        families=families,
+        sources={str(k): str(v) for k, v in (data.get("sources") or {}).items()},
+        apple_gpu_memory=AppleGpuMemory(**apple),
+    )
+
+
+def load_catalog(path: Path | None = None) -> Catalog:
+    """The shipped catalog, or the one at ``path``."""
+    from llmbox.hw._yaml import read_yaml
+
+    if path is None:
+        from llmbox.config import configs_dir
+
+        path = configs_dir() / "chips.yaml"
+    data, text = read_yaml(path)
+    return parse_catalog(data, path, text)
+
+
+# --- this machine -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HostFacts:
+    """What the OS tells about this machine's CPU and memory."""
+
+    cpu_name: str
+    cores: int
+    ghz: float | None
+    memory_gb: float | None
+    isa: str  # avx512 | avx2 | neon | scalar
+    apple_chip: str | None = None
+
+
+def _proc_facts(cpuinfo: str, meminfo: str, cores: int | None) -> HostFacts:
+    name, mhz, flags = "unknown CPU", None, ""
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        key, value = key.strip(), value.strip()
+        if key in ("model name", "Hardware", "cpu model") and name == "unknown CPU":
+            name = value
+        elif key == "cpu MHz" and mhz is None:
+            try:
+                mhz = float(value)
+            except ValueError:
+                pass
+        elif key in ("flags", "Features") and not flags:
+            flags = value
+    words = set(flags.split())
+    isa = "avx512" if "avx512f" in words else "avx2" if "avx2" in words else "scalar"
+    if isa == "scalar" and ("asimd" in words or "neon" in words):
+        isa = "neon"
+    memory = None
+    for line in meminfo.splitlines():
+        if line.startswith("MemTotal:"):
+            try:
+                memory = int(line.split()[1]) * 1024 / 1e9
+            except (IndexError, ValueError):
+                pass
+    return HostFacts(
+        cpu_name=name,
+        cores=cores or 1,
+        ghz=mhz / 1000 if mhz else None,
+        memory_gb=memory,
+        isa=isa,
+    )
+
+
+def host_facts() -> HostFacts:
+    """Read /proc/cpuinfo and /proc/meminfo (Linux) or sysctl (macOS)."""
+    import os
+    import platform
+
+    if platform.system() == "Darwin":
+        from llmbox.machine import _run
+
+        brand = _run("sysctl", "-n", "machdep.cpu.brand_string") or platform.processor()
+        mem = _run("sysctl", "-n", "hw.memsize")
+        freq = _run("sysctl", "-n", "hw.cpufrequency_max")
+        is_apple = brand.startswith("Apple")
+        return HostFacts(
+            cpu_name=brand,
+            cores=os.cpu_count() or 1,
+            ghz=int(freq) / 1e9 if freq and freq.isdigit() else None,
+            memory_gb=int(mem) / 1e9 if mem and mem.isdigit() else None,
+            isa="neon" if is_apple else "avx2",
+            apple_chip=brand if is_apple else None,
+        )
+
+    def read(path: str) -> str:
+        try:
+            return Path(path).read_text(errors="replace")
+        except OSError:
+            return ""
+
+    return _proc_facts(read("/proc/cpuinfo"), read("/proc/meminfo"), os.cpu_count())
+
+
+def chip_from_facts(facts: HostFacts, catalog: Catalog) -> Chip:
+    """A generic CPU entry for this machine: bandwidth limited by its core count, compute from
+    cores x clock x FLOP/cycle of its vector unit. On Apple silicon, the catalog's chip."""
+    if facts.apple_chip:
+        try:
+            chip = catalog.resolve(facts.apple_chip)
+        except UsageError:
+            pass
+        else:
+            memory = (round(facts.memory_gb),) if facts.memory_gb else chip.memory_gb
+            return replace(chip, memory_gb=memory, note=f"this machine: {facts.apple_chip}")
+    base = catalog.chips.get("cpu-ddr5-5600") or next(
+        c for c in catalog.chips.values() if c.kind == "cpu"
+    )
+    ghz = facts.ghz or 3.0
+    tflops = facts.cores * ghz * FLOP_PER_CYCLE[facts.isa] / 1000
+    bw = min(base.bw_gbs, facts.cores * PER_CORE_BW_GBS)
+    memory = (round(facts.memory_gb, 1),) if facts.memory_gb else base.memory_gb
+    return Chip(
+        id="this",
+        name=f"this machine: {facts.cpu_name}, {facts.cores} cores",
+        vendor="generic",
+        kind="cpu",
+        family="cpu",
+        memory_gb=memory,
+        bw_gbs=round(bw, 1),
+        fp16_tflops=round(tflops, 3),
+        fp32_tflops=round(tflops, 3),
+        cpu_cores=facts.cores,
+        confidence="uncertain",
+        source=("ddr-math",),
+        note=(
+            f"{facts.cores} cores x {ghz:.2f} GHz x {FLOP_PER_CYCLE[facts.isa]} FLOP/cycle "
+            f"({facts.isa}); bandwidth min({base.bw_gbs:g}, {facts.cores} x "
+            f"{PER_CORE_BW_GBS:g} GB/s per core). Calibrate with --calibrate bench.json."
+        ),
+    )
+
+
+def this_machine(catalog: Catalog) -> Chip:
+    return chip_from_facts(host_facts(), catalog)
+
+
+def as_dict(chip: Chip, catalog: Catalog | None = None) -> dict[str, Any]:
+    """A chip as JSON-ready data (``llmbox chips --format json``)."""
+    out: dict[str, Any] = {
+        "id": chip.id,
+        "name": chip.name,
+        "vendor": chip.vendor,
+        "kind": chip.kind,
+        "family": chip.family,
+        "aliases": list(chip.aliases),
+        "memory_gb": list(chip.memory_gb),
+        "bw_gbs": chip.bw_gbs,
+        "fp16_tflops": chip.fp16_tflops,
+        "fp32_tflops": chip.fp32_tflops,
+        "gpu_cores": chip.gpu_cores,
+        "confidence": chip.confidence,
+        "source": list(chip.source),
+    }
+    if catalog is not None:
+        out["gpu_memory_share"] = catalog.gpu_share(chip, max(chip.memory_gb))
+        out["sources"] = {k: catalog.sources[k] for k in chip.source if k in catalog.sources}
+    if chip.note:
+        out["note"] = chip.note
+    return out

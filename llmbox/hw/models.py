@@ -1,0 +1,352 @@
+"""What the estimator needs to know about a model, from the first source that applies.
+
+1. the catalog ``configs/models.yaml`` of common Ollama tags;
+2. ``/api/show`` of a running Ollama (:func:`from_show`);
+3. a local GGUF file, read with the ``gguf`` package (:func:`from_gguf`, imported lazily);
+4. explicit ``--params 7b --quant q4_k_m`` (:func:`from_params`, with a generic shape).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from llmbox.errors import ConfigError, UsageError
+from llmbox.hw.quant import QUANTS, lookup, parse_params
+
+if TYPE_CHECKING:
+    from llmbox.client import ShowResponse
+
+SCHEMA = "llmbox.models/1"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    #: Weights of the language model (for MoE: every expert).
+    params: float
+    layers: int
+    hidden: int
+    heads: int
+    kv_heads: int
+    head_dim: int
+    context_length: int
+    quant: str
+    #: MoE: parameters read per token (shared weights + the experts used). None = dense.
+    active_params: float | None = None
+    #: Exact bytes of the language model's weights (a GGUF file, Ollama's size), if known.
+    weights_bytes: float | None = None
+    #: Layers that keep a KV cache (mllama's cross-attention layers do not).
+    kv_layers: int | None = None
+    #: Vision encoder + projector: parameters, their quant, and tokens it encodes per image.
+    vision_params: float = 0.0
+    vision_quant: str = "F16"
+    vision_tokens_per_image: int = 0
+    source: str = "catalog"
+    note: str | None = None
+
+    @property
+    def active(self) -> float:
+        return self.active_params or self.params
+
+    @property
+    def bits_per_weight(self) -> float:
+        if self.weights_bytes:
+            return self.weights_bytes * 8 / self.params
+        return lookup(self.quant).bits_per_weight
+
+    @property
+    def weight_bytes(self) -> float:
+        """Bytes of the language model's weights in memory."""
+        return self.weights_bytes or self.params * lookup(self.quant).bits_per_weight / 8
+
+    @property
+    def active_weight_bytes(self) -> float:
+        """Bytes of weights read to generate one token."""
+        return self.weight_bytes * self.active / self.params
+
+    @property
+    def vision_bytes(self) -> float:
+        return self.vision_params * lookup(self.vision_quant).bits_per_weight / 8
+
+    @property
+    def kv_bytes_per_token(self) -> float:
+        """KV cache bytes per token of context at F16 (K and V, every KV layer)."""
+        layers = self.kv_layers if self.kv_layers is not None else self.layers
+        return 2 * layers * self.kv_heads * self.head_dim * 2
+
+    @property
+    def multimodal(self) -> bool:
+        return self.vision_params > 0
+
+
+_FIELDS = {f for f in ModelSpec.__dataclass_fields__ if f != "name"} | {"aliases"}
+_REQUIRED = ("params", "layers", "hidden", "heads", "kv_heads", "context_length", "quant")
+
+
+@dataclass
+class ModelCatalog:
+    path: Path
+    models: dict[str, ModelSpec]
+    aliases: dict[str, str]
+
+    def get(self, name: str) -> ModelSpec | None:
+        key = name.strip().lower()
+        key = self.aliases.get(key, key)
+        if key in self.models:
+            return self.models[key]
+        if key.endswith(":latest"):
+            return self.get(key.removesuffix(":latest"))
+        return None
+
+    def resolve(self, name: str) -> ModelSpec:
+        spec = self.get(name)
+        if spec is not None:
+            return spec
+        from difflib import get_close_matches
+
+        close = get_close_matches(name.lower(), [*self.models, *self.aliases], n=4, cutoff=0.5)
+        lead = f"did you mean {', '.join(close)}? " if close else ""
+        raise UsageError(
+            f"model {name!r} is not in the catalog",
+            hint=lead + "give --from-server (a running Ollama), --gguf FILE, or --params 7b "
+            "--quant q4_k_m; `llmbox hw-estimate --list-models` shows the catalog",
+        )
+
+
+def parse_models(data: Any, path: Path, text: str) -> ModelCatalog:
+    from llmbox.hw.chips import _fail
+
+    def fail(loc: tuple[str | int, ...], message: str) -> ConfigError:
+        return _fail(path, text, loc, message)
+
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+        raise fail(("schema",), f"expected {SCHEMA!r}")
+    for key in data:
+        if key not in ("schema", "models", "sources"):
+            raise fail((key,), "unknown field")
+    raw_models = data.get("models")
+    if not isinstance(raw_models, dict) or not raw_models:
+        raise fail(("models",), "expected a mapping of model tags")
+    models: dict[str, ModelSpec] = {}
+    aliases: dict[str, str] = {}
+    for tag, raw in raw_models.items():
+        loc: tuple[str | int, ...] = ("models", tag)
+        if not isinstance(raw, dict):
+            raise fail(loc, "expected a mapping")
+        entry = dict(raw)
+        for key in entry:
+            if key not in _FIELDS:
+                raise fail((*loc, key), "unknown field")
+        for key in _REQUIRED:
+            if key not in entry:
+                raise fail(loc, f"field '{key}' is required")
+        for key in ("params", "active_params", "vision_params", "weights_bytes"):
+            if isinstance(entry.get(key), str):
+                entry[key] = parse_params(entry[key])
+        for key in ("params", "layers", "hidden", "heads", "kv_heads", "context_length"):
+            if not isinstance(entry[key], (int, float)) or entry[key] <= 0:
+                raise fail((*loc, key), "expected a positive number")
+        try:
+            lookup(entry["quant"])
+            lookup(entry.get("vision_quant", "F16"))
+        except UsageError as err:
+            raise fail((*loc, "quant"), err.message) from None
+        for alias in entry.pop("aliases", []) or []:
+            aliases[str(alias).lower()] = str(tag).lower()
+        entry.setdefault("head_dim", entry["hidden"] // entry["heads"])
+        entry["params"] = float(entry["params"])
+        models[str(tag).lower()] = ModelSpec(name=str(tag), **entry)
+    return ModelCatalog(path=path, models=models, aliases=aliases)
+
+
+def load_models(path: Path | None = None) -> ModelCatalog:
+    from llmbox.hw._yaml import read_yaml
+
+    if path is None:
+        from llmbox.config import configs_dir
+
+        path = configs_dir() / "models.yaml"
+    data, text = read_yaml(path)
+    return parse_models(data, path, text)
+
+
+# --- other sources ------------------------------------------------------------------------------
+
+
+def generic_shape(params: float) -> tuple[int, int, int, int, int]:
+    """(layers, hidden, heads, kv_heads, head_dim) of a typical dense GQA transformer this size.
+
+    Layers grow slowly with size; the hidden size follows from params ≈ 12·layers·hidden²; a
+    quarter as many KV heads as query heads (grouped-query attention).
+
+    >>> generic_shape(8e9)
+    (32, 4608, 36, 9, 128)
+    """
+    layers = max(8, min(96, round(8 * math.log2(params / 1e9 + 1) + 6.6)))
+    hidden = math.sqrt(params / (12 * layers))
+    hidden_r = max(512, int(round(hidden / 256) * 256))
+    head_dim = 128 if hidden_r >= 2048 else 64
+    heads = max(1, hidden_r // head_dim)
+    kv_heads = max(1, heads // 4)
+    return layers, hidden_r, heads, kv_heads, head_dim
+
+
+def from_params(params: str | float, quant: str, *, context_length: int = 131072) -> ModelSpec:
+    """A model known only by size and quantization (shape guessed by :func:`generic_shape`)."""
+    count = parse_params(params) if isinstance(params, str) else float(params)
+    if count <= 0:
+        raise UsageError("--params must be positive", hint="e.g. --params 7b")
+    q = lookup(quant)
+    layers, hidden, heads, kv_heads, head_dim = generic_shape(count)
+    return ModelSpec(
+        name=f"{count / 1e9:g}B {q.name}",
+        params=count,
+        layers=layers,
+        hidden=hidden,
+        heads=heads,
+        kv_heads=kv_heads,
+        head_dim=head_dim,
+        context_length=context_length,
+        quant=q.name,
+        source="--params",
+        note="layer count and KV heads guessed from the size (a typical GQA transformer)",
+    )
+
+
+def _quant_from_size(params: float, size_bytes: float) -> str:
+    bpw = size_bytes * 8 / params
+    return min(QUANTS, key=lambda q: abs(QUANTS[q].bits_per_weight - bpw))
+
+
+def from_show(name: str, show: ShowResponse, *, size_bytes: int | None = None) -> ModelSpec:
+    """A model described by Ollama's ``/api/show`` (``model_info`` holds the GGUF metadata)."""
+
+    def num(field: str) -> float | None:
+        value = show.info(field)
+        if isinstance(value, list):  # per-layer arrays (e.g. head_count_kv of some models)
+            value = max((v for v in value if isinstance(v, (int, float))), default=None)
+        return float(value) if isinstance(value, (int, float)) else None
+
+    params = show.parameter_count
+    if not params and show.details.parameter_size:
+        params = int(parse_params(show.details.parameter_size))
+    layers, hidden = num("block_count"), num("embedding_length")
+    if not params or not layers or not hidden:
+        raise UsageError(
+            f"the server's description of {name!r} lacks the parameter count or layer count",
+            hint="use --params and --quant instead",
+        )
+    heads = num("attention.head_count") or max(1.0, hidden // 128)
+    kv_heads = num("attention.head_count_kv") or heads
+    head_dim = num("attention.key_length") or hidden // heads
+    quant = show.details.quantization_level or (
+        _quant_from_size(params, size_bytes) if size_bytes else "Q4_K_M"
+    )
+    try:
+        quant = lookup(quant).name
+    except UsageError:
+        quant = _quant_from_size(params, size_bytes) if size_bytes else "Q4_K_M"
+    active = None
+    experts, used = num("expert_count"), num("expert_used_count")
+    if experts and used and experts > used:
+        ff = num("expert_feed_forward_length") or num("feed_forward_length") or 4 * hidden
+        per_expert = 3 * hidden * ff * layers
+        active = params - per_expert * (experts - used)
+        if active <= 0:
+            active = None
+    vision = 0.0
+    if show.capabilities and "vision" in show.capabilities:
+        vision = 0.4e9  # Ollama does not report the projector's size in model_info
+    return ModelSpec(
+        name=name,
+        params=float(params),
+        active_params=active,
+        layers=int(layers),
+        hidden=int(hidden),
+        heads=int(heads),
+        kv_heads=int(kv_heads),
+        head_dim=int(head_dim),
+        context_length=int(num("context_length") or 4096),
+        quant=quant,
+        vision_params=vision,
+        vision_tokens_per_image=576 if vision else 0,
+        source="server",
+    )
+
+
+def from_gguf(path: Path) -> ModelSpec:
+    """A model described by a local GGUF file: exact weight bytes from its tensors."""
+    if not path.is_file():
+        raise UsageError(f"no such GGUF file: {path}", hint="check the path")
+    try:
+        from gguf import GGUFReader
+    except ImportError:
+        raise UsageError(
+            "reading GGUF files needs the gguf package", hint="pip install 'llmbox[gguf]'"
+        ) from None
+    try:
+        reader = GGUFReader(str(path))
+    except Exception as err:
+        raise UsageError(f"cannot read {path} as GGUF: {err}", hint="is it a .gguf file?") from None
+
+    def field(key: str) -> Any:
+        f = reader.fields.get(key)
+        if f is None or not f.data:
+            return None
+        value = f.parts[f.data[0]]
+        if f.types and f.types[0].name == "STRING":
+            return bytes(value).decode("utf-8", "replace")
+        return value.tolist()[0] if hasattr(value, "tolist") else value
+
+    arch = field("general.architecture") or "llama"
+    params = 0
+    weight_bytes = 0
+    type_bytes: dict[str, int] = {}
+    for tensor in reader.tensors:
+        params += int(tensor.n_elements)
+        weight_bytes += int(tensor.n_bytes)
+        key = tensor.tensor_type.name
+        type_bytes[key] = type_bytes.get(key, 0) + int(tensor.n_bytes)
+    layers = field(f"{arch}.block_count")
+    hidden = field(f"{arch}.embedding_length")
+    if not params or not layers or not hidden:
+        raise UsageError(f"{path} lacks block_count or embedding_length", hint="use --params")
+    heads = field(f"{arch}.attention.head_count") or max(1, hidden // 128)
+    kv_heads = field(f"{arch}.attention.head_count_kv") or heads
+    head_dim = field(f"{arch}.attention.key_length") or hidden // heads
+    main_type = max(type_bytes, key=lambda k: type_bytes[k])
+    try:
+        quant = lookup(main_type).name
+    except UsageError:
+        quant = _quant_from_size(params, weight_bytes)
+    active = None
+    experts, used = field(f"{arch}.expert_count"), field(f"{arch}.expert_used_count")
+    if experts and used and experts > used:
+        expert_bytes = sum(int(t.n_bytes) for t in reader.tensors if "_exps" in t.name)
+        expert_params = sum(int(t.n_elements) for t in reader.tensors if "_exps" in t.name)
+        active = params - expert_params * (experts - used) / experts
+        del expert_bytes
+    return ModelSpec(
+        name=path.name,
+        params=float(params),
+        active_params=active,
+        layers=int(layers),
+        hidden=int(hidden),
+        heads=int(heads),
+        kv_heads=int(kv_heads),
+        head_dim=int(head_dim),
+        context_length=int(field(f"{arch}.context_length") or 4096),
+        quant=quant,
+        weights_bytes=float(weight_bytes),
+        source=f"gguf:{path}",
+    )
+
+
+def with_quant(spec: ModelSpec, quant: str | None) -> ModelSpec:
+    """``spec`` at another quantization (``--quant`` on a catalog model)."""
+    if not quant:
+        return spec
+    return replace(spec, quant=lookup(quant).name, weights_bytes=None)
