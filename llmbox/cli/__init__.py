@@ -14,7 +14,7 @@ import typer
 from typer.core import TyperGroup
 
 from llmbox import __version__
-from llmbox.cli import bench, doctor, models
+from llmbox.cli import bench, doctor, hw, models
 from llmbox.errors import ExitCode, LlmboxError
 
 
@@ -88,6 +88,8 @@ def _root(
 
 
 app.command("doctor")(doctor.doctor)
+app.command("hw-estimate")(hw.hw_estimate)
+app.command("chips")(hw.chips)
 app.command("pull")(models.pull)
 app.command("list")(models.list_models)
 app.command("ps")(models.ps)

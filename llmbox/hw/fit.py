@@ -171,7 +171,7 @@ def fit_family(
     dec = [o for o in obs if o.decode_tps]
     new = family
     if dec:
-        rows = [(*_decode_features(o), 1 / float(o.decode_tps)) for o in dec]
+        rows = [(*_decode_features(o), 1 / (o.decode_tps or 1.0)) for o in dec]
         a, b = _fit_decode(rows, family.decode_layer_ms / 1000, fixed_overhead or len(rows) < 3)
         new = replace(new, decode_bw_eff=round(1 / a, 4), decode_layer_ms=round(b * 1000, 4))
     pre = [o for o in obs if o.prefill_tps]
@@ -181,7 +181,7 @@ def fit_family(
             tflops = o.chip.compute_tflops(family.compute)
             if not tflops:
                 continue
-            seconds = o.pp / float(o.prefill_tps) - o.model.layers * new.decode_layer_ms / 1000
+            seconds = o.pp / (o.prefill_tps or 1.0) - o.model.layers * new.decode_layer_ms / 1000
             flops = prefill_flops(o.model, o.pp)
             factor = lookup(o.model.quant).prefill_factor
             effs.append(flops / (max(seconds, 1e-9) * tflops * 1e12 * factor))

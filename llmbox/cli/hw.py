@@ -1,0 +1,270 @@
+"""``llmbox hw-estimate`` and ``llmbox chips``: predicted speed and memory fit from chip specs.
+
+Only typer and the shared options are imported up front; the estimator needs no HTTP stack
+unless ``--from-server`` asks a running Ollama to describe the model.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from llmbox.cli._common import DataFormat, FormatOpt, HostOpt, QuietOpt, TimeoutOpt, run
+
+if TYPE_CHECKING:
+    from llmbox.hw.models import ModelCatalog, ModelSpec
+
+# Literal copies of llmbox.hw.estimate's defaults, so --help imports nothing (a test checks).
+_PROMPT_TOKENS = 512
+_GEN_TOKENS = 128
+
+ChipOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--chip",
+        "-c",
+        help="Chip: id, name or alias (m4pro, 'M4 Pro', 4090, h100); `this` or `auto` = this "
+        "machine. Repeat to compare side by side.",
+        show_default=False,
+    ),
+]
+
+
+def _model_spec(
+    models: ModelCatalog,
+    model: str | None,
+    gguf: Path | None,
+    params: str | None,
+    quant: str | None,
+    from_server: bool,
+    host: str | None,
+    timeout: float | None,
+) -> ModelSpec:
+    from llmbox.errors import UsageError
+    from llmbox.hw.models import from_gguf, from_params, with_quant
+
+    if gguf is not None:
+        return with_quant(from_gguf(gguf), quant) if quant else from_gguf(gguf)
+    if from_server:
+        if not model:
+            raise UsageError(
+                "--from-server needs --model", hint="e.g. --model llama3.2 --from-server"
+            )
+        return _from_server(model, host, timeout)
+    if params:
+        return from_params(params, quant or "Q4_K_M")
+    if not model:
+        raise UsageError(
+            "which model?", hint="give --model TAG, --gguf FILE or --params 7b --quant q4_k_m"
+        )
+    return with_quant(models.resolve(model), quant)
+
+
+def _from_server(model: str, host: str | None, timeout: float | None) -> ModelSpec:
+    from llmbox.client import OllamaClient
+    from llmbox.config import resolve_settings
+    from llmbox.hw.models import from_show
+
+    settings = resolve_settings(host=host, timeout=timeout)
+
+    async def _show() -> ModelSpec:
+        async with OllamaClient(host=settings.host, timeout=settings.timeout) as client:
+            show = await client.show(model)
+            size = next((m.size for m in await client.tags() if m.name == model), None)
+            return from_show(model, show, size_bytes=size)
+
+    return run(_show())
+
+
+def hw_estimate(
+    chip: ChipOpt = None,
+    compare: Annotated[
+        str | None,
+        typer.Option(
+            "--compare",
+            help="Comma-separated chips to compare side by side: m2,m4pro.",
+            show_default=False,
+        ),
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            "-m",
+            help="Model tag from the catalog (or on the server).",
+            show_default=False,
+        ),
+    ] = None,
+    from_server: Annotated[
+        bool,
+        typer.Option("--from-server", help="Describe --model from a running Ollama's /api/show."),
+    ] = False,
+    gguf: Annotated[
+        Path | None,
+        typer.Option(
+            "--gguf", help="Describe the model from a local GGUF file.", show_default=False
+        ),
+    ] = None,
+    params: Annotated[
+        str | None,
+        typer.Option(
+            "--params",
+            help="Parameter count (7b, 1.5B, 135m) instead of a model.",
+            show_default=False,
+        ),
+    ] = None,
+    quant: Annotated[
+        str | None,
+        typer.Option(
+            "--quant",
+            "-q",
+            help="Quantization (q4_k_m, q8_0, f16, iq2_xs, tq1_0…). Default: the model's.",
+            show_default=False,
+        ),
+    ] = None,
+    prompt_tokens: Annotated[
+        int, typer.Option("--prompt-tokens", help="Prompt length in tokens.")
+    ] = _PROMPT_TOKENS,
+    gen_tokens: Annotated[
+        int, typer.Option("--gen-tokens", help="Tokens to generate.")
+    ] = _GEN_TOKENS,
+    context: Annotated[
+        int | None,
+        typer.Option(
+            "--context",
+            help="KV cache size in tokens. Default: 4096 (Ollama's), at least prompt + answer.",
+            show_default=False,
+        ),
+    ] = None,
+    images: Annotated[
+        int, typer.Option("--images", help="Images in the prompt (vision models).")
+    ] = 0,
+    memory: Annotated[
+        float | None,
+        typer.Option(
+            "--memory",
+            help="Machine memory in GB. Default: the smallest size offered that fits.",
+            show_default=False,
+        ),
+    ] = None,
+    calibrate: Annotated[
+        Path | None,
+        typer.Option(
+            "--calibrate",
+            help="Fit the chip family's factors to `llmbox bench -f json` results; show "
+            "predicted vs measured.",
+            show_default=False,
+        ),
+    ] = None,
+    list_models: Annotated[
+        bool, typer.Option("--list-models", help="List the model catalog and exit.")
+    ] = False,
+    host: HostOpt = None,
+    timeout: TimeoutOpt = None,
+    format: FormatOpt = DataFormat.table,
+    quiet: QuietOpt = False,
+) -> None:
+    """Predict prefill/decode speed, TTFT and memory fit of a model on a chip; no server needed.
+
+    Example: llmbox hw-estimate --chip m4pro --model llama3.2-vision:11b --images 1
+    """
+    from llmbox.cli._output import Output
+    from llmbox.errors import UsageError
+    from llmbox.hw.chips import load_catalog
+    from llmbox.hw.models import load_models
+
+    out = Output(quiet=quiet)
+    catalog, models = load_catalog(), load_models()
+    if list_models:
+        rows: list[dict[str, Any]] = [
+            {
+                "model": m.name,
+                "params": m.params,
+                "active_params": m.active,
+                "quant": m.quant,
+                "layers": m.layers,
+                "context_length": m.context_length,
+            }
+            for m in models.models.values()
+        ]
+        if format is DataFormat.json:
+            out.json(rows)
+        else:
+            out.data(
+                "".join(f"{r['model']:24} {r['params'] / 1e9:7.2f}B  {r['quant']}\n" for r in rows)
+            )
+        return
+    names = [*(chip or []), *[c.strip() for c in (compare or "").split(",") if c.strip()]]
+    if calibrate is not None:
+        _calibrate(calibrate, names[0] if names else None, format, out)
+        return
+    if not names:
+        raise UsageError(
+            "which chip?", hint="give --chip m4pro (or --chip this); `llmbox chips` lists them"
+        )
+    from llmbox.hw.estimate import Workload, estimate
+
+    workload = Workload(prompt_tokens, gen_tokens, context, images, memory)
+    workload.validate()
+    chips = [catalog.resolve(n) for n in names]
+    spec = _model_spec(models, model, gguf, params, quant, from_server, host, timeout)
+    results = [estimate(c, catalog, spec, workload) for c in chips]
+    if format is DataFormat.json:
+        out.json(results[0].to_dict() if len(results) == 1 else [r.to_dict() for r in results])
+        return
+    from llmbox.report.hw import render_compare, render_estimate
+
+    out.data(render_estimate(results[0]) if len(results) == 1 else render_compare(results))
+
+
+def _calibrate(path: Path, chip: str | None, format: DataFormat, out: object) -> None:
+    from llmbox.cli._output import Output
+    from llmbox.hw.calibrate import calibrate, load_bench
+    from llmbox.hw.chips import load_catalog
+    from llmbox.hw.models import load_models
+
+    assert isinstance(out, Output)
+    cal = calibrate(load_bench(path), load_catalog(), load_models(), chip)
+    if format is DataFormat.json:
+        out.json(cal.to_dict())
+        return
+    from llmbox.report.hw import render_calibration
+
+    out.data(render_calibration(cal))
+
+
+def chips(
+    vendor: Annotated[
+        str | None,
+        typer.Option(
+            "--vendor",
+            help="Only this vendor: apple, nvidia, amd, intel, generic.",
+            show_default=False,
+        ),
+    ] = None,
+    kind: Annotated[
+        str | None,
+        typer.Option("--kind", help="Only this kind: soc, dgpu, cpu.", show_default=False),
+    ] = None,
+    format: FormatOpt = DataFormat.table,
+    quiet: QuietOpt = False,
+) -> None:
+    """List the chip catalog: bandwidth, FP16 TFLOPS, memory sizes, efficiency family, sources."""
+    from llmbox.cli._output import Output
+    from llmbox.errors import UsageError
+    from llmbox.hw.chips import as_dict, load_catalog
+
+    catalog = load_catalog()
+    selected = catalog.select(vendor, kind)
+    if not selected:
+        vendors = ", ".join(sorted({c.vendor for c in catalog.chips.values()}))
+        raise UsageError(f"no chips match vendor={vendor} kind={kind}", hint=f"vendors: {vendors}")
+    out = Output(quiet=quiet)
+    if format is DataFormat.json:
+        out.json([as_dict(c, catalog) for c in selected])
+        return
+    from llmbox.report.hw import render_chips
+
+    out.data(render_chips(selected, catalog))

@@ -1,0 +1,181 @@
+"""Text renderings of hardware estimates, the chip catalog and calibrations (strings only)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from llmbox.hw.calibrate import Calibration
+    from llmbox.hw.chips import Catalog, Chip
+    from llmbox.hw.estimate import Estimate
+
+GB = 1e9
+VERDICTS = {
+    "fits": "fits on the GPU",
+    "partial": "partial offload",
+    "cpu": "runs on the CPU (fits in RAM)",
+    "does-not-fit": "does not fit",
+}
+
+
+def _s(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "?"
+    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.2f} s"
+
+
+def _tps(value: float) -> str:
+    return f"{value:,.1f}" if math.isfinite(value) else "?"
+
+
+def verdict_text(est: Estimate) -> str:
+    m = est.memory
+    text = VERDICTS[m.verdict]
+    if m.verdict in ("partial", "does-not-fit") and est.chip.kind != "cpu":
+        text += f": {(1 - m.gpu_fraction) * 100:.0f}% of the layers on the CPU"
+    return text
+
+
+def render_estimate(est: Estimate) -> str:
+    model, w, m = est.model, est.workload, est.memory
+    params = f"{model.params / 1e9:.2f}B params"
+    if model.active_params:
+        params += f", {model.active / 1e9:.1f}B active"
+    lines = [
+        f"{model.name} ({model.quant}, {params}, {model.bits_per_weight:.2f} bits/weight)",
+        f"on {est.chip.name} [{est.chip.id}, {est.family.name}]",
+        "",
+        f"  prefill  {w.prompt_tokens:>6} tokens  {_tps(est.prefill_tps):>9} tokens/s  "
+        f"{_s(est.prefill_s):>8}",
+    ]
+    if w.images:
+        lines.append(
+            f"  images   {w.images:>6}         vision encoder         {_s(est.image_s):>8}"
+        )
+    lines += [
+        f"  decode   {w.gen_tokens:>6} tokens  {_tps(est.decode_tps):>9} tokens/s  "
+        f"{_s(est.decode_s):>8}",
+        f"  TTFT {_s(est.ttft_s)}   total {_s(est.e2e_s)}",
+        "",
+        f"  memory   weights {m.weights_bytes / GB:.2f} GB"
+        + (f" + vision {m.vision_bytes / GB:.2f} GB" if m.vision_bytes else "")
+        + f" + KV cache {m.kv_bytes / GB:.2f} GB ({m.context} tokens)"
+        + f" + runtime {m.overhead_bytes / GB:.2f} GB = {m.total_bytes / GB:.2f} GB",
+    ]
+    if est.chip.kind == "cpu":
+        lines.append(f"           machine has {m.memory_gb:g} GB -> {verdict_text(est)}")
+    else:
+        lines.append(
+            f"           GPU may use {m.gpu_budget_bytes / GB:.1f} GB of {m.memory_gb:g} GB"
+            f" -> {verdict_text(est)}"
+        )
+    for note in est.notes:
+        lines.append(f"  note: {note}")
+    return "\n".join(lines) + "\n"
+
+
+def render_compare(estimates: Sequence[Estimate]) -> str:
+    from llmbox.report.terminal import render_table
+
+    base = estimates[0]
+    columns = [
+        "chip",
+        "memory",
+        "prefill t/s",
+        "decode t/s",
+        "TTFT",
+        "total",
+        "speed-up",
+        "fit",
+    ]
+    rows = []
+    for e in estimates:
+        ratio = base.e2e_s / e.e2e_s if e.e2e_s and math.isfinite(e.e2e_s) else float("nan")
+        rows.append(
+            [
+                e.chip.id,
+                f"{e.memory.memory_gb:g} GB",
+                _tps(e.prefill_tps),
+                _tps(e.decode_tps),
+                _s(e.ttft_s),
+                _s(e.e2e_s),
+                "1.00x (base)" if e is base else f"{ratio:.2f}x",
+                verdict_text(e),
+            ]
+        )
+    w = base.workload
+    title = (
+        f"{base.model.name} ({base.model.quant}): {w.prompt_tokens} prompt tokens, "
+        f"{w.gen_tokens} generated" + (f", {w.images} image(s)" if w.images else "")
+    )
+    right = ["prefill t/s", "decode t/s", "TTFT", "total", "speed-up", "memory"]
+    table = render_table(columns, rows, title=title, right_align=right)
+    notes = sorted({n for e in estimates for n in e.notes})
+    return table + "".join(f"note: {n}\n" for n in notes)
+
+
+def render_chips(chips: Sequence[Chip], catalog: Catalog) -> str:
+    from llmbox.report.terminal import render_table
+
+    columns = ["id", "name", "memory GB", "GB/s", "FP16 TFLOPS", "family", "confidence"]
+    rows = [
+        [
+            c.id,
+            c.name,
+            "/".join(f"{m:g}" for m in c.memory_gb),
+            f"{c.bw_gbs:g}",
+            f"{c.fp16_tflops:g}" if c.fp16_tflops else "?",
+            c.family,
+            c.confidence,
+        ]
+        for c in chips
+    ]
+    return render_table(columns, rows, right_align=["memory GB", "GB/s", "FP16 TFLOPS"])
+
+
+def render_calibration(cal: Calibration) -> str:
+    from llmbox.report.terminal import render_table
+
+    columns = [
+        "model",
+        "pp/tg",
+        "prefill meas",
+        "before",
+        "after",
+        "decode meas",
+        "before",
+        "after",
+    ]
+
+    def f(v: float | None) -> str:
+        return "-" if v is None else f"{v:,.1f}"
+
+    rows = []
+    for b, a in zip(cal.before_report.rows, cal.after_report.rows, strict=True):
+        o = b.obs
+        rows.append(
+            [
+                o.model.name,
+                f"{o.pp}/{o.tg}",
+                f(o.prefill_tps),
+                f(b.prefill_pred),
+                f(a.prefill_pred),
+                f(o.decode_tps),
+                f(b.decode_pred),
+                f(a.decode_pred),
+            ]
+        )
+    title = f"calibration on {cal.chip.name} (family {cal.after.name})"
+    table = render_table(columns, rows, title=title, right_align=columns[2:])
+    fb, fa = cal.before, cal.after
+    lines = [
+        table.rstrip("\n"),
+        "",
+        "factor            before    after",
+        f"decode_bw_eff    {fb.decode_bw_eff:7.3f}  {fa.decode_bw_eff:7.3f}",
+        f"decode_layer_ms  {fb.decode_layer_ms:7.3f}  {fa.decode_layer_ms:7.3f}",
+        f"prefill_eff      {fb.prefill_eff:7.3f}  {fa.prefill_eff:7.3f}",
+    ]
+    return "\n".join(lines) + "\n"
