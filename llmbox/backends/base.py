@@ -21,6 +21,7 @@ class GenRequest:
     num_ctx: int | None = None
     seed: int | None = None
     temperature: float = 0.0
+    ignore_eos: bool = False  # llama.cpp/vLLM only; Ollama has no such option
 
 
 class Backend(Protocol):

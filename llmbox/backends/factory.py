@@ -37,7 +37,9 @@ def make_backend(
     threads: int | None = None,
     ctx_size: int | None = None,
     parallel: int | None = None,
+    verbose: bool = False,
 ) -> Backend:
+    """The backend for ``--backend KIND``; imports only what that backend needs."""
     if kind == "ollama":
         from llmbox.backends.ollama import OllamaBackend
         from llmbox.client import OllamaClient
@@ -48,6 +50,24 @@ def make_backend(
             host=settings.host, timeout=settings.timeout, max_connections=max_connections
         )
         return OllamaBackend(client)
-    raise UsageError(
-        f"backend {kind!r} is not available yet", hint=f"use one of: {', '.join(BACKENDS)}"
-    )
+    if kind == "openai":
+        import os
+
+        from llmbox.backends.openai import OpenAIBackend
+        from llmbox.client._openai import OpenAIClient
+
+        key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
+        openai_client = OpenAIClient(
+            base_url=openai_base(host),
+            api_key=key,
+            timeout=timeout,
+            max_connections=max_connections,
+        )
+        return OpenAIBackend(openai_client)
+    if kind == "embedded":
+        from llmbox.backends.embedded import EmbeddedBackend
+
+        return EmbeddedBackend(
+            threads=threads, ctx_per_slot=ctx_size, parallel=parallel or 1, verbose=verbose
+        )
+    raise UsageError(f"unknown backend {kind!r}", hint=f"use one of: {', '.join(BACKENDS)}")

@@ -8,11 +8,13 @@ says which (``counts_source``), so an estimate is never presented as a measureme
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from time import perf_counter_ns
 from typing import Any
 
 from llmbox.backends.base import GenRequest, TokenClock
 from llmbox.bench.types import ModelInfo, RunSample
+from llmbox.client._ndjson import Part
 from llmbox.client._openai import OpenAIClient
 from llmbox.errors import LlmboxError, ModelNotFound
 
@@ -56,6 +58,71 @@ def sample_from_stream_end(
         sample.eval_duration_ns = round(
             sample.eval_duration_ns * sample.eval_count / (sample.eval_count - 1)
         )
+
+
+def request_body(req: GenRequest) -> dict[str, Any]:
+    """The OpenAI-style JSON for ``req`` (chat messages, or a prompt for /v1/completions)."""
+    body: dict[str, Any] = {
+        "model": req.model,
+        "max_tokens": req.max_tokens,
+        "temperature": req.temperature,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+    if req.seed is not None:
+        body["seed"] = req.seed
+    if req.ignore_eos:
+        body["ignore_eos"] = True  # llama.cpp and vLLM: generate exactly max_tokens
+    if req.think is not None:
+        body["chat_template_kwargs"] = {"enable_thinking": bool(req.think)}
+        body["reasoning_effort"] = (
+            req.think if isinstance(req.think, str) else ("medium" if req.think else "none")
+        )
+    if req.api == "generate":
+        body["prompt"] = req.prompt
+        return body
+    content: Any = req.prompt
+    if req.images:
+        content = [{"type": "text", "text": req.prompt}] + [
+            {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{b64}"}}
+            for b64 in req.images
+        ]
+    body["messages"] = [{"role": "user", "content": content}]
+    return body
+
+
+async def sample_from_chunks(parts: AsyncIterator[Part], *, chat: bool, t0_ns: int) -> RunSample:
+    """Consume OpenAI-style stream chunks (already free of ``[DONE]`` and error objects)."""
+    usage: dict[str, Any] | None = None
+    timings: dict[str, Any] | None = None
+    finish: str | None = None
+    chunks = thinking = 0
+    clock = TokenClock(t0_ns)
+    async for part in parts:
+        data = part.data
+        usage = data.get("usage") or usage
+        timings = data.get("timings") or timings
+        for choice in data.get("choices") or ():
+            if chat:
+                delta = choice.get("delta") or {}
+                text = delta.get("content")
+                thought = delta.get("reasoning_content") or delta.get("reasoning")
+            else:
+                text, thought = choice.get("text"), None
+            if thought:
+                thinking += 1
+                chunks += 1
+                clock.token(part.t_ns, answer=False)
+            if text:
+                chunks += 1
+                clock.token(part.t_ns, answer=True)
+            finish = choice.get("finish_reason") or finish
+    t_end = perf_counter_ns()
+    sample = RunSample(thinking_tokens=thinking, done_reason=finish)
+    sample_from_stream_end(sample, usage=usage, timings=timings, chunks=chunks, clock=clock)
+    sample.total_duration_ns = t_end - t0_ns
+    clock.fill(sample, t_end)
+    return sample
 
 
 class OpenAIBackend:
@@ -106,66 +173,11 @@ class OpenAIBackend:
     async def unload(self, model: str) -> None:
         return None  # no portable way to unload; --cold is refused for this backend
 
-    def body(self, req: GenRequest) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "model": req.model,
-            "max_tokens": req.max_tokens,
-            "temperature": req.temperature,
-            "stream": True,
-            "stream_options": {"include_usage": True},
-        }
-        if req.seed is not None:
-            body["seed"] = req.seed
-        if req.think is not None:
-            body["chat_template_kwargs"] = {"enable_thinking": bool(req.think)}
-            body["reasoning_effort"] = (
-                req.think if isinstance(req.think, str) else ("medium" if req.think else "none")
-            )
-        if req.api == "generate":
-            body["prompt"] = req.prompt
-            return body
-        content: Any = req.prompt
-        if req.images:
-            content = [{"type": "text", "text": req.prompt}] + [
-                {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{b64}"}}
-                for b64 in req.images
-            ]
-        body["messages"] = [{"role": "user", "content": content}]
-        return body
-
     async def generate(self, request: GenRequest) -> RunSample:
-        chat = request.api == "chat"
-        path = "v1/chat/completions" if chat else "v1/completions"
-        usage: dict[str, Any] | None = None
-        timings: dict[str, Any] | None = None
-        finish: str | None = None
-        chunks = thinking = 0
-        clock = TokenClock(perf_counter_ns())
-        async for part in self.client.stream(path, self.body(request)):
-            data = part.data
-            usage = data.get("usage") or usage
-            timings = data.get("timings") or timings
-            for choice in data.get("choices") or ():
-                if chat:
-                    delta = choice.get("delta") or {}
-                    text = delta.get("content")
-                    thought = delta.get("reasoning_content") or delta.get("reasoning")
-                else:
-                    text, thought = choice.get("text"), None
-                if thought:
-                    thinking += 1
-                    chunks += 1
-                    clock.token(part.t_ns, answer=False)
-                if text:
-                    chunks += 1
-                    clock.token(part.t_ns, answer=True)
-                finish = choice.get("finish_reason") or finish
-        t_end = perf_counter_ns()
-        sample = RunSample(thinking_tokens=thinking, done_reason=finish)
-        sample_from_stream_end(sample, usage=usage, timings=timings, chunks=chunks, clock=clock)
-        sample.total_duration_ns = t_end - clock.t0
-        clock.fill(sample, t_end)
-        return sample
+        path = "v1/chat/completions" if request.api == "chat" else "v1/completions"
+        t0 = perf_counter_ns()
+        parts = self.client.stream(path, request_body(request))
+        return await sample_from_chunks(parts, chat=request.api == "chat", t0_ns=t0)
 
     async def aclose(self) -> None:
         await self.client.aclose()

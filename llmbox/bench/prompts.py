@@ -101,8 +101,14 @@ def filler(n_words: int, seed: int) -> str:
 
 
 def marker(uid: int) -> str:
-    """A per-request prefix that differs in its first token from every other request's."""
-    return f"[{uid}]"
+    """A per-request prefix whose first word differs from the previous request's.
+
+    A number alone would not do: ``[12345]`` and ``[12346]`` share the tokens ``[``, ``123``...
+
+    >>> marker(7), marker(8)
+    ('[signal 7]', '[orchard 8]')
+    """
+    return f"[{_WORDS[uid % len(_WORDS)]} {uid}]"
 
 
 class PromptBuilder:

@@ -34,6 +34,7 @@ class RunnerConfig:
     warmup: int = DEFAULT_WARMUP
     seed: int | None = DEFAULT_SEED
     temperature: float = 0.0
+    ignore_eos: bool = False
 
 
 # -- events (what a progress display listens to) ------------------------------------------------
@@ -212,6 +213,7 @@ class Runner:
             num_ctx=case.num_ctx,
             seed=self.config.seed,
             temperature=self.config.temperature,
+            ignore_eos=self.config.ignore_eos,
         )
         started = _now()
         try:

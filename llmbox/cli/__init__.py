@@ -19,10 +19,9 @@ from llmbox.errors import ExitCode, LlmboxError
 
 
 def _debug_enabled(ctx: typer.Context | None) -> bool:
-    if os.environ.get("LLMBOX_DEBUG", "") not in ("", "0"):
-        return True
-    root = ctx.find_root() if ctx is not None else None
-    return bool(root is not None and (root.obj or {}).get("debug"))
+    from llmbox.cli._common import debug_enabled
+
+    return debug_enabled()
 
 
 class _App(TyperGroup):
@@ -84,7 +83,8 @@ def _root(
         bool, typer.Option("--debug", help="Show tracebacks (also LLMBOX_DEBUG=1).")
     ] = False,
 ) -> None:
-    ctx.obj = {"debug": debug}
+    if debug:
+        os.environ["LLMBOX_DEBUG"] = "1"  # one switch, read by the error handler and the engine
 
 
 app.command("doctor")(doctor.doctor)

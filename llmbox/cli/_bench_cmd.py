@@ -14,7 +14,7 @@ from llmbox.bench.grid import GridOptions, cases_from_options, expand, load_suit
 from llmbox.bench.runner import CaseFinished, Event, Runner, RunnerConfig, new_report
 from llmbox.bench.types import BenchReport
 from llmbox.cli._bench_view import BenchProgress
-from llmbox.cli._common import run
+from llmbox.cli._common import debug_enabled, run
 from llmbox.cli._output import Output
 from llmbox.errors import ExitCode, GateFailed, Interrupted, LlmboxError, UsageError
 
@@ -40,6 +40,10 @@ class BenchArgs:
     temperature: float = 0.0
     suite: str | None = None
     backend: str = "ollama"
+    ignore_eos: bool = False
+    threads: int | None = None
+    parallel: int | None = None
+    ctx_size: int | None = None
     host: str | None = None
     timeout: float | None = None
     api_key: str | None = None
@@ -125,6 +129,7 @@ def _build_grid(args: BenchArgs) -> tuple[list[Any], RunnerConfig]:
         warmup=warmup,
         seed=None if args.seed < 0 else args.seed,
         temperature=args.temperature,
+        ignore_eos=args.ignore_eos,
     )
     return expand(args.models, cases), config
 
@@ -146,6 +151,8 @@ def run_bench(args: BenchArgs) -> None:
     if max_regression is not None and baseline is None:
         raise UsageError("--max-regression needs --baseline FILE")
     max_conc = max(case.concurrency for _, case in grid)
+    if args.ignore_eos and args.backend == "ollama":
+        raise UsageError("Ollama has no --ignore-eos", hint="use --backend openai or embedded")
     if args.cold and args.backend == "openai":
         raise UsageError(
             "--cold needs a server that can unload models", hint="use --backend ollama"
@@ -156,6 +163,10 @@ def run_bench(args: BenchArgs) -> None:
         timeout=args.timeout,
         max_connections=max_conc + 4,
         api_key=args.api_key,
+        threads=args.threads,
+        parallel=args.parallel or max_conc,
+        ctx_size=args.ctx_size,
+        verbose=debug_enabled(),
     )
     options = {
         "models": args.models,

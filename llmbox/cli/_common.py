@@ -40,6 +40,13 @@ QuietOpt = Annotated[
 ]
 
 
+def debug_enabled() -> bool:
+    """``llmbox --debug`` (which sets LLMBOX_DEBUG) or LLMBOX_DEBUG=1."""
+    import os
+
+    return os.environ.get("LLMBOX_DEBUG", "") not in ("", "0")
+
+
 def run(coro: Coroutine[Any, Any, T]) -> T:
     """Run a core coroutine from a command."""
     import asyncio  # ~20 ms: paid only by commands that talk to a server

@@ -31,6 +31,7 @@ class BackendChoice(str, Enum):
 _GRID = "Grid (comma lists expand into a grid)"
 _GATES = "CI gates"
 _OUT = "Output"
+_BACKEND = "Backend"
 
 
 def bench(
@@ -101,8 +102,40 @@ def bench(
         ),
     ] = None,
     backend: Annotated[
-        BackendChoice, typer.Option(help="What serves the model.")
+        BackendChoice, typer.Option(help="What serves the model.", rich_help_panel=_BACKEND)
     ] = BackendChoice.ollama,
+    ignore_eos: Annotated[
+        bool,
+        typer.Option(
+            "--ignore-eos",
+            help="Always generate --max-tokens (llama.cpp, vLLM, embedded; not Ollama).",
+            rich_help_panel=_BACKEND,
+        ),
+    ] = False,
+    threads: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Embedded engine: CPU threads [default: all cores].",
+            rich_help_panel=_BACKEND,
+        ),
+    ] = None,
+    parallel: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Embedded engine: parallel slots [default: the highest --concurrency].",
+            rich_help_panel=_BACKEND,
+        ),
+    ] = None,
+    ctx_size: Annotated[
+        int | None,
+        typer.Option(
+            min=256,
+            help="Embedded engine: context tokens per slot [default: 4096].",
+            rich_help_panel=_BACKEND,
+        ),
+    ] = None,
     host: HostOpt = None,
     timeout: TimeoutOpt = None,
     api_key: Annotated[
@@ -180,6 +213,10 @@ def bench(
             temperature=temperature,
             suite=suite,
             backend=backend.value,
+            ignore_eos=ignore_eos,
+            threads=threads,
+            parallel=parallel,
+            ctx_size=ctx_size,
             host=host,
             api_key=api_key,
             timeout=timeout,

@@ -81,7 +81,11 @@ class OpenAIClient:
         model = body.get("model")
         done = False
         try:
-            async with self._http.stream("POST", path, json=body) as response:
+            # llama-server closes the connection after each stream while advertising keep-alive,
+            # so a pooled connection fails at random on the next request; don't reuse it.
+            async with self._http.stream(
+                "POST", path, json=body, headers={"connection": "close"}
+            ) as response:
                 if response.status_code >= 400:
                     await response.aread()
                     self._raise_for(response, model)
