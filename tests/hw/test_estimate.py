@@ -1,0 +1,285 @@
+"""The estimator's pure functions: quant table, catalogs, memory fit, speed model, validation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from llmbox.config import configs_dir
+from llmbox.errors import ConfigError, UsageError
+from llmbox.hw import fit as F
+from llmbox.hw.chips import Catalog, _proc_facts, chip_from_facts, load_catalog, parse_catalog
+from llmbox.hw.estimate import Workload, estimate, prefill_flops
+from llmbox.hw.models import ModelCatalog, from_params, load_models
+from llmbox.hw.quant import QUANTS, lookup
+
+
+@pytest.fixture(scope="module")
+def catalog() -> Catalog:
+    return load_catalog()
+
+
+@pytest.fixture(scope="module")
+def models() -> ModelCatalog:
+    return load_models()
+
+
+def test_exact_quant_sizes_match_ggml_block_layouts() -> None:
+    gguf = pytest.importorskip("gguf")
+    sizes = gguf.constants.GGML_QUANT_SIZES
+    types = gguf.constants.GGMLQuantizationType
+    for q in QUANTS.values():
+        if q.exact:
+            block, nbytes = sizes[types[q.name]]
+            assert q.bits_per_weight == pytest.approx(nbytes * 8 / block), q.name
+
+
+def test_quant_lookup_aliases_and_unknown() -> None:
+    assert lookup("q4_k_m").bits_per_weight == pytest.approx(4.85)
+    assert lookup("1.58bit").name == "TQ1_0"
+    with pytest.raises(UsageError, match="unknown quantization") as err:
+        lookup("q4_k_z")
+    assert err.value.hint is not None
+    assert "Q4_K_M" in err.value.hint
+
+
+@pytest.mark.parametrize(
+    ("name", "chip_id"),
+    [
+        ("m4pro", "m4pro-20c"),
+        ("M4 Pro", "m4pro-20c"),
+        ("m4-pro", "m4pro-20c"),
+        ("4090", "rtx4090"),
+        ("Apple M2", "m2-10c"),
+        ("h100", "h100-sxm"),
+        ("m2-8c", "m2-8c"),
+    ],
+)
+def test_chip_aliases(catalog: Catalog, name: str, chip_id: str) -> None:
+    assert catalog.resolve(name).id == chip_id
+
+
+def test_unknown_chip_suggests_close_names(catalog: Catalog) -> None:
+    with pytest.raises(UsageError) as err:
+        catalog.resolve("m4 prro")
+    assert err.value.hint is not None
+    assert "m4pro-20c" in err.value.hint
+
+
+def test_catalog_covers_the_issue_list(catalog: Catalog) -> None:
+    ids = set(catalog.chips)
+    for prefix in (
+        "m1-",
+        "m1pro",
+        "m1max",
+        "m1ultra",
+        "m2-",
+        "m2pro",
+        "m2max",
+        "m2ultra",
+        "m3-",
+        "m3pro",
+        "m3max",
+        "m3ultra",
+        "m4-",
+        "m4pro",
+        "m4max",
+    ):
+        assert any(i.startswith(prefix) for i in ids), prefix
+    for chip in (
+        "rtx3090",
+        "rtx4090",
+        "rtx5090",
+        "t4",
+        "l4",
+        "a10",
+        "a100-40gb",
+        "a100-80gb",
+        "h100-pcie",
+        "h100-sxm",
+        "h200",
+        "jetson-agx-orin",
+        "dgx-spark",
+        "rx7900xtx",
+        "mi300x",
+        "ryzen-ai-max-395",
+        "cpu-ddr4-3200",
+        "cpu-ddr5-5600",
+    ):
+        assert chip in ids
+    assert all(c.source for c in catalog.chips.values())
+
+
+def test_catalog_rejects_unknown_field_with_line(tmp_path: Path) -> None:
+    text = (
+        (configs_dir() / "chips.yaml")
+        .read_text()
+        .replace("    bw_gbs: 273\n", "    bw_gbs: 273\n    bandwith: 1\n", 1)
+    )
+    path = tmp_path / "chips.yaml"
+    path.write_text(text)
+    import yaml
+
+    with pytest.raises(
+        ConfigError, match=r"chips\.yaml:\d+: field 'chips\.\d+\.bandwith': unknown field"
+    ):
+        parse_catalog(yaml.safe_load(text), path, text)
+
+
+def test_this_machine_from_proc_facts(catalog: Catalog) -> None:
+    facts = _proc_facts(
+        "model name\t: AMD EPYC\ncpu MHz\t\t: 2445.4\nflags\t\t: fpu avx avx2 fma\n",
+        "MemTotal:       24683656 kB\n",
+        2,
+    )
+    chip = chip_from_facts(facts, catalog)
+    assert chip.kind == "cpu"
+    assert chip.cpu_cores == 2
+    assert chip.bw_gbs == 20.0  # 2 cores x 10 GB/s, below the dual-channel figure
+    assert chip.fp16_tflops == pytest.approx(2 * 2.4454 * 32 / 1000, rel=1e-2)
+    assert chip.memory_gb == (25.3,)
+
+
+def test_decode_is_bandwidth_bound(catalog: Catalog, models: ModelCatalog) -> None:
+    model = models.resolve("llama3.1:8b")
+    slow = estimate(catalog.resolve("m2"), catalog, model, Workload())
+    fast = estimate(catalog.resolve("m2ultra"), catalog, model, Workload())
+    ratio = fast.decode_tps / slow.decode_tps
+    assert 4 < ratio < 8  # 8x the bandwidth, less the fixed per-layer cost
+    assert fast.prefill_tps > slow.prefill_tps * 5
+
+
+def test_prefill_flops_include_attention(models: ModelCatalog) -> None:
+    m = models.resolve("llama2:7b")
+    assert prefill_flops(m, 1) == pytest.approx(2 * m.params, rel=1e-3)
+    # 2 x layers x heads x head_dim x N² on top: +16% per token at 8k context for Llama-2-7B
+    assert prefill_flops(m, 8192) / 8192 == pytest.approx(2 * m.params * 1.16, rel=0.01)
+
+
+def test_memory_verdicts(catalog: Catalog, models: ModelCatalog) -> None:
+    big = models.resolve("llama3.3:70b")
+    assert estimate(catalog.resolve("m4max"), catalog, big, Workload()).memory.verdict == "fits"
+    part = estimate(catalog.resolve("rtx4090"), catalog, big, Workload())
+    assert part.memory.verdict == "partial"
+    assert 0 < part.memory.gpu_fraction < 1
+    full = estimate(catalog.resolve("rtx4090"), catalog, models.resolve("llama3.1:8b"), Workload())
+    assert part.decode_tps < full.decode_tps / 5  # the CPU share dominates
+    nofit = estimate(catalog.resolve("m1"), catalog, big, Workload(memory_gb=16))
+    assert nofit.memory.verdict == "does-not-fit"
+
+
+def test_images_add_encoder_time(catalog: Catalog, models: ModelCatalog) -> None:
+    m = models.resolve("llama3.2-vision:11b")
+    chip = catalog.resolve("m4pro")
+    plain = estimate(chip, catalog, m, Workload(prompt_tokens=18, gen_tokens=78))
+    image = estimate(chip, catalog, m, Workload(prompt_tokens=18, gen_tokens=78, images=1))
+    assert image.ttft_s > plain.ttft_s + 0.1
+    assert image.decode_tps == pytest.approx(plain.decode_tps)
+
+
+def test_m4pro_time_is_about_0_4_of_m2(catalog: Catalog, models: ModelCatalog) -> None:
+    m = models.resolve("llama3.2-vision:11b")
+    w = Workload(prompt_tokens=18, gen_tokens=78, images=1)
+    m2 = estimate(catalog.resolve("m2"), catalog, m, w)
+    m4 = estimate(catalog.resolve("m4pro"), catalog, m, w)
+    assert 0.3 < m4.e2e_s / m2.e2e_s < 0.5
+
+
+@pytest.mark.parametrize(
+    "bad", [Workload(prompt_tokens=-1), Workload(gen_tokens=-5), Workload(context=0)]
+)
+def test_bad_workload_is_usage_error(bad: Workload) -> None:
+    with pytest.raises(UsageError):
+        bad.validate()
+
+
+def test_from_params_guesses_a_shape() -> None:
+    m = from_params("7b", "q4_k_m")
+    assert m.quant == "Q4_K_M"
+    assert 20 < m.layers < 40
+    assert m.weight_bytes == pytest.approx(7e9 * 4.85 / 8)
+
+
+def test_json_uses_bench_metric_names(catalog: Catalog, models: ModelCatalog) -> None:
+    d = estimate(
+        catalog.resolve("m4pro"), catalog, models.resolve("llama3.2:3b"), Workload()
+    ).to_dict()
+    for key in ("prefill_tps", "decode_tps", "ttft_s", "e2e_s"):
+        assert isinstance(d[key], float)
+
+
+# --- validation against published measurements ------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def observations(catalog: Catalog, models: ModelCatalog) -> list[F.Observation]:
+    obs, sources = F.load_observations(configs_dir() / "hw_validation.yaml", catalog, models)
+    assert all(o.source in sources for o in obs)
+    return obs
+
+
+def test_validation_targets_met(catalog: Catalog, observations: list[F.Observation]) -> None:
+    report = F.score(observations, catalog)
+    assert report.count("decode") >= 80
+    assert report.count("prefill") >= 80
+    assert report.median_ape("decode") <= 10.0
+    assert report.median_ape("prefill") <= 20.0
+
+
+def test_out_of_sample_error_also_meets_targets(
+    catalog: Catalog, observations: list[F.Observation]
+) -> None:
+    loo = F.leave_one_chip_out(observations, catalog)
+    assert loo.median_ape("decode") <= 10.0
+    assert loo.median_ape("prefill") <= 20.0
+
+
+def test_llmbox_beats_the_naive_rule(catalog: Catalog, observations: list[F.Observation]) -> None:
+    ours, naive = F.score(observations, catalog), F.naive(observations)
+    assert naive.median_ape("decode") > 1.5 * ours.median_ape("decode")
+    nv = lambda o: o.chip.vendor == "nvidia"  # noqa: E731
+    assert naive.median_ape("prefill", nv) > 2 * ours.median_ape("prefill", nv)
+
+
+def test_shipped_factors_are_the_fitted_ones(
+    catalog: Catalog, observations: list[F.Observation]
+) -> None:
+    for name, fam in F.fit_all(observations, catalog).items():
+        shipped = catalog.families[name]
+        assert shipped.decode_bw_eff == pytest.approx(fam.decode_bw_eff, abs=1e-3), name
+        assert shipped.prefill_eff == pytest.approx(fam.prefill_eff, abs=1e-3), name
+
+
+def test_fit_recovers_known_factors(catalog: Catalog, models: ModelCatalog) -> None:
+    fam = catalog.families["apple-metal"]
+    truth = catalog.families["apple-metal"].__class__(
+        name="apple-metal", backend="x", decode_bw_eff=0.8, decode_layer_ms=0.2, prefill_eff=0.6
+    )
+    synthetic = F.with_families(catalog, {"apple-metal": truth})
+    obs = []
+    for chip in ("m1max", "m2max", "m4pro", "m3ultra"):
+        for q in ("Q4_0", "F16"):
+            o = F.Observation(
+                chip=catalog.resolve(chip),
+                model=models.resolve("llama2:7b").__class__(
+                    **{**models.resolve("llama2:7b").__dict__, "quant": q}
+                ),
+                pp=512,
+                tg=128,
+            )
+            r = F.score([o], synthetic).rows[0]
+            obs.append(
+                F.Observation(
+                    chip=o.chip,
+                    model=o.model,
+                    pp=512,
+                    tg=128,
+                    prefill_tps=r.prefill_pred,
+                    decode_tps=r.decode_pred,
+                )
+            )
+    got = F.fit_family(fam, obs, label="t")
+    assert got.decode_bw_eff == pytest.approx(0.8, rel=0.02)
+    assert got.decode_layer_ms == pytest.approx(0.2, rel=0.05)
+    assert got.prefill_eff == pytest.approx(0.6, rel=0.02)
