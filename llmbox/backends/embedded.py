@@ -64,7 +64,9 @@ def resolve_model(ref: str) -> Path:
 
 
 def quantization_from_name(name: str) -> str:
-    """>>> quantization_from_name("SmolLM2-135M-Instruct.Q4_1.gguf")
+    """The GGUF quantization named in a file name.
+
+    >>> quantization_from_name("SmolLM2-135M-Instruct.Q4_1.gguf")
     'Q4_1'
     """
     match = _QUANT.search(name.replace("-", " ").replace(".", " "))

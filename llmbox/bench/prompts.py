@@ -86,10 +86,7 @@ _WORDS = [
     "wadi",
 ]
 
-INSTRUCTION = (
-    "Write a long, detailed story that uses as many of the words above as possible. "
-    "Do not stop early."
-)
+INSTRUCTION = "Write a long story using the words above."
 
 #: A first guess before calibration; most tokenizers give 1.2-1.5 tokens per English word.
 DEFAULT_TOKENS_PER_WORD = 1.3
@@ -111,34 +108,61 @@ def marker(uid: int) -> str:
     return f"[{_WORDS[uid % len(_WORDS)]} {uid}]"
 
 
+PROBE_WORDS = 8
+
+
 class PromptBuilder:
-    """Builds each request's prompt; learns tokens-per-word from the server's counts."""
+    """Builds each request's prompt and learns the server's tokens per filler word.
+
+    A prompt's token count is ``overhead + tokens_per_word × words``, where the overhead (marker,
+    instruction, chat template, system prompt) can be as large as a small target. Two probes of
+    different lengths fit both terms; later requests refine the fit.
+    """
 
     def __init__(self, *, seed: int = 0) -> None:
         self.seed = seed
         self.tokens_per_word = DEFAULT_TOKENS_PER_WORD
+        self.overhead = 0.0
+        self.points: list[tuple[int, int]] = []
         self._uid = random.Random(seed).randrange(10_000, 90_000)
 
     def next_uid(self) -> int:
         self._uid += 1
         return self._uid
 
+    @property
+    def calibrated(self) -> bool:
+        return len({w for w, _ in self.points}) >= 2
+
     def words_for(self, prompt_tokens: int) -> int:
-        return max(1, round(prompt_tokens / self.tokens_per_word))
+        return max(1, round((prompt_tokens - self.overhead) / self.tokens_per_word))
 
     def build(self, *, prompt: str | None, prompt_tokens: int | None) -> tuple[str, int]:
         """The prompt text and the number of filler words in it (0 for a literal prompt)."""
         uid = self.next_uid()
         if prompt is not None:
             return f"{marker(uid)} {prompt}", 0
-        n = self.words_for(prompt_tokens or 0)
-        return f"{marker(uid)} {filler(n, self.seed + uid)}\n\n{INSTRUCTION}", n
+        return self.synthetic(self.words_for(prompt_tokens or 0), uid), self.words_for(
+            prompt_tokens or 0
+        )
 
-    def calibrate(self, *, filler_words: int, prompt_eval_count: int) -> None:
-        """Learn tokens per word from a request whose prompt had ``filler_words`` words.
+    def synthetic(self, words: int, uid: int | None = None) -> str:
+        uid = self.next_uid() if uid is None else uid
+        return f"{marker(uid)} {filler(words, self.seed + uid)}\n\n{INSTRUCTION}"
 
-        The fixed part (marker, instruction, chat template) is folded into the ratio, so the
-        prompt lands within a few percent of the target once the target dwarfs that overhead.
-        """
-        if filler_words > 0 and prompt_eval_count > 0:
+    def observe(self, *, filler_words: int, prompt_eval_count: int) -> None:
+        """Record a request's size and refit ``count = overhead + tokens_per_word × words``."""
+        if filler_words <= 0 or prompt_eval_count <= 0:
+            return
+        self.points.append((filler_words, prompt_eval_count))
+        xs = [w for w, _ in self.points]
+        if len(set(xs)) < 2:
             self.tokens_per_word = prompt_eval_count / filler_words
+            self.overhead = 0.0
+            return
+        ys = [c for _, c in self.points]
+        mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+        slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum((x - mx) ** 2 for x in xs)
+        if slope > 0:
+            self.tokens_per_word = slope
+            self.overhead = max(0.0, my - slope * mx)

@@ -17,7 +17,7 @@ from time import perf_counter_ns
 
 from llmbox.backends.base import Backend, GenRequest
 from llmbox.bench.metrics import summarize
-from llmbox.bench.prompts import PromptBuilder
+from llmbox.bench.prompts import PROBE_WORDS, PromptBuilder
 from llmbox.bench.types import BatchStats, BenchReport, Case, CaseResult, ModelInfo, RunSample
 from llmbox.bench.warnings import check
 from llmbox.errors import LlmboxError, ModelNotFound, ServerError, ServerUnreachable, UsageError
@@ -153,12 +153,14 @@ class Runner:
         if images is None:
             images = self._images[case.images] = read_images(case.images)
         done = 0
-        for i in range(cfg.warmup):
+        if case.prompt_tokens and not state.prompts.calibrated:
+            await self._calibrate(model, case, state, result)
+        for _ in range(cfg.warmup):
             sample, words = await self._one(model, case, state, images)
             done += 1
             self.emit(RunFinished(model, case, sample, True, done, requests))
-            if sample.ok and case.prompt_tokens and i == cfg.warmup - 1:
-                state.prompts.calibrate(
+            if sample.ok and case.prompt_tokens:
+                state.prompts.observe(
                     filler_words=words, prompt_eval_count=sample.prompt_eval_count
                 )
             if state.first_request and sample.ok:
@@ -187,6 +189,35 @@ class Runner:
             result.model_info = _merge(state.info, mem)
         self._finish(result)
         return result
+
+    async def _calibrate(
+        self, model: str, case: Case, state: _ModelState, result: CaseResult
+    ) -> None:
+        """Two short prefill-only probes (1 token out) fit the prompt's tokens per word."""
+        prompts = state.prompts
+        target = prompts.words_for(case.prompt_tokens or 0)
+        for words in (PROBE_WORDS, max(target, 4 * PROBE_WORDS)):
+            request = GenRequest(
+                model=model,
+                prompt=prompts.synthetic(words),
+                max_tokens=1,
+                api=case.api,
+                think=case.think,
+                num_ctx=case.num_ctx,
+                seed=self.config.seed,
+                temperature=self.config.temperature,
+            )
+            try:
+                sample = await self.backend.generate(request)
+            except ServerUnreachable:
+                raise
+            except LlmboxError as err:
+                self.emit(Note(f"prompt calibration failed ({err.message}); using a default"))
+                return
+            prompts.observe(filler_words=words, prompt_eval_count=sample.prompt_eval_count)
+            if state.first_request:
+                result.initial_load_s = sample.load_duration_ns / 1e9
+                state.first_request = False
 
     async def _memory(self, model: str) -> ModelInfo | None:
         try:

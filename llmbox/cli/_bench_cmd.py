@@ -88,6 +88,9 @@ def load_json_report(path: Path) -> dict[str, Any]:
             f"{path} is not an llmbox benchmark result",
             hint="give a file written by --output json:PATH",
         )
+    from llmbox.bench.schema import validate_report
+
+    validate_report(data, str(path))
     return data
 
 

@@ -19,7 +19,8 @@ class ScriptedBackend:
     host = "mem://"
 
     def __init__(self, *, fail_on: set[int] = frozenset(), vanish_on: int | None = None,
-                 words_per_token: float = 1.0) -> None:  # fmt: skip
+                 words_per_token: float = 1.0, overhead_tokens: int = 0) -> None:  # fmt: skip
+        self.overhead_tokens = overhead_tokens
         self.requests: list[GenRequest] = []
         self.fail_on = fail_on
         self.vanish_on = vanish_on
@@ -53,7 +54,7 @@ class ScriptedBackend:
         if n in self.fail_on:
             raise ServerError("model runner crashed", status=500)
         await asyncio.sleep(0)
-        prompt_tokens = round(len(request.prompt.split()) * self.tokens_per_word)
+        prompt_tokens = self.overhead_tokens + round(len(request.prompt.split()) * self.tokens_per_word)
         return RunSample(
             prompt_eval_count=prompt_tokens,
             prompt_eval_duration_ns=prompt_tokens * 1_000_000,  # 1000 tok/s
@@ -88,25 +89,27 @@ def test_warmup_is_excluded_and_every_prompt_starts_differently() -> None:
         RunnerConfig(runs=3, warmup=2),
     )
     (result,) = report.results
-    assert len(backend.requests) == 5
+    assert len(backend.requests) == 2 + 5  # two calibration probes, 2 warm-up, 3 runs
     assert len(result.runs) == 3
     first_words = [r.prompt.split()[0] for r in backend.requests]
-    assert len(set(first_words)) == 5  # no shared prefix between consecutive requests
+    assert len(set(first_words)) == 7  # no shared prefix between any two requests
     assert result.summary["decode_tps"]["mean"] == pytest.approx(100.0)
     assert result.summary["prefill_tps"]["mean"] == pytest.approx(1000.0)
     assert result.model_info.processor == "7%/93% CPU/GPU"
     assert "cpu_spill" in {w.code for w in result.warnings}
 
 
-def test_synthetic_prompt_is_calibrated_from_prompt_eval_count() -> None:
-    backend = ScriptedBackend(words_per_token=0.5)  # 2 tokens per word
-    report = _run(backend, ["m"], GridOptions(prompt_tokens=[400]), RunnerConfig(runs=2, warmup=1))
+@pytest.mark.parametrize("target", [48, 400])
+def test_synthetic_prompt_is_calibrated_from_prompt_eval_count(target: int) -> None:
+    # 2 tokens per word plus a fixed 20-token template: a ratio alone would overshoot small targets
+    backend = ScriptedBackend(words_per_token=0.5, overhead_tokens=20)
+    report = _run(backend, ["m"], GridOptions(prompt_tokens=[target]), RunnerConfig(runs=2, warmup=1))
     sizes = [r.prompt_eval_count for r in report.results[0].runs]
-    assert all(abs(s - 400) / 400 < 0.1 for s in sizes), sizes
+    assert all(abs(s - target) / target < 0.1 for s in sizes), sizes
 
 
 def test_failed_run_is_kept_and_benchmark_goes_on() -> None:
-    backend = ScriptedBackend(fail_on={2})
+    backend = ScriptedBackend(fail_on={4})  # after 2 probes and 1 warm-up: the second run
     report = _run(backend, ["m"], GridOptions(max_tokens=[4]), RunnerConfig(runs=3, warmup=1))
     runs = report.results[0].runs
     assert [r.error for r in runs] == [None, "model runner crashed", None]
@@ -126,7 +129,7 @@ def test_missing_model_is_recorded_and_others_still_run() -> None:
 
 
 def test_vanishing_server_keeps_finished_cases() -> None:
-    backend = ScriptedBackend(vanish_on=3)
+    backend = ScriptedBackend(vanish_on=4)  # 2 probes + 2 runs of the first case, then gone
     grid = expand(["m"], cases_from_options(GridOptions(max_tokens=[4, 8])))
     report = _report()
     with pytest.raises(ServerUnreachable):
