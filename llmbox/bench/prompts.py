@@ -162,7 +162,9 @@ class PromptBuilder:
             return
         ys = [c for _, c in self.points]
         mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
-        slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum((x - mx) ** 2 for x in xs)
+        slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum(
+            (x - mx) ** 2 for x in xs
+        )
         if slope > 0:
             self.tokens_per_word = slope
             self.overhead = max(0.0, my - slope * mx)
