@@ -32,8 +32,11 @@ test: lint typecheck unit
 docs: install
 	$(PY) -m llmbox.cli._docgen docs/cli.md
 
+# The main job on the embedded default: a real benchmark of SmolLM2-135M on llama.cpp inside
+# llmbox (no server, no network), then the estimator's prediction for this machine beside it.
 demo: install
-	$(VENV)/bin/llmbox hw-estimate --chip m4pro --model llama3.2-vision:11b
+	$(VENV)/bin/llmbox bench smollm2:135m --backend embedded --suite quick --ignore-eos
+	$(VENV)/bin/llmbox hw-estimate --chip this --model smollm2:135m --quant q4_1 --prompt-tokens 64 --gen-tokens 32
 
 bench: install
 	$(PY) benchmarks/run_all.py

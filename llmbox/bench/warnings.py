@@ -28,6 +28,7 @@ SLOW_FIRST_FACTOR = 1.5
 MISMATCH_FRACTION = 0.25
 MISMATCH_MIN_S = 0.05
 QUEUE_LOAD_S = 1.0
+CACHED_SHARE = 0.5
 
 
 def _w(code: str, message: str) -> Warning_:
@@ -52,9 +53,19 @@ def check(result: CaseResult) -> list[Warning_]:
         )
     found += _stability(ok)
     found += _mismatch(ok)
-    if cached := [r.cached_prompt_tokens for r in ok if r.cached_prompt_tokens]:
+    # A chat template's shared system prompt is always cached; warn only when the cache
+    # covered most of a prompt (the per-case table shows the count regardless).
+    shares = [
+        r.cached_prompt_tokens / r.prompt_eval_count
+        for r in ok
+        if r.cached_prompt_tokens and r.prompt_eval_count
+    ]
+    if shares and max(shares) > CACHED_SHARE:
         found.append(
-            _w("cached_prompt", f"the server reused up to {max(cached)} cached prompt tokens")
+            _w(
+                "cached_prompt",
+                f"the server reused cached tokens for up to {max(shares):.0%} of a prompt",
+            )
         )
     if case.concurrency > 1:
         queued = [r for r in ok if r.load_duration_ns / 1e9 > QUEUE_LOAD_S]
