@@ -283,3 +283,18 @@ def test_fit_recovers_known_factors(catalog: Catalog, models: ModelCatalog) -> N
     assert got.decode_bw_eff == pytest.approx(0.8, rel=0.02)
     assert got.decode_layer_ms == pytest.approx(0.2, rel=0.05)
     assert got.prefill_eff == pytest.approx(0.6, rel=0.02)
+
+
+def test_catalog_cache_is_used_and_survives_corruption(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from llmbox.hw._yaml import _cache_file, read_yaml
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    path = configs_dir() / "chips.yaml"
+    data, text = read_yaml(path)
+    cache = _cache_file(path, text)
+    assert cache.is_file()
+    cache.write_text("{not json")
+    again, _ = read_yaml(path)
+    assert again == data
