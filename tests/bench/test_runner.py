@@ -54,7 +54,9 @@ class ScriptedBackend:
         if n in self.fail_on:
             raise ServerError("model runner crashed", status=500)
         await asyncio.sleep(0)
-        prompt_tokens = self.overhead_tokens + round(len(request.prompt.split()) * self.tokens_per_word)
+        prompt_tokens = self.overhead_tokens + round(
+            len(request.prompt.split()) * self.tokens_per_word
+        )
         return RunSample(
             prompt_eval_count=prompt_tokens,
             prompt_eval_duration_ns=prompt_tokens * 1_000_000,  # 1000 tok/s
@@ -103,7 +105,9 @@ def test_warmup_is_excluded_and_every_prompt_starts_differently() -> None:
 def test_synthetic_prompt_is_calibrated_from_prompt_eval_count(target: int) -> None:
     # 2 tokens per word plus a fixed 20-token template: a ratio alone would overshoot small targets
     backend = ScriptedBackend(words_per_token=0.5, overhead_tokens=20)
-    report = _run(backend, ["m"], GridOptions(prompt_tokens=[target]), RunnerConfig(runs=2, warmup=1))
+    report = _run(
+        backend, ["m"], GridOptions(prompt_tokens=[target]), RunnerConfig(runs=2, warmup=1)
+    )
     sizes = [r.prompt_eval_count for r in report.results[0].runs]
     assert all(abs(s - target) / target < 0.1 for s in sizes), sizes
 
