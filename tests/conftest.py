@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-if (Path(__file__).parent / "conftest_fake.py").exists():  # TODO(lead): unconditional once it lands
-    pytest_plugins = ["tests.conftest_fake"]
+pytest_plugins = ["tests.fakes.fixtures"]
 
 _ISOLATED_PREFIXES = ("OLLAMA_", "LLMBOX_", "OPENAI_")
 
