@@ -10,7 +10,7 @@ import httpx
 import ollama
 import pytest
 
-from tests.fakes.ollama import BUSY, Fault, FakeModel, FakeOllama
+from tests.fakes.ollama import BUSY, FakeModel, FakeOllama, Fault
 
 
 @pytest.fixture
@@ -35,11 +35,13 @@ def test_official_client_chat_generate_list_show_ps_pull_delete(client: ollama.C
         )
     )
     assert [p.response for p in parts[:-1]] == [" tok0", " tok1", " tok2"]
-    assert parts[-1].done and parts[-1].prompt_eval_count == 8  # <user> 5 words <end> <assistant>
+    assert parts[-1].done
+    assert parts[-1].prompt_eval_count == 8
     assert client.show("llama3.2").modelinfo["llama.block_count"] == 28
     assert [m.model for m in client.ps().models] == ["llama3.2:latest"]
     progress = list(client.pull("smollm2:135m", stream=True))
-    assert progress[0].status == "pulling manifest" and progress[-1].status == "success"
+    assert progress[0].status == "pulling manifest"
+    assert progress[-1].status == "success"
     client.delete("smollm2:135m")
     with pytest.raises(ollama.ResponseError) as info:
         client.chat(model="nope", messages=[{"role": "user", "content": "x"}])
@@ -48,7 +50,8 @@ def test_official_client_chat_generate_list_show_ps_pull_delete(client: ollama.C
 
 def _lines(response: httpx.Response) -> list[dict[str, object]]:
     raw = response.content
-    assert raw.endswith(b"\n") and b"\n\n" not in raw  # one object per line, no blank lines
+    assert raw.endswith(b"\n")
+    assert b"\n\n" not in raw
     return [json.loads(line) for line in raw.split(b"\n") if line]
 
 
@@ -61,12 +64,14 @@ def test_ndjson_framing_and_omitted_zero_fields(fake_ollama: FakeOllama) -> None
     parts = _lines(r)
     assert all("eval_count" not in p for p in parts[:-1])  # metrics only on the final chunk
     final = parts[-1]
-    assert final["done"] is True and final["done_reason"] == "length"
+    assert final["done"] is True
+    assert final["done_reason"] == "length"
     assert (
         final["total_duration"]
         >= final["load_duration"] + final["prompt_eval_duration"] + final["eval_duration"]
     )
-    assert "thinking" not in final and "prompt_eval_cached_count" not in final
+    assert "thinking" not in final
+    assert "prompt_eval_cached_count" not in final
 
 
 def test_errors_before_and_after_first_chunk(fake_ollama: FakeOllama) -> None:
@@ -82,7 +87,8 @@ def test_errors_before_and_after_first_chunk(fake_ollama: FakeOllama) -> None:
     assert r.headers["content-type"] == "application/json; charset=utf-8"
     fake_ollama.inject(Fault("/api/chat", "error_after", after=2, message="boom"))
     parts = _lines(httpx.post(url, json=body))
-    assert len(parts) == 3 and parts[-1] == {"error": "boom"}
+    assert len(parts) == 3
+    assert parts[-1] == {"error": "boom"}
     assert httpx.post(url, json={"messages": []}).json() == {"error": "model is required"}
     assert httpx.post(f"{fake_ollama.url}/api/generate", json={"model": ""}).json() == {
         "error": "model '' not found"
@@ -113,7 +119,8 @@ def test_thinking_tokens_come_first_and_count_in_eval(fake_ollama: FakeOllama) -
     parts = _lines(httpx.post(f"{fake_ollama.url}/api/chat", json={
         "model": "qwen3:4b", "messages": [{"role": "user", "content": "x"}], "options": {"num_predict": 25}}))  # fmt: skip
     thinking = [p for p in parts if p.get("message", {}).get("thinking")]  # type: ignore[union-attr]
-    assert len(thinking) == 20 and parts[-1]["eval_count"] == 25
+    assert len(thinking) == 20
+    assert parts[-1]["eval_count"] == 25
     off = httpx.post(f"{fake_ollama.url}/api/chat", json={
         "model": "qwen3:4b", "think": False, "messages": [{"role": "user", "content": "x"}], "options": {"num_predict": 3}})  # fmt: skip
     assert not any(p.get("message", {}).get("thinking") for p in _lines(off))  # type: ignore[union-attr]
@@ -152,7 +159,8 @@ def test_pull_progress_and_resume_after_drop(fake_ollama: FakeOllama) -> None:
         httpx.post(f"{fake_ollama.url}/api/pull", json={"model": "smollm2:135m"}).read()
     parts = _lines(httpx.post(f"{fake_ollama.url}/api/pull", json={"model": "smollm2:135m"}))
     first_layer = parts[1]
-    assert first_layer["status"].startswith("pulling ") and first_layer["completed"] > 0  # resumed
+    assert first_layer["status"].startswith("pulling ")
+    assert first_layer["completed"] > 0
     assert [p["status"] for p in parts[-3:]] == [
         "verifying sha256 digest",
         "writing manifest",
