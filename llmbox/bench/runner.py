@@ -20,7 +20,14 @@ from llmbox.bench.metrics import summarize
 from llmbox.bench.prompts import PROBE_WORDS, PromptBuilder
 from llmbox.bench.types import BatchStats, BenchReport, Case, CaseResult, ModelInfo, RunSample
 from llmbox.bench.warnings import check
-from llmbox.errors import LlmboxError, ModelNotFound, ServerError, ServerUnreachable, UsageError
+from llmbox.errors import (
+    LlmboxError,
+    ModelNotFound,
+    ServerError,
+    ServerUnreachable,
+    StreamError,
+    UsageError,
+)
 
 DEFAULT_RUNS = 5
 DEFAULT_WARMUP = 1
@@ -252,7 +259,12 @@ class Runner:
         except ServerUnreachable:
             raise
         except LlmboxError as err:
-            sample = RunSample(error=err.message, status=getattr(err, "status", None))
+            status = getattr(err, "status", None)
+            if status is None and isinstance(err, StreamError):
+                # The connection broke: if the server is gone, end the benchmark (ServerUnreachable
+                # propagates) instead of failing every remaining run the same way.
+                await self.backend.server_info()
+            sample = RunSample(error=err.message, status=status)
         sample.started_at = started
         return sample, words
 

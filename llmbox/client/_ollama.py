@@ -95,7 +95,13 @@ class OllamaClient:
         self, method: str, path: str, *, json: Any = None, model: str | None = None
     ) -> httpx.Response:
         try:
-            response = await self._http.request(method, path, json=json)
+            try:
+                response = await self._http.request(method, path, json=json)
+            except (httpx.RemoteProtocolError, httpx.ReadError):
+                if method != "GET":
+                    raise
+                # A pooled keep-alive connection the server has since closed: try a fresh one.
+                response = await self._http.request(method, path, json=json)
         except httpx.HTTPError as err:
             raise self._transport_error(err, streaming=False) from None
         if response.status_code >= 400:
@@ -117,7 +123,7 @@ class OllamaClient:
                     await response.aread()
                     self._raise_for(response, model)
                 async for part in iter_ndjson(response.aiter_bytes()):
-                    data = part.data
+                    data = part[1]
                     if "error" in data:
                         raise StreamError(str(data["error"]), status=response.status_code)
                     done = data.get("done") is True

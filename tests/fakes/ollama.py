@@ -24,6 +24,7 @@ import re
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -179,6 +180,8 @@ class FakeOllama:
             self.report_cached_count = False
             self.pull_chunk = 1_000_000  # bytes per progress line
             self.pull_delay_s = 0.0
+            # Called with each request's path; returning True cuts that request's connection.
+            self.on_request: Callable[[str], bool] | None = None
             self._busy = 0
             self._waiting = 0
             self._slot_free = threading.Condition(self._lock)
@@ -451,6 +454,10 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             body = self._body() if self.command in ("POST", "DELETE") else {}
             self._record(body)
+            hook = self.fake.on_request
+            if hook is not None and hook(path):
+                self._drop()
+                return
             fault = self.fake._fault(path)
             if fault is not None and fault.kind == "slow":
                 time.sleep(fault.delay_s)
