@@ -224,3 +224,30 @@ def test_concurrency_levels_report_aggregate_throughput(fake_ollama: FakeOllama)
     c4 = next(r for r in data["results"] if r["case"]["concurrency"] == 4)
     assert len(c4["runs"]) == 8
     assert c4["summary"]["aggregate_tps"]["mean"] > 0
+
+
+def test_ctrl_c_exits_130_and_leaves_valid_json(
+    fake_ollama: FakeOllama, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from llmbox.bench import runner as runner_mod
+
+    out = tmp_path / "partial.json"
+    real_one = runner_mod.Runner._one
+    calls = {"n": 0}
+
+    async def interrupt_in_second_case(self: Any, model: str, case: Any, *a: Any) -> Any:
+        if case.max_tokens == 8:
+            raise KeyboardInterrupt
+        calls["n"] += 1
+        return await real_one(self, model, case, *a)
+
+    monkeypatch.setattr(runner_mod.Runner, "_one", interrupt_in_second_case)
+    result = runner.invoke(app, ["bench", "llama3.2", "--host", fake_ollama.url, "--runs", "2", "--warmup", "0",
+                                 "--max-tokens", "4,8", "--prompt", "hi", "-o", f"json:{out}"])  # fmt: skip
+    assert result.exit_code == 130, result.output
+    assert f"results so far written to {out}" in result.output
+    saved = json.loads(out.read_text())
+    validate_report(saved)
+    assert saved["interrupted"] is True
+    assert [r["case"]["label"] for r in saved["results"]] == ["prompt tg4"]
+    assert calls["n"] == 2
