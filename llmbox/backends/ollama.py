@@ -25,6 +25,9 @@ def same_model(a: str, b: str) -> bool:
     return full_name(a).lower() == full_name(b).lower()
 
 
+_NONE: dict[str, Any] = {}
+
+
 class OllamaBackend:
     kind = "ollama"
 
@@ -90,21 +93,17 @@ class OllamaBackend:
         body = self._body(request)
         chat = request.api == "chat"
         stream = self.client.chat(body) if chat else self.client.generate(body)
+        text_key = "content" if chat else "response"
         thinking = 0
         final: dict[str, Any] | None = None
         clock = TokenClock(perf_counter_ns())
-        async for part in stream:
-            data = part.data
-            if chat:
-                message = data.get("message") or {}
-                text, thought = message.get("content"), message.get("thinking")
-            else:
-                text, thought = data.get("response"), data.get("thinking")
-            if thought:
+        async for t_ns, data in stream:  # the per-token hot path: keep it lean
+            fields = (data.get("message") or _NONE) if chat else data
+            if fields.get("thinking"):
                 thinking += 1  # Ollama streams one token per part
-                clock.token(part.t_ns, answer=False)
-            if text:
-                clock.token(part.t_ns, answer=True)
+                clock.token(t_ns, answer=False)
+            if fields.get(text_key):
+                clock.token(t_ns, answer=True)
             if data.get("done"):
                 final = data
         t_end = perf_counter_ns()

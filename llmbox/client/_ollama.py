@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from time import perf_counter_ns
 from types import TracebackType
 from typing import Any
 
@@ -10,7 +11,7 @@ import httpx
 
 from llmbox import __version__
 from llmbox.client._models import ModelSummary, PullProgress, RunningModel, ShowResponse
-from llmbox.client._ndjson import Part, iter_ndjson
+from llmbox.client._ndjson import NdjsonDecoder, Part
 from llmbox.config import CONNECT_TIMEOUT_S, DEFAULT_HOST
 from llmbox.errors import ModelNotFound, ServerError, ServerUnreachable, StreamError
 
@@ -122,11 +123,18 @@ class OllamaClient:
                 if response.status_code >= 400:
                     await response.aread()
                     self._raise_for(response, model)
-                async for part in iter_ndjson(response.aiter_bytes()):
-                    data = part[1]
-                    if "error" in data:
-                        raise StreamError(str(data["error"]), status=response.status_code)
-                    done = data.get("done") is True
+                decoder = NdjsonDecoder()
+                async for chunk in response.aiter_bytes():  # the per-token hot path
+                    for part in decoder.feed(chunk, perf_counter_ns()):
+                        data = part[1]
+                        if "error" in data:
+                            raise StreamError(str(data["error"]), status=response.status_code)
+                        done = data.get("done") is True
+                        yield part
+                for part in decoder.flush(perf_counter_ns()):
+                    if "error" in part.data:
+                        raise StreamError(str(part.data["error"]), status=response.status_code)
+                    done = part.data.get("done") is True
                     yield part
         except httpx.HTTPError as err:
             raise self._transport_error(err, streaming=True) from None
