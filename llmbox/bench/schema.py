@@ -7,11 +7,15 @@ Fields may be added in a minor revision; renaming or removing one needs ``llmbox
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from llmbox.errors import UsageError
+
+_HINT = "give a file written by llmbox bench --output json:PATH (or -f json)"
 
 
 class _Strict(BaseModel):
@@ -126,6 +130,20 @@ class Report(_Strict):
     gates: list[dict[str, Any]]
 
 
+def load_report(path: Path) -> dict[str, Any]:
+    """Read a saved ``llmbox bench`` JSON file and check it against the schema."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise UsageError(f"cannot read {path}: {err.strerror}", hint="check the path") from None
+    except ValueError as err:
+        raise UsageError(f"{path} is not valid JSON: {err}", hint=_HINT) from None
+    if not isinstance(data, dict) or not str(data.get("schema", "")).startswith("llmbox.bench/"):
+        raise UsageError(f"{path} is not an llmbox benchmark result", hint=_HINT)
+    validate_report(data, str(path))
+    return data
+
+
 def validate_report(data: Any, source: str = "report") -> Report:
     """Parse ``data``; a mismatch raises UsageError naming the first bad field."""
     try:
@@ -135,5 +153,5 @@ def validate_report(data: Any, source: str = "report") -> Report:
         where = ".".join(str(p) for p in first["loc"])
         raise UsageError(
             f"{source} does not match the llmbox.bench/1 schema: {where}: {first['msg']}",
-            hint="give a file written by llmbox bench --output json:PATH",
+            hint=_HINT,
         ) from None

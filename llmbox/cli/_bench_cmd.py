@@ -3,7 +3,6 @@ module so that ``llmbox --help`` does not import it."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ import typer
 
 from llmbox.bench.grid import GridOptions, cases_from_options, expand, load_suite, parse_int_list
 from llmbox.bench.runner import CaseFinished, Event, Runner, RunnerConfig, new_report
+from llmbox.bench.schema import load_report
 from llmbox.bench.types import BenchReport
 from llmbox.cli._bench_view import BenchProgress
 from llmbox.cli._common import debug_enabled, run
@@ -74,26 +74,6 @@ def parse_outputs(specs: list[str]) -> list[tuple[str, Path]]:
     return outputs
 
 
-def load_json_report(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as err:
-        raise UsageError(f"cannot read {path}: {err.strerror}", hint="check the path") from None
-    except ValueError as err:
-        raise UsageError(
-            f"{path} is not valid JSON: {err}", hint="give a file written by --output json:PATH"
-        ) from None
-    if not isinstance(data, dict) or not str(data.get("schema", "")).startswith("llmbox.bench/"):
-        raise UsageError(
-            f"{path} is not an llmbox benchmark result",
-            hint="give a file written by --output json:PATH",
-        )
-    from llmbox.bench.schema import validate_report
-
-    validate_report(data, str(path))
-    return data
-
-
 def _build_grid(args: BenchArgs) -> tuple[list[Any], RunnerConfig]:
     runs, warmup = args.runs, args.warmup
     if args.prompt is not None and args.prompt_file is not None:
@@ -149,7 +129,7 @@ def run_bench(args: BenchArgs) -> None:
     outputs = parse_outputs(args.outputs)
     under = [gates.parse_gate(s, "under") for s in args.fail_under]
     over = [gates.parse_gate(s, "over") for s in args.fail_over]
-    baseline = load_json_report(args.baseline) if args.baseline else None
+    baseline = load_report(args.baseline) if args.baseline else None
     max_regression = gates.parse_regression(args.max_regression) if args.max_regression else None
     if max_regression is not None and baseline is None:
         raise UsageError("--max-regression needs --baseline FILE")
@@ -253,7 +233,7 @@ def run_compare(files: list[str], *, format: str, quiet: bool, max_regression: s
         raise UsageError(
             "compare takes two result files", hint="llmbox bench compare base.json new.json"
         )
-    base, new = (load_json_report(Path(f)) for f in files)
+    base, new = (load_report(Path(f)) for f in files)
     threshold = gates.parse_regression(max_regression) if max_regression else None
     rows = compare.compare_reports(base, new, threshold=threshold)
     out = Output(quiet=quiet)

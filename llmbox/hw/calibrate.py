@@ -7,7 +7,6 @@ max tokens, images) and the summary medians of ``prefill_tps`` and ``decode_tps`
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -120,20 +119,10 @@ def observations(bench: dict[str, Any], chip: Chip, models: ModelCatalog) -> lis
 
 
 def load_bench(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as err:
-        raise UsageError(f"cannot read {path}: {err.strerror}", hint="check the path") from None
-    except json.JSONDecodeError as err:
-        raise UsageError(
-            f"{path} is not JSON: {err}", hint="give a `llmbox bench -f json` file"
-        ) from None
-    if not isinstance(data, dict) or data.get("schema") != BENCH_SCHEMA:
-        raise UsageError(
-            f"{path} is not an llmbox bench result (schema {BENCH_SCHEMA})",
-            hint="write one with `llmbox bench MODEL -f json > bench.json`",
-        )
-    return data
+    """A saved ``llmbox bench`` result, checked against its schema."""
+    from llmbox.bench.schema import load_report
+
+    return load_report(path)
 
 
 def calibrate(

@@ -144,7 +144,7 @@ def test_calibrate_rejects_other_json(tmp_path: Path) -> None:
     path.write_text('{"schema": "other"}')
     result = runner.invoke(app, ["hw-estimate", "--calibrate", str(path)])
     assert result.exit_code == 2
-    assert "not an llmbox bench result" in result.stderr
+    assert "not an llmbox benchmark result" in result.stderr
 
 
 def test_chips_lists_and_filters() -> None:
