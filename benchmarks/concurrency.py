@@ -1,0 +1,130 @@
+"""Concurrency: 64 and 256 concurrent streams through llmbox's runner against a paced server.
+
+    python benchmarks/concurrency.py [--quick] [--json]
+
+The server (another process) sends each stream's tokens on a fixed schedule (``DECODE_TPS`` per
+stream) and records when it received each request and when it wrote each final part, on the
+machine-wide monotonic clock. llmbox runs a concurrency case through ``Runner`` exactly as
+``llmbox bench --concurrency C`` does; its ``aggregate_tps`` (output tokens / batch wall time) is
+compared with the rate the server itself delivered over the same batch (tokens / (last final part
+written - first request received)). Client CPU time per 1,000 tokens comes from
+``time.process_time()``; open file descriptors and RSS are read after every sweep.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from _common import Figure, log, main, open_fds, rss_bytes, server, truths
+
+from llmbox.backends.ollama import OllamaBackend
+from llmbox.bench.runner import Runner, RunnerConfig, new_report
+from llmbox.bench.types import Case
+from llmbox.client import OllamaClient
+
+DECODE_TPS = 10.0  # 100 ms per token per stream: 2,560 tok/s at c256, within one core's reach
+SATURATION_TPS = 100.0  # 10 ms per token: 25,600 reads/s at c256, more than one core can take
+BUDGET_PCT = 3.0
+RSS_SLACK = 2 << 20  # allocator noise: growth below 2 MiB is not counted as growth
+
+
+async def sweeps(
+    base: str, levels: list[int], tokens: int, n_sweeps: int, tps: float
+) -> list[Figure]:
+    backend = OllamaBackend(OllamaClient(host=base, max_connections=max(levels) + 4))
+    runner = Runner(backend, RunnerConfig(runs=1, warmup=0, seed=None))
+    rows: dict[int, list[tuple[float, float, float]]] = {c: [] for c in levels}
+    fds: list[int] = []
+    rss: list[int] = []
+    for sweep in range(n_sweeps):
+        for c in levels:
+            case = Case(label=f"tg{tokens} c{c}", prompt="hello", max_tokens=tokens, concurrency=c)
+            report = await new_report(backend, {})
+            truths(base)  # clear
+            c0 = time.process_time()
+            await runner.run([("bench", case)], report)
+            cpu = time.process_time() - c0
+            batch = report.results[0].batches[0]
+            assert batch.failed == 0, report.results[0].runs[0].error
+            streams = [t for t in truths(base) if t["eval_count"] == tokens]
+            served = sum(t["eval_count"] for t in streams)
+            span = max(t["t_done_ns"] for t in streams) - min(t["t_recv_ns"] for t in streams)
+            server_tps = served / (span / 1e9)
+            rows[c].append((batch.aggregate_tps, server_tps, cpu / batch.output_tokens * 1000))
+            log(
+                f"concurrency: sweep {sweep + 1}/{n_sweeps} c{c}: llmbox {batch.aggregate_tps:,.0f}"
+                f" tok/s, server {server_tps:,.0f} tok/s, client CPU {cpu:.2f} s"
+            )
+        fds.append(open_fds())
+        rss.append(rss_bytes())
+    await backend.aclose()
+
+    s = "Concurrency"
+    figures = []
+    for c in levels:
+        measured = rows[c][1:] or rows[c]  # the first sweep warms up
+        errs = [abs(llm / srv - 1) * 100 for llm, srv, _ in measured]
+        worst = max(errs)
+        llm = sum(r[0] for r in measured) / len(measured)
+        srv = sum(r[1] for r in measured) / len(measured)
+        cpu_k = sum(r[2] for r in measured) / len(measured)
+        ideal = c * tps
+        ms = 1000 / tps
+        figures += [
+            Figure(
+                s,
+                f"c{c} @ {ms:g} ms/token: llmbox aggregate tok/s"
+                f" (server delivered {srv:,.0f}, ideal {ideal:,.0f})",
+                llm,
+                "tok/s",
+            ),
+            Figure(
+                s,
+                f"c{c} @ {ms:g} ms/token: llmbox vs server-delivered tok/s, worst error",
+                worst,
+                "%",
+                f"≤ {BUDGET_PCT:g} %",
+                worst <= BUDGET_PCT,
+                f"{len(measured)} batches of {c} x {tokens} tokens at {tps:g} tok/s each",
+            ),
+            Figure(s, f"c{c} @ {ms:g} ms/token: client CPU per 1,000 tokens", cpu_k, "CPU s"),
+        ]
+    fd_growth = fds[-1] - fds[0]
+    rss_growth = rss[-1] - rss[0]
+    note = f"after sweep 1 vs after sweep {n_sweeps}"
+    figures += [
+        Figure(
+            s,
+            "open file descriptors growth across sweeps",
+            fd_growth,
+            "fds",
+            "0",
+            fd_growth <= 0,
+            note,
+        ),
+        Figure(
+            s,
+            "RSS growth across sweeps",
+            rss_growth / 2**20,
+            "MiB",
+            f"< {RSS_SLACK >> 20} MiB",
+            rss_growth < RSS_SLACK,
+            note,
+        ),
+    ]
+    return figures
+
+
+def measure(quick: bool) -> list[Figure]:
+    levels, tokens, n_sweeps = ([4, 8], 5, 2) if quick else ([64, 256], 30, 3)
+    with server("paced", "--decode-tps", str(DECODE_TPS)) as base:
+        figures = asyncio.run(sweeps(base, levels, tokens, n_sweeps, DECODE_TPS))
+    with server("paced", "--decode-tps", str(SATURATION_TPS)) as base:
+        tokens = 10 if quick else 100
+        saturated = asyncio.run(sweeps(base, levels, tokens, 2, SATURATION_TPS))
+    return figures + [f for f in saturated if "growth" not in f.name]
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(measure, __doc__.splitlines()[0]))
