@@ -192,3 +192,34 @@ def test_queue_full_gives_503_with_ollamas_message(fake_ollama: FakeOllama) -> N
         t.join()
     assert sorted(results) == [200, 503, 503]
     assert BUSY.count("  ") == 1
+
+
+def test_go_escaping_and_raw_nel_like_real_ollama(fake_ollama: FakeOllama) -> None:
+    fake_ollama.add(FakeModel("nel:1b", reply_text=(" <a&b>", " x\u0085y")))
+    r = httpx.post(
+        f"{fake_ollama.url}/api/generate",
+        json={"model": "nel:1b", "prompt": "x", "options": {"num_predict": 2}},
+    )
+    assert b"\\u003ca\\u0026b\\u003e" in r.content  # Go escapes <, >, &
+    assert "x\u0085y".encode() in r.content  # ...but leaves NEL raw
+
+
+def test_llmbox_client_reads_raw_nel_that_splitlines_would_break(fake_ollama: FakeOllama) -> None:
+    import asyncio
+
+    from llmbox.client import OllamaClient
+
+    fake_ollama.add(FakeModel("nel:1b", reply_text=(" x\u0085y",)))
+    assert len(" x\u0085y\n".splitlines()) == 2  # what iter_lines()-based clients would do
+
+    async def go() -> str:
+        async with OllamaClient(host=fake_ollama.url) as client:
+            parts = [
+                p.data
+                async for p in client.generate(
+                    {"model": "nel:1b", "prompt": "x", "options": {"num_predict": 3}}
+                )
+            ]
+        return "".join(str(p.get("response", "")) for p in parts)
+
+    assert asyncio.run(go()) == " x\u0085y" * 3

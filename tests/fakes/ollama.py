@@ -132,6 +132,21 @@ _DURATION = re.compile(r"(-?\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
 _UNIT_S = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
+def go_json(obj: Any, *, ensure_ascii: bool = True) -> str:
+    r"""JSON the way Go's encoder writes it: compact, ``<``/``>``/``&`` and U+2028/9 escaped, but
+    U+0085 left raw (with ``ensure_ascii=False``), which is what breaks ``splitlines()`` clients.
+
+    >>> print(go_json({"a": "<b> & \u2028"}))
+    {"a":"\u003cb\u003e \u0026 \u2028"}
+    """
+    text = json.dumps(obj, ensure_ascii=ensure_ascii, separators=(",", ":"))
+    # These characters never occur in JSON syntax outside strings, so replacing them is safe.
+    for raw, escaped in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
+                         ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):  # fmt: skip
+        text = text.replace(raw, escaped)
+    return text
+
+
 def parse_keep_alive(value: Any) -> float:
     """Seconds; negative means forever. Raises ValueError with Go's message for bad strings."""
     if isinstance(value, (int, float)):
@@ -388,7 +403,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _json(self, obj: Any, status: int = 200) -> None:
         # gin's c.JSON: no trailing newline
-        self._send(status, json.dumps(obj).encode(), "application/json; charset=utf-8")
+        self._send(status, go_json(obj).encode(), "application/json; charset=utf-8")
 
     def _error(self, status: int, message: str) -> None:
         self._json({"error": message}, status)
@@ -401,7 +416,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._chunks = 0
 
     def _line(self, obj: dict[str, Any], *, ensure_ascii: bool = True) -> None:
-        data = json.dumps(obj, ensure_ascii=ensure_ascii).encode() + b"\n"
+        data = go_json(obj, ensure_ascii=ensure_ascii).encode() + b"\n"
         self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
         self.wfile.flush()
         self._chunks += 1
