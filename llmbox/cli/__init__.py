@@ -11,10 +11,9 @@ import sys
 from typing import Annotated, Any
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from llmbox import __version__
-from llmbox.cli import bench, doctor, hw, models
 from llmbox.errors import ExitCode, LlmboxError
 
 
@@ -24,8 +23,102 @@ def _debug_enabled(ctx: typer.Context | None) -> bool:
     return debug_enabled()
 
 
+#: Every command: name -> (module, function, the one-line help ``llmbox --help`` lists).
+#: Commands are built from their functions only when run, so ``llmbox --help`` pays for none of
+#: them (Typer's conversion of all options costs more than the rest of start-up). A test checks
+#: each line against the first line of the function's docstring.
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "bench": (
+        "llmbox.cli.bench",
+        "bench",
+        "Benchmark models: prefill/decode tokens/s, TTFT, end-to-end and load time, as mean ± sd.",
+    ),
+    "hw-estimate": (
+        "llmbox.cli.hw",
+        "hw_estimate",
+        "Predict prefill/decode speed, TTFT and memory fit of a model on a chip; no server needed.",
+    ),
+    "chips": (
+        "llmbox.cli.hw",
+        "chips",
+        "List the chip catalog: bandwidth, FP16 TFLOPS, memory sizes, efficiency family, sources.",
+    ),
+    "pull": (
+        "llmbox.cli.models",
+        "pull",
+        "Download models, one after another, with progress on stderr.",
+    ),
+    "list": (
+        "llmbox.cli.models",
+        "list_models",
+        "List installed models: name, ID, size, parameters, quantization, modified.",
+    ),
+    "ps": (
+        "llmbox.cli.models",
+        "ps",
+        "List loaded models: size in memory, CPU/GPU split, context length, until when.",
+    ),
+    "show": (
+        "llmbox.cli.models",
+        "show",
+        "Show a model's architecture: parameters, context, layers, KV heads, quantization, tools.",
+    ),
+    "rm": (
+        "llmbox.cli.models",
+        "rm",
+        "Delete models from disk, unloading each first if it is loaded.",
+    ),
+    "load": (
+        "llmbox.cli.models",
+        "load",
+        "Load a model into memory now, and show where it landed (CPU/GPU).",
+    ),
+    "unload": (
+        "llmbox.cli.models",
+        "unload",
+        "Unload a model from memory now (keep_alive 0) and wait until the server lets it go.",
+    ),
+    "sync": (
+        "llmbox.cli.models",
+        "sync",
+        "Make the server hold the models FILE lists: pull the missing, preload, optionally prune.",
+    ),
+    "doctor": (
+        "llmbox.cli.doctor",
+        "doctor",
+        "Check the server: reachable, version, models installed and loaded (CPU/GPU), OLLAMA_*.",
+    ),
+}
+
+
+def load_command(name: str) -> Any:
+    """The full Click command for ``name`` (imports its module, converts its options)."""
+    import importlib
+
+    module, attr, _ = COMMANDS[name]
+    single = typer.Typer(pretty_exceptions_enable=False, add_completion=False)
+    single.command(name)(getattr(importlib.import_module(module), attr))
+    return typer.main.get_command(single)
+
+
 class _App(TyperGroup):
-    """The one place where errors become messages and exit codes."""
+    """Lists commands from ``COMMANDS`` and builds one only when it runs; and the one place where
+    errors become messages and exit codes."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name not in COMMANDS:
+            return None
+        # A stand-in that carries only the help line, for listings such as `llmbox --help`.
+        return TyperCommand(name=cmd_name, help=COMMANDS[cmd_name][2], callback=None)
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        name, cmd, rest = super().resolve_command(ctx, args)
+        if cmd is not None and name in COMMANDS:
+            cmd = load_command(name)
+        return name, cmd, rest
 
     def invoke(self, ctx: Any) -> Any:
         from llmbox.cli._output import print_error
@@ -85,20 +178,6 @@ def _root(
 ) -> None:
     if debug:
         os.environ["LLMBOX_DEBUG"] = "1"  # one switch, read by the error handler and the engine
-
-
-app.command("doctor")(doctor.doctor)
-app.command("hw-estimate")(hw.hw_estimate)
-app.command("chips")(hw.chips)
-app.command("pull")(models.pull)
-app.command("list")(models.list_models)
-app.command("ps")(models.ps)
-app.command("show")(models.show)
-app.command("rm")(models.rm)
-app.command("load")(models.load)
-app.command("unload")(models.unload)
-app.command("sync")(models.sync)
-app.command("bench")(bench.bench)
 
 
 def main() -> None:

@@ -37,16 +37,12 @@ def _param_row(param: Any) -> str | None:
     return f"| {names} | {escaped} |"
 
 
-def render(app: Any = None) -> str:
-    import typer
+def render() -> str:
+    from llmbox.cli import COMMANDS, load_command
 
-    if app is None:
-        from llmbox.cli import app
-    root = typer.main.get_command(app)
     lines = [HEADER]
-    commands = getattr(root, "commands", {})
-    for name in sorted(commands):
-        cmd = commands[name]
+    for name in sorted(COMMANDS):
+        cmd = load_command(name)
         if cmd.hidden:
             continue
         lines.append(f"## `llmbox {name}`\n")

@@ -184,7 +184,7 @@ def bench(
     ] = None,
     quiet: QuietOpt = False,
 ) -> None:
-    """Benchmark models: prefill and decode tokens/s, TTFT, end-to-end and load time, as mean ± sd.
+    """Benchmark models: prefill/decode tokens/s, TTFT, end-to-end and load time, as mean ± sd.
 
     Exit codes: 0 ok, 1 some runs failed, 3 server unreachable, 4 model not found, 5 a gate failed,
     130 interrupted (results so far are written).

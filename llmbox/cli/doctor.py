@@ -11,7 +11,7 @@ def doctor(
     format: FormatOpt = DataFormat.table,
     quiet: QuietOpt = False,
 ) -> None:
-    """Check the server: reachable, version, models installed and loaded (CPU/GPU), OLLAMA_* vars.
+    """Check the server: reachable, version, models installed and loaded (CPU/GPU), OLLAMA_*.
 
     Exits 0 when healthy, 3 when the server is unreachable, 1 when it has problems.
     """

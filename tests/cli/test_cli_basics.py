@@ -90,3 +90,29 @@ def test_cli_reference_is_up_to_date() -> None:
 
     committed = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
     assert committed == render(), "docs/cli.md is stale: run `make docs`"
+
+
+def test_command_table_matches_each_commands_docstring() -> None:
+    import importlib
+
+    from llmbox.cli import COMMANDS
+
+    for name, (module, attr, short) in COMMANDS.items():
+        doc = getattr(importlib.import_module(module), attr).__doc__ or ""
+        assert doc.strip().splitlines()[0] == short, name
+
+
+def test_root_help_builds_no_command() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from llmbox.cli import app\n"
+        "try: app(['--help'], prog_name='llmbox')\n"
+        "except SystemExit: pass\n"
+        "print(sorted(m for m in sys.modules if m.startswith('llmbox.cli.')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip().splitlines()[-1] == "[]"  # not bench, hw, models or doctor
