@@ -90,22 +90,27 @@ class OllamaBackend:
         return body
 
     async def generate(self, request: GenRequest) -> RunSample:
-        body = self._body(request)
+        body = {**self._body(request), "stream": True}
         chat = request.api == "chat"
-        stream = self.client.chat(body) if chat else self.client.generate(body)
         text_key = "content" if chat else "response"
         thinking = 0
         final: dict[str, Any] | None = None
         clock = TokenClock(perf_counter_ns())
-        async for t_ns, data in stream:  # the per-token hot path: keep it lean
+        token = clock.token
+
+        def on_part(t_ns: int, data: dict[str, Any]) -> None:  # per token: keep it lean
+            nonlocal thinking, final
             fields = (data.get("message") or _NONE) if chat else data
             if fields.get("thinking"):
                 thinking += 1  # Ollama streams one token per part
-                clock.token(t_ns, answer=False)
+                token(t_ns, answer=False)
             if fields.get(text_key):
-                clock.token(t_ns, answer=True)
+                token(t_ns, answer=True)
             if data.get("done"):
                 final = data
+
+        path = "api/chat" if chat else "api/generate"
+        await self.client.consume(path, body, on_part, model=request.model)
         t_end = perf_counter_ns()
         if final is None:  # the client raises first; kept for type narrowing
             raise StreamError("stream ended before the final part")
