@@ -234,12 +234,10 @@ class Runner:
         except LlmboxError:
             return None
 
-    async def _one(
+    def _request(
         self, model: str, case: Case, state: _ModelState, images: tuple[str, ...]
-    ) -> tuple[RunSample, int]:
-        """One request; errors other than an unreachable server become the sample's error."""
-        if case.cold:
-            await self._unload(model)
+    ) -> tuple[GenRequest, int]:
+        """The next request of ``case`` (a fresh prompt) and its number of filler words."""
         prompt, words = state.prompts.build(prompt=case.prompt, prompt_tokens=case.prompt_tokens)
         request = GenRequest(
             model=model,
@@ -253,6 +251,18 @@ class Runner:
             temperature=self.config.temperature,
             ignore_eos=self.config.ignore_eos,
         )
+        return request, words
+
+    async def _one(
+        self, model: str, case: Case, state: _ModelState, images: tuple[str, ...]
+    ) -> tuple[RunSample, int]:
+        if case.cold:
+            await self._unload(model)
+        request, words = self._request(model, case, state, images)
+        return await self._send(request), words
+
+    async def _send(self, request: GenRequest) -> RunSample:
+        """One request; errors other than an unreachable server become the sample's error."""
         started = _now()
         try:
             sample = await self.backend.generate(request)
@@ -266,17 +276,16 @@ class Runner:
                 await self.backend.server_info()
             sample = RunSample(error=err.message, status=status)
         sample.started_at = started
-        return sample, words
+        return sample
 
     async def _batch(
         self, model: str, case: Case, state: _ModelState, images: tuple[str, ...], batch: int
     ) -> tuple[list[RunSample], BatchStats]:
+        # Prompts are built before the clock starts: the batch's wall time is the server's work.
+        requests = [self._request(model, case, state, images)[0] for _ in range(case.concurrency)]
         t0 = perf_counter_ns()
-        pairs = await asyncio.gather(
-            *(self._one(model, case, state, images) for _ in range(case.concurrency))
-        )
+        samples = list(await asyncio.gather(*(self._send(r) for r in requests)))
         wall_s = (perf_counter_ns() - t0) / 1e9
-        samples = [s for s, _ in pairs]
         for s in samples:
             s.batch = batch
         stats = BatchStats(
