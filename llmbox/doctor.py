@@ -94,6 +94,15 @@ async def diagnose(client: OllamaClient, env: Mapping[str, str]) -> DoctorReport
             )
         )
         return report
+    except LlmboxError as err:  # something answers, but not like Ollama
+        report.reachable = True
+        report.problems.append(
+            Problem(
+                f"{client.host} did not answer /api/version like Ollama: {err.message}",
+                "check that --host points at Ollama (not a proxy or another server)",
+            )
+        )
+        return report
     report.reachable = True
     try:
         report.models = [m.name for m in await client.tags()]

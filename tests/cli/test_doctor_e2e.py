@@ -142,3 +142,12 @@ def test_no_models_installed_is_a_problem(fake_ollama: FakeOllama) -> None:
     (problem,) = json.loads(result.stdout)["problems"]
     assert problem["what"] == "no models are installed"
     assert "llmbox pull" in problem["advice"]
+
+
+def test_doctor_reports_a_server_that_cuts_the_connection(fake_ollama: FakeOllama) -> None:
+    fake_ollama.on_request = lambda path: path == "/api/version"
+    result = CliRunner().invoke(app, ["doctor", "--host", fake_ollama.url, "-f", "json"])
+    assert result.exit_code == 1, result.output
+    report = json.loads(result.stdout)
+    assert report["healthy"] is False
+    assert "did not answer /api/version like Ollama" in report["problems"][0]["what"]

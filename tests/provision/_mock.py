@@ -1,6 +1,6 @@
 """A small scripted Ollama behind ``httpx.MockTransport``, for unit tests of the provisioning core.
 
-End-to-end tests use the fake server in ``tests/fake_ollama``; this one exists so the core's retry
+End-to-end tests use the fake server in ``tests/fakes``; this one exists so the core's retry
 and event logic can be driven line by line (drops at an exact byte, error lines, short streams).
 """
 
