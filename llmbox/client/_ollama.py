@@ -38,6 +38,9 @@ def _check_part(data: dict[str, Any], status: int) -> bool:
     return data.get("done") is True
 
 
+STREAMS_PER_POOL = 16
+
+
 class OllamaClient:
     """Talks to one Ollama server.
 
@@ -55,17 +58,27 @@ class OllamaClient:
         max_connections: int = 100,
     ) -> None:
         self.host = host.rstrip("/")
-        self._http = httpx.AsyncClient(
-            base_url=self.host + "/",
-            timeout=httpx.Timeout(timeout, connect=connect_timeout, pool=None),
-            transport=transport,
-            headers={"user-agent": f"llmbox/{__version__}", "accept": "application/json"},
-            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=None),
-            trust_env=False,
-            # Building an SSL context loads the CA bundle (~40 ms of CPU per client); a plain
-            # http:// server never uses it, so only https:// hosts pay for verification.
-            verify=self.host.startswith("https://"),
-        )
+
+        def pool(size: int) -> httpx.AsyncClient:
+            return httpx.AsyncClient(
+                base_url=self.host + "/",
+                timeout=httpx.Timeout(timeout, connect=connect_timeout, pool=None),
+                transport=transport,
+                headers={"user-agent": f"llmbox/{__version__}", "accept": "application/json"},
+                limits=httpx.Limits(max_connections=size, max_keepalive_connections=None),
+                trust_env=False,
+                # Building an SSL context loads the CA bundle (~40 ms of CPU per pool); a plain
+                # http:// server never uses it, so only https:// hosts pay for verification.
+                verify=self.host.startswith("https://"),
+            )
+
+        # httpcore's pool rescans all of its connections whenever a request starts or ends, which
+        # is quadratic at benchmark concurrency (encode/httpcore#1035); streams are spread over
+        # pools of at most STREAMS_PER_POOL connections instead.
+        shards = max(1, -(-max_connections // STREAMS_PER_POOL))
+        self._pools = [pool(min(max_connections, STREAMS_PER_POOL)) for _ in range(shards)]
+        self._http = self._pools[0]
+        self._next_pool = 0
 
     async def __aenter__(self) -> OllamaClient:
         return self
@@ -79,7 +92,8 @@ class OllamaClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        for pool in self._pools:
+            await pool.aclose()
 
     # -- the chokepoint ------------------------------------------------------------------------
 
@@ -126,7 +140,9 @@ class OllamaClient:
     ) -> AsyncIterator[httpx.Response]:
         """POST ``body`` for a streamed answer; map HTTP and transport errors at one place."""
         try:
-            async with self._http.stream("POST", path, json=body) as response:
+            self._next_pool = (self._next_pool + 1) % len(self._pools)
+            http = self._pools[self._next_pool]
+            async with http.stream("POST", path, json=body) as response:
                 if response.status_code >= 400:
                     await response.aread()
                     self._raise_for(response, model)
