@@ -64,29 +64,28 @@ def markdown(figures: list[dict[str, Any]], machine: dict[str, Any], when: str) 
     return "\n".join(lines) + "\n"
 
 
-NOTES = """Why, and what would fix it (see each script's docstring for the method):
+NOTES = """Why, and what would fix it (see each script's docstring for the method). Start-up
+used to miss too (1.33x): llmbox now lists its commands from a table and builds only the one that
+runs, so `--help` converts no command's options.
 
-- **Start-up (`--help`, `hw-estimate`)**: llmbox's own imports cost ~12 ms; the rest is Typer
-  turning all twelve commands' options into Click parameters before it can print the root help
-  (~38 ms against ~1.5 ms for two commands; `bench` alone ~8 ms). `--version` is eager and stays
-  under the bare app. Fix: build subcommands lazily (a group that lists names and one-line help from
-  a static table and converts a command only when it is invoked or its own help is asked for).
 - **Stream ingestion**: httpx/httpcore/h11 spend ~13-15 µs per HTTP chunk (Ollama sends one part
-  per chunk); llmbox adds ~5-7 µs per part on this machine (JSON decoding ~1 µs with pydantic-core,
-  the rest the async-generator hop from `OllamaClient.stream` to the backend and per-part
-  bookkeeping). A hand-inlined loop reaches ~0.85x, so 0.8x needs the per-part async hop gone: a
-  client method that takes a per-part callback (or yields per network chunk) for the backend.
-- **Concurrency**: a Python client on this 2-core VM pays ~0.2 ms of CPU per socket wake-up
-  (one token per read when tokens are paced), so 64-256 streams saturate the client's core and
-  its wall time stretches past the server's. Worse, httpcore 1.0.9's connection pool rescans every
-  pooled connection (`is_idle`, `has_expired` polls) on every request enqueue and release,
-  O(requests x connections): once 256 connections are pooled, even a c64 batch spends most of
-  its CPU there (encode/httpcore#1035, encode/httpx#3215). Fix: spread concurrent requests over
-  several small pools (e.g. one `AsyncClient` per 16 streams) or move to a pool without the rescan;
-  a faster machine moves the saturation point but not the quadratic pool.
+  per chunk); llmbox adds ~5 µs per part: JSON decoding of every part (~1 µs with pydantic-core,
+  which the plain loop does not do at all), the part object, the error/done checks and the token
+  clock. The async-generator hop per part is already gone (the backend consumes parts through a
+  callback). What would close the rest: decode only the final part fully and read non-final parts
+  with byte checks (Go's compact encoding makes `"done":false}` and `"thinking":"` unambiguous),
+  keeping a full parse as the fallback.
+- **Concurrency**: a Python client on this 2-core VM pays ~0.2 ms of CPU per socket wake-up (one
+  token per read when tokens are paced), and the test server shares the same two cores, so at
+  c256, or at 100 tokens/s per stream, the machine itself saturates (the server delivers well
+  under the ideal rate) and the client's wall time stretches a few percent past the server's.
+  httpcore's quadratic pool rescan (encode/httpcore#1035) was the larger part and is fixed:
+  streams are spread over pools of 16 connections (c64 error 17% -> ~3%, c256 35% -> ~5%). On a
+  machine where client and server do not share two cores the remaining gap shrinks; a client on
+  uvloop or a second client process per 64 streams would close it.
 - **TTFT**: llmbox's TTFT starts before the request is sent and so includes httpx building and
-  writing it and the loopback; on this VM that is ~1.5-2.5 ms. It is what a user waits, but it
-  exceeds the 2 ms budget against the server's own time to first token by a fraction of a ms.
+  writing it and the loopback; on this VM that is ~1.5-2.5 ms, a few runs in ten above 2 ms. It is
+  what a user waits for, so it is kept client-side rather than trimmed.
 """
 
 
