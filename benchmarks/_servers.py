@@ -74,7 +74,7 @@ class Server:
 
     def respond(self, writer: asyncio.StreamWriter, payload: Any) -> None:
         status = "404 Not Found" if payload is None else "200 OK"
-        body = json.dumps({"error": "not found"} if payload is None else payload).encode()
+        body = _go_json({"error": "not found"} if payload is None else payload).encode()
         writer.write(
             f"HTTP/1.1 {status}\r\ncontent-type: application/json; charset=utf-8\r\n"
             f"content-length: {len(body)}\r\n\r\n".encode()
@@ -135,7 +135,7 @@ class Server:
             last: dict[str, Any] = {"message": {"role": "assistant", "content": ""}}
         else:
             token, last = {"response": " tok"}, {"response": ""}
-        part = json.dumps({"model": model, "created_at": CREATED, **token, "done": False})
+        part = _go_json({"model": model, "created_at": CREATED, **token, "done": False})
         chunk = _chunk(part.encode() + b"\n")
         writer.write(
             b"HTTP/1.1 200 OK\r\ncontent-type: application/x-ndjson\r\n"
@@ -167,7 +167,7 @@ class Server:
             "eval_count": n_out,
             "eval_duration": eval_ns,
         }
-        writer.write(_chunk(json.dumps(final).encode() + b"\n") + b"0\r\n\r\n")
+        writer.write(_chunk(_go_json(final).encode() + b"\n") + b"0\r\n\r\n")
         await writer.drain()
         t_done = perf_counter_ns()
         if self.record:
@@ -183,6 +183,12 @@ class Server:
                     "decode_tps": self.decode_tps,
                 }
             )
+
+
+def _go_json(obj: Any) -> str:
+    """Compact JSON with ``<``, ``>``, ``&`` escaped, as Ollama's Go encoder writes it."""
+    text = json.dumps(obj, separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 def _chunk(data: bytes) -> bytes:

@@ -8,7 +8,6 @@ from typing import Any
 from llmbox.backends.base import GenRequest, TokenClock
 from llmbox.bench.types import ModelInfo, RunSample
 from llmbox.client import OllamaClient, processor_label
-from llmbox.errors import StreamError
 
 
 def full_name(model: str) -> str:
@@ -23,9 +22,6 @@ def full_name(model: str) -> str:
 
 def same_model(a: str, b: str) -> bool:
     return full_name(a).lower() == full_name(b).lower()
-
-
-_NONE: dict[str, Any] = {}
 
 
 class OllamaBackend:
@@ -90,30 +86,20 @@ class OllamaBackend:
         return body
 
     async def generate(self, request: GenRequest) -> RunSample:
-        body = {**self._body(request), "stream": True}
         chat = request.api == "chat"
-        text_key = "content" if chat else "response"
         thinking = 0
-        final: dict[str, Any] | None = None
         clock = TokenClock(perf_counter_ns())
         token = clock.token
 
-        def on_part(t_ns: int, data: dict[str, Any]) -> None:  # per token: keep it lean
-            nonlocal thinking, final
-            fields = (data.get("message") or _NONE) if chat else data
-            if fields.get("thinking"):
+        def on_token(t_ns: int, answer: bool) -> None:  # once per token: keep it lean
+            nonlocal thinking
+            if not answer:
                 thinking += 1  # Ollama streams one token per part
-                token(t_ns, answer=False)
-            if fields.get(text_key):
-                token(t_ns, answer=True)
-            if data.get("done"):
-                final = data
+            token(t_ns, answer=answer)
 
         path = "api/chat" if chat else "api/generate"
-        await self.client.consume(path, body, on_part, model=request.model)
+        final = await self.client.generation(path, self._body(request), on_token, chat=chat)
         t_end = perf_counter_ns()
-        if final is None:  # the client raises first; kept for type narrowing
-            raise StreamError("stream ended before the final part")
         sample = RunSample(
             prompt_eval_count=int(final.get("prompt_eval_count", 0)),
             prompt_eval_duration_ns=int(final.get("prompt_eval_duration", 0)),

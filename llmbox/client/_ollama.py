@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from time import perf_counter_ns
 from types import TracebackType
@@ -13,6 +13,7 @@ import httpx
 from llmbox import __version__
 from llmbox.client._models import ModelSummary, PullProgress, RunningModel, ShowResponse
 from llmbox.client._ndjson import NdjsonDecoder, Part
+from llmbox.client._tokens import OnToken, TokenScanner
 from llmbox.config import CONNECT_TIMEOUT_S, DEFAULT_HOST
 from llmbox.errors import ModelNotFound, ServerError, ServerUnreachable, StreamError
 
@@ -176,32 +177,20 @@ class OllamaClient:
         if until_done and not done:
             raise self._ended_early()
 
-    async def consume(
-        self,
-        path: str,
-        body: dict[str, Any],
-        on_part: Callable[[int, dict[str, Any]], None],
-        *,
-        model: str | None = None,
-    ) -> None:
-        """Like ``stream`` (until ``done``), but calls ``on_part(arrival_ns, data)`` for each part.
-
-        The benchmark's per-token path: a plain call per part instead of an async-generator
-        hand-off, which is a measurable share of the client's cost per token.
-        """
-        done = False
-        async with self._open_stream(path, body, model) as response:
-            status = response.status_code
-            feed = NdjsonDecoder().feed
-            async for chunk in response.aiter_bytes():
-                for t_ns, data in feed(chunk, perf_counter_ns()):
-                    done = _check_part(data, status)
-                    on_part(t_ns, data)
-            for t_ns, data in feed(b"\n", perf_counter_ns()):  # a last line without newline
-                done = _check_part(data, status)
-                on_part(t_ns, data)
-        if not done:
+    async def generation(
+        self, path: str, body: dict[str, Any], on_token: OnToken, *, chat: bool
+    ) -> dict[str, Any]:
+        """Stream a generation, calling ``on_token(arrival_ns, is_answer)`` per token; return the
+        final part (with Ollama's metrics). Errors as ``stream``; see ``TokenScanner``."""
+        scanner = TokenScanner(on_token, chat=chat)
+        async with self._open_stream(path, {**body, "stream": True}, body.get("model")) as response:
+            feed = scanner.feed
+            async for chunk in response.aiter_bytes():  # the per-token hot path
+                feed(chunk, perf_counter_ns())
+            scanner.close(perf_counter_ns())
+        if scanner.final is None:
             raise self._ended_early()
+        return scanner.final
 
     # -- endpoints -----------------------------------------------------------------------------
 
