@@ -68,7 +68,8 @@ NOTES = """Why, and what would fix it (see each script's docstring for the metho
 used to miss too (1.33x): llmbox now lists its commands from a table and builds only the one that
 runs, so `--help` converts no command's options.
 
-- **Stream ingestion** (holds now; was 0.68x): the per-token path no longer decodes each part's
+- **Stream ingestion** (0.79-0.87x across runs on this shared 2-core VM, at the budget's edge;
+  was 0.68x): the per-token path no longer decodes each part's
   JSON: in Ollama's compact encoding a non-final part is recognised and classified by byte checks,
   and only the final part (and anything written differently) is fully decoded; the async-generator
   hop per part is gone too (the backend receives token events through a callback).
