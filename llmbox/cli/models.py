@@ -154,6 +154,19 @@ def pull(
     _finish(results, "pull")
 
 
+def _print_models(models: Any, format: DataFormat, render: Any, empty_hint: str) -> None:
+    """A model listing: JSON objects, or a table (and a hint on stderr when it is empty)."""
+    from llmbox.cli._output import Output
+
+    out = Output()
+    if format is DataFormat.json:
+        out.json([m.to_dict() for m in models])
+        return
+    out.data(render(models))
+    if not models:
+        out.info(empty_hint)
+
+
 def list_models(
     host: HostOpt = None, timeout: TimeoutOpt = None, format: FormatOpt = DataFormat.table
 ) -> None:
@@ -161,18 +174,11 @@ def list_models(
 
     Exit codes: 0 ok, 3 server unreachable.
     """
-    from llmbox.cli._output import Output
     from llmbox.provision import list_models as core_list
     from llmbox.report.provision import render_models
 
     models = _with_client(host, timeout, core_list)
-    out = Output()
-    if format is DataFormat.json:
-        out.json([m.to_dict() for m in models])
-    else:
-        out.data(render_models(models))
-        if not models:
-            out.info("No models installed. Try: llmbox pull MODEL")
+    _print_models(models, format, render_models, "No models installed. Try: llmbox pull MODEL")
 
 
 def ps(
@@ -182,18 +188,11 @@ def ps(
 
     Exit codes: 0 ok, 3 server unreachable.
     """
-    from llmbox.cli._output import Output
     from llmbox.provision import running_models
     from llmbox.report.provision import render_running
 
     models = _with_client(host, timeout, running_models)
-    out = Output()
-    if format is DataFormat.json:
-        out.json([m.to_dict() for m in models])
-    else:
-        out.data(render_running(models))
-        if not models:
-            out.info("No models loaded. Try: llmbox load MODEL")
+    _print_models(models, format, render_running, "No models loaded. Try: llmbox load MODEL")
 
 
 def show(
