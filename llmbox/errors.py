@@ -56,10 +56,15 @@ class ServerUnreachable(LlmboxError):
 
     def __init__(self, host: str, *, server: str = "Ollama", detail: str | None = None) -> None:
         what = "is `ollama serve` running? Set OLLAMA_HOST or --host."
+        probe = f"{host}/api/version"
         if server != "Ollama":
             what = "is the server running? Check --host."
-        super().__init__(f"Cannot reach {server} at {host} — {what}", hint=detail)
+            probe = f"{host}/v1/models"
+        super().__init__(
+            f"Cannot reach {server} at {host} — {what}", hint=f"check with: curl {probe}"
+        )
         self.host = host
+        self.detail = detail  # the transport's own words, for --debug
 
 
 class ModelNotFound(LlmboxError):

@@ -118,3 +118,12 @@ def test_names_and_keep_alive() -> None:
     assert parse_keep_alive("300") == 300.0  # Ollama would reject "300" (no unit): send seconds
     with pytest.raises(ValueError, match="invalid keep_alive"):
         parse_keep_alive("forever")
+
+
+def test_shipped_example_file_is_valid() -> None:
+    from pathlib import Path
+
+    from llmbox.provision._sync import load_spec
+
+    spec = load_spec(Path(__file__).resolve().parents[2] / "configs" / "machine.yaml")
+    assert len(spec.models) == 3
