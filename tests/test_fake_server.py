@@ -223,3 +223,13 @@ def test_llmbox_client_reads_raw_nel_that_splitlines_would_break(fake_ollama: Fa
         return "".join(str(p.get("response", "")) for p in parts)
 
     assert asyncio.run(go()) == " x\u0085y" * 3
+
+
+def test_pull_faults_mid_download(fake_ollama: FakeOllama) -> None:
+    fake_ollama.inject(Fault("/api/pull", "error_after", after=2, message="disk full"))
+    parts = _lines(httpx.post(f"{fake_ollama.url}/api/pull", json={"model": "smollm2:135m"}))
+    assert parts[-1] == {"error": "disk full"}
+    fake_ollama.inject(Fault("/api/pull", "close_after", after=2))
+    parts = _lines(httpx.post(f"{fake_ollama.url}/api/pull", json={"model": "smollm2:135m"}))
+    assert parts[-1]["status"] != "success"
+    assert "smollm2:135m" not in fake_ollama.models

@@ -600,9 +600,17 @@ class _Handler(BaseHTTPRequestHandler):
                 line["completed"] = done
             self._line(line)
             while done < total:
-                if fault is not None and fault.kind == "drop" and self._chunks >= fault.after:
-                    self._drop()
-                    return
+                if fault is not None and self._chunks >= fault.after:
+                    if fault.kind == "drop":
+                        self._drop()
+                        return
+                    if fault.kind == "error_after":  # e.g. a registry or disk failure mid-pull
+                        self._line({"error": fault.message})
+                        self._end_stream()
+                        return
+                    if fault.kind == "close_after":
+                        self._end_stream()
+                        return
                 time.sleep(self.fake.pull_delay_s)
                 done = min(total, done + self.fake.pull_chunk)
                 self.fake.partial[digest] = done
