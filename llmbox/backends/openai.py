@@ -149,7 +149,8 @@ class OpenAIBackend:
 
     async def model_info(self, model: str) -> ModelInfo:
         models = await self.client.models()
-        match = next((m for m in models if m.get("id") == model), None)
+        # Ollama's /v1 lists "llama3.2:latest" and accepts "llama3.2"
+        match = next((m for m in models if m.get("id") in (model, f"{model}:latest")), None)
         if match is None:
             single_llamacpp = len(models) == 1 and models[0].get("owned_by") == "llamacpp"
             if models and not single_llamacpp:

@@ -382,6 +382,7 @@ ROUTES = frozenset({
     ("GET", "/api/tags"), ("HEAD", "/api/tags"), ("GET", "/api/ps"),
     ("POST", "/api/show"), ("DELETE", "/api/delete"), ("POST", "/api/copy"),
     ("POST", "/api/pull"), ("POST", "/api/generate"), ("POST", "/api/chat"),
+    ("POST", "/v1/chat/completions"), ("GET", "/v1/models"),
 })  # fmt: skip
 
 
@@ -634,6 +635,66 @@ class _Handler(BaseHTTPRequestHandler):
 
     def h_chat(self, body: dict[str, Any], fault: Fault | None) -> None:
         self._generation(body, fault, chat=True)
+
+    # -- OpenAI compatibility (§13.1): token counts in `usage`, no durations --------------------
+
+    def h_v1_models(self, body: dict[str, Any], fault: Fault | None) -> None:
+        data = [
+            {"id": m.name, "object": "model", "created": 1746371864, "owned_by": "library"}
+            for m in self.fake.models.values()
+        ]
+        self._json({"object": "list", "data": data or None})
+
+    def h_v1_chat_completions(self, body: dict[str, Any], fault: Fault | None) -> None:
+        name = str(body.get("model") or "")
+        model = self.fake.find(name)
+        if model is None:
+            error = {"message": f"model '{name}' not found", "type": "not_found_error"}
+            self._json({"error": {**error, "param": None, "code": None}}, 404)
+            return
+        prompt = tokenize_chat(body.get("messages") or [], model)
+        n = min(int(body.get("max_tokens") or model.reply_tokens), model.reply_tokens)
+        base = {"id": "chatcmpl-447", "object": "chat.completion.chunk", "created": 1700000000,
+                "model": name, "system_fingerprint": "fp_ollama"}  # fmt: skip
+        usage = {"prompt_tokens": len(prompt), "completion_tokens": n,
+                 "total_tokens": len(prompt) + n}  # fmt: skip
+        time.sleep(len(prompt) / model.prefill_tps)
+        reason = "length" if n < model.reply_tokens else "stop"
+        if body.get("stream") is not True:
+            time.sleep(n / model.decode_tps)
+            text = "".join(f" tok{i}" for i in range(n))
+            choice = {"index": 0, "message": {"role": "assistant", "content": text},
+                      "finish_reason": reason}  # fmt: skip
+            self._json({**base, "object": "chat.completion", "choices": [choice], "usage": usage})
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        self._chunks = 0
+
+        def event(obj: Any) -> None:
+            data = f"data: {obj if isinstance(obj, str) else go_json(obj)}\n\n".encode()
+            self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+            self.wfile.flush()
+            self._chunks += 1
+
+        for i in range(n):
+            time.sleep(1 / model.decode_tps)
+            if fault is not None and fault.kind == "error_after" and i >= fault.after:
+                # Ollama re-encodes a mid-stream error as one more chunk and ends without [DONE].
+                event({**base, "model": "", "choices": [{"index": 0, "delta": {}}]})
+                self._end_stream()
+                return
+            delta = (
+                {"role": "assistant", "content": f" tok{i}"} if i == 0 else {"content": f" tok{i}"}
+            )
+            event({**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]})
+        event({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": reason}]})
+        if (body.get("stream_options") or {}).get("include_usage"):
+            event({**base, "choices": [], "usage": usage})
+        event("[DONE]")
+        self._end_stream()
 
     def _generation(self, body: dict[str, Any], fault: Fault | None, *, chat: bool) -> None:
         t_start = time.perf_counter_ns()
