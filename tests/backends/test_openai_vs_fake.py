@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from llmbox.bench.schema import validate_report
 from llmbox.cli import app
-from tests.fakes.ollama import Fault, FakeOllama
+from tests.fakes.ollama import FakeOllama, Fault
 
 runner = CliRunner()
 
@@ -37,7 +37,8 @@ def test_mid_stream_error_without_done_fails_the_run(fake_ollama: FakeOllama) ->
                                  "-f", "json", "-q"])  # fmt: skip
     assert result.exit_code == 1, result.output
     errors = [r["error"] for r in json.loads(result.stdout)["results"][0]["runs"]]
-    assert errors[0] is not None and "[DONE]" in errors[0]
+    assert errors[0] is not None
+    assert "[DONE]" in errors[0]
     assert errors[1] is None
 
 
