@@ -16,13 +16,6 @@ from typer.core import TyperCommand, TyperGroup
 from llmbox import __version__
 from llmbox.errors import ExitCode, LlmboxError
 
-
-def _debug_enabled(ctx: typer.Context | None) -> bool:
-    from llmbox.cli._common import debug_enabled
-
-    return debug_enabled()
-
-
 #: Every command: name -> (module, function, the one-line help ``llmbox --help`` lists).
 #: Commands are built from their functions only when run, so ``llmbox --help`` pays for none of
 #: them (Typer's conversion of all options costs more than the rest of start-up). A test checks
@@ -121,6 +114,7 @@ class _App(TyperGroup):
         return name, cmd, rest
 
     def invoke(self, ctx: Any) -> Any:
+        from llmbox.cli._common import debug_enabled
         from llmbox.cli._output import print_error
 
         try:
@@ -128,17 +122,17 @@ class _App(TyperGroup):
         except (typer.Exit, typer.Abort, typer.TyperException):
             raise
         except LlmboxError as err:
-            if _debug_enabled(ctx):
+            if debug_enabled():
                 raise
             print_error(err.message, err.hint)
             raise typer.Exit(int(err.exit_code)) from None
         except KeyboardInterrupt:
-            if _debug_enabled(ctx):
+            if debug_enabled():
                 raise
             print_error("interrupted")
             raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
         except Exception as err:
-            if _debug_enabled(ctx):
+            if debug_enabled():
                 raise
             print_error(
                 f"unexpected {type(err).__name__}: {err}",

@@ -8,7 +8,6 @@ max tokens, images) and the summary medians of ``prefill_tps`` and ``decode_tps`
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from llmbox.errors import UsageError
@@ -116,13 +115,6 @@ def observations(bench: dict[str, Any], chip: Chip, models: ModelCatalog) -> lis
             )
         )
     return out
-
-
-def load_bench(path: Path) -> dict[str, Any]:
-    """A saved ``llmbox bench`` result, checked against its schema."""
-    from llmbox.bench.schema import load_report
-
-    return load_report(path)
 
 
 def calibrate(
