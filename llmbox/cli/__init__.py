@@ -76,6 +76,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "sync",
         "Make the server hold the models FILE lists: pull the missing, preload, optionally prune.",
     ),
+    "history": (
+        "llmbox.cli.history",
+        "history",
+        "Browse saved benchmark runs: list with filters, show, rm, import, export, regressions.",
+    ),
     "doctor": (
         "llmbox.cli.doctor",
         "doctor",
@@ -89,8 +94,11 @@ def load_command(name: str) -> Any:
     import importlib
 
     module, attr, _ = COMMANDS[name]
+    target = getattr(importlib.import_module(module), attr)
+    if isinstance(target, typer.Typer):  # a group of subcommands, e.g. `history`
+        return typer.main.get_command(target)
     single = typer.Typer(pretty_exceptions_enable=False, add_completion=False)
-    single.command(name)(getattr(importlib.import_module(module), attr))
+    single.command(name)(target)
     return typer.main.get_command(single)
 
 

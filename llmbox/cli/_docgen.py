@@ -42,18 +42,23 @@ def render() -> str:
 
     lines = [HEADER]
     for name in sorted(COMMANDS):
-        cmd = load_command(name)
-        if cmd.hidden:
-            continue
-        lines.append(f"## `llmbox {name}`\n")
-        doc = (cmd.help or "").strip()
-        lines.append(doc + "\n")
-        rows = [r for p in cmd.params if (r := _param_row(p)) is not None]
-        if rows:
-            lines.append("| argument / option | meaning |\n|---|---|")
-            lines.extend(rows)
-            lines.append("")
+        _render_command(lines, f"llmbox {name}", load_command(name), "##")
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _render_command(lines: list[str], title: str, cmd: Any, level: str) -> None:
+    if cmd.hidden:
+        return
+    lines.append(f"{level} `{title}`\n")
+    doc = (cmd.help or "").strip()
+    lines.append(doc + "\n")
+    rows = [r for p in cmd.params if (r := _param_row(p)) is not None]
+    if rows:
+        lines.append("| argument / option | meaning |\n|---|---|")
+        lines.extend(rows)
+        lines.append("")
+    for sub_name, sub in (getattr(cmd, "commands", None) or {}).items():  # a group's subcommands
+        _render_command(lines, f"{title} {sub_name}", sub, level + "#")
 
 
 def main(argv: list[str]) -> int:
