@@ -40,12 +40,14 @@ class Engine:
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         raise NotImplementedError
 
-    def insert(self, sql: str, params: Sequence[Any]) -> int:
-        """Run an INSERT into a table with an ``id`` key; the new row's id."""
+    def insert(self, sql: str, params: Sequence[Any]) -> int | None:
+        """Run an INSERT into a table with an ``id`` key; the new row's id (None when an
+        ``ON CONFLICT DO NOTHING`` clause skipped it)."""
         raise NotImplementedError
 
-    def transaction(self) -> contextlib.AbstractContextManager[None]:
-        """A write transaction that holds the schema lock (writers are serialised)."""
+    def transaction(self, *, exclusive: bool = False) -> contextlib.AbstractContextManager[None]:
+        """A write transaction; ``exclusive`` also serialises it with every other exclusive one
+        (schema migrations). SQLite serialises all writers anyway."""
         raise NotImplementedError
 
     def tables(self) -> set[str]:
@@ -128,14 +130,13 @@ class SqliteEngine(Engine):
             with self._errors():
                 self.conn.executemany(sql, rows)
 
-    def insert(self, sql: str, params: Sequence[Any]) -> int:
+    def insert(self, sql: str, params: Sequence[Any]) -> int | None:
         with self._errors():
-            rowid = self.conn.execute(sql, params).lastrowid
-        assert rowid is not None
-        return rowid
+            cursor = self.conn.execute(sql, params)
+        return cursor.lastrowid if cursor.rowcount > 0 else None
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[None]:
+    def transaction(self, *, exclusive: bool = False) -> Iterator[None]:
         with self._errors():
             self.conn.execute("BEGIN IMMEDIATE")
         try:
@@ -157,7 +158,7 @@ class SqliteEngine(Engine):
 
 # -- PostgreSQL -----------------------------------------------------------------------------------
 
-#: Any constant: the advisory lock that serialises writers and migrations across clients.
+#: Any constant: the advisory lock that serialises migrations across clients.
 _LOCK_KEY = 0x6C6C6D62  # "llmb"
 
 
@@ -228,16 +229,16 @@ class PostgresEngine(Engine):
             with self._errors(), self.conn.cursor() as cur:
                 cur.executemany(self._sql(sql), rows)
 
-    def insert(self, sql: str, params: Sequence[Any]) -> int:
+    def insert(self, sql: str, params: Sequence[Any]) -> int | None:
         with self._errors():
             row = self.conn.execute(self._sql(sql) + " RETURNING id", params).fetchone()
-        assert row is not None
-        return int(row[0])
+        return None if row is None else int(row[0])
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[None]:
+    def transaction(self, *, exclusive: bool = False) -> Iterator[None]:
         with self._errors(), self.conn.transaction():
-            self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+            if exclusive:
+                self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
             yield
 
     def tables(self) -> set[str]:

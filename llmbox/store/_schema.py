@@ -179,7 +179,7 @@ def migrate(engine: Engine, now: str) -> int:
         if version == LATEST:
             return version
     types = _TYPES[engine.kind]
-    with engine.transaction():
+    with engine.transaction(exclusive=True):
         version = current_version(engine)  # another writer may have migrated meanwhile
         if version is None:
             foreign = set(TABLES[1:]) & engine.tables()

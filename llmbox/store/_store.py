@@ -296,10 +296,10 @@ class Store:
         digest = hashlib.sha256(text.encode()).hexdigest()
         eng = self.engine
         with eng.transaction():
-            found = eng.query("SELECT id FROM runs WHERE digest = ?", (digest,))
-            if found:
-                return SavedRun(int(found[0][0]), False, self.where)
             run_id = eng.insert(*self._run_row(data, text, digest, source))
+            if run_id is None:  # the same report is stored already
+                found = eng.query("SELECT id FROM runs WHERE digest = ?", (digest,))
+                return SavedRun(int(found[0][0]), False, self.where)
             for position, result in enumerate(data.get("results") or []):
                 self._insert_result(run_id, position, result)
             eng.executemany(
@@ -344,7 +344,8 @@ class Store:
             "n_results, failed_runs, source, report"
         )
         marks = ", ".join("?" * len(values))
-        return f"INSERT INTO runs ({columns}) VALUES ({marks})", values
+        sql = f"INSERT INTO runs ({columns}) VALUES ({marks}) ON CONFLICT (digest) DO NOTHING"
+        return sql, values
 
     def _insert_result(self, run_id: int, position: int, result: Mapping[str, Any]) -> None:
         eng = self.engine
@@ -386,6 +387,7 @@ class Store:
             f"VALUES ({', '.join('?' * len(values))})",
             values,
         )
+        assert result_id is not None
         summary = result.get("summary") or {}
         eng.executemany(
             f"INSERT INTO summaries (result_id, metric, {', '.join(STAT_COLUMNS)}) "
