@@ -17,8 +17,9 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from llmbox.errors import UsageError
-from llmbox.store._report import as_dict, machine_key, normalise_time
-from llmbox.store._store import RunFilter, RunInfo, Store, parse_tag_filters
+from llmbox.store._query import RunFilter, RunInfo
+from llmbox.store._report import as_dict, machine_key, normalise_time, parse_tag_filters
+from llmbox.store._store import Store
 
 if TYPE_CHECKING:
     from llmbox.bench.schema import Report as BenchReport

@@ -7,7 +7,7 @@ dict (the full JSON, so fields added later are not lost) and indexes a few facts
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -128,3 +128,31 @@ def parse_when(text: str, *, now: datetime | None = None) -> str:
             hint="use a date like 2026-11-01, a date-time like 2026-11-01T09:30, or an age "
             "like 12h, 7d, 2w",
         ) from None
+
+
+def parse_tags(specs: Sequence[str]) -> dict[str, str]:
+    """``["git=abc123", "ci=nightly"]`` -> a dict; a later KEY replaces an earlier one.
+
+    >>> parse_tags(["git=abc", "note=after driver update"])
+    {'git': 'abc', 'note': 'after driver update'}
+    """
+    tags: dict[str, str] = {}
+    for spec in specs:
+        key, sep, value = spec.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(
+                f"--tag {spec!r}: expected KEY=VALUE", hint="e.g. --tag git=$(git rev-parse HEAD)"
+            )
+        tags[key.strip()] = value.strip()
+    return tags
+
+
+def parse_tag_filters(specs: Sequence[str]) -> tuple[tuple[str, str | None], ...]:
+    """``KEY=VALUE`` matches that value; a bare ``KEY`` matches any run carrying the tag."""
+    out: list[tuple[str, str | None]] = []
+    for spec in specs:
+        key, sep, value = spec.partition("=")
+        if not key.strip():
+            raise UsageError(f"--tag {spec!r}: expected KEY or KEY=VALUE", hint="e.g. --tag ci")
+        out.append((key.strip(), value.strip() if sep else None))
+    return tuple(out)

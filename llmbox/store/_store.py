@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from llmbox.errors import UsageError
@@ -17,237 +16,22 @@ from llmbox.store._url import parse_url, resolve_url
 
 if TYPE_CHECKING:
     from llmbox.bench.schema import Report as BenchReport
+    from llmbox.store._query import Point, RunFilter, RunInfo
 
 _NOT_FOUND_HINT = "`llmbox history` lists the stored runs and their IDs"
 
 
-@dataclass(frozen=True)
-class RunFilter:
-    """Which runs (and, for ``models``, which results) a query covers. Within one field the
-    values are alternatives (OR); fields combine with AND. ``*`` and ``?`` are wildcards in
-    ``models``, ``hosts`` and ``machines``. ``since``/``until`` are stored-form timestamps
-    (see ``llmbox.store.parse_when``); ``until`` is exclusive."""
-
-    models: tuple[str, ...] = ()
-    cases: tuple[str, ...] = ()
-    hosts: tuple[str, ...] = ()
-    machines: tuple[str, ...] = ()
-    backends: tuple[str, ...] = ()
-    tags: tuple[tuple[str, str | None], ...] = ()
-    since: str | None = None
-    until: str | None = None
-    ids: tuple[int, ...] = ()
-
-
-@dataclass(frozen=True)
 class SavedRun:
-    id: int
-    created: bool  # False: the same report was already stored (under ``id``)
-    where: str  # the store, for messages (password masked)
+    """Where a report was saved: its run ``id``; ``created`` is False when the very same report
+    was stored already (under ``id``); ``where`` names the store (password masked)."""
 
+    __slots__ = ("created", "id", "where")
 
-@dataclass
-class RunInfo:
-    """One stored benchmark run, as ``llmbox history`` lists it."""
+    def __init__(self, id: int, created: bool, where: str) -> None:
+        self.id, self.created, self.where = id, created, where
 
-    id: int
-    started_at: str
-    finished_at: str | None
-    machine: str
-    backend: str
-    server_kind: str | None
-    host: str | None
-    server_version: str | None
-    llmbox_version: str
-    models: list[str]
-    n_results: int
-    failed_runs: int
-    interrupted: bool
-    source: str
-    saved_at: str
-    tags: dict[str, str] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass
-class Point:
-    """One metric of one result (a model × case of a run): its summary statistics and, when
-    asked for, the per-request values they summarise (successful requests only)."""
-
-    run_id: int
-    result_id: int
-    started_at: str
-    model: str
-    case_label: str
-    machine: str
-    backend: str
-    server_version: str | None
-    host: str | None
-    llmbox_version: str
-    prompt_tokens: int | None
-    max_tokens: int | None
-    concurrency: int | None
-    quantization: str | None
-    metric: str
-    stats: dict[str, float]
-    samples: list[float] = field(default_factory=list)
-
-    @property
-    def series(self) -> tuple[str, str, str, str]:
-        """(model, case, machine, backend): what the regression check follows over time."""
-        return (self.model, self.case_label, self.machine, self.backend)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def _glob(column: str, value: str) -> tuple[str, list[Any]]:
-    if "*" in value or "?" in value:
-        escaped = value.replace("!", "!!").replace("%", "!%").replace("_", "!_")
-        pattern = escaped.replace("*", "%").replace("?", "_")
-        return f"{column} LIKE ? ESCAPE '!'", [pattern]
-    return f"{column} = ?", [value]
-
-
-def _any_of(column: str, values: Sequence[str]) -> tuple[str, list[Any]]:
-    parts, params = [], []
-    for value in values:
-        sql, p = _glob(column, value)
-        parts.append(sql)
-        params += p
-    return "(" + " OR ".join(parts) + ")", params
-
-
-def _model_names(values: Sequence[str]) -> list[str]:
-    """``llama3.2`` also matches ``llama3.2:latest`` and the other way round."""
-    names: list[str] = []
-    for v in values:
-        names.append(v)
-        if "*" not in v and "?" not in v:
-            if v.endswith(":latest"):
-                names.append(v.removesuffix(":latest"))
-            elif ":" not in v.rsplit("/", 1)[-1]:
-                names.append(f"{v}:latest")
-    return names
-
-
-def _host_names(values: Sequence[str]) -> list[str]:
-    """A host as typed (``:11434``, ``localhost:11434``) also matches the URL a report keeps."""
-    from llmbox.config import parse_host
-
-    names: list[str] = []
-    for v in values:
-        names.append(v)
-        if "*" not in v and "?" not in v:
-            try:
-                names.append(parse_host(v))
-            except UsageError:
-                pass
-    return names
-
-
-def _where(flt: RunFilter, *, results_alias: str | None = None) -> tuple[str, list[Any]]:
-    """The WHERE clause of ``flt`` over ``runs r`` (and, if given, the results alias)."""
-    clauses: list[str] = []
-    params: list[Any] = []
-
-    def add(sql: str, p: Sequence[Any]) -> None:
-        clauses.append(sql)
-        params.extend(p)
-
-    if flt.ids:
-        add(f"r.id IN ({', '.join('?' * len(flt.ids))})", flt.ids)
-    if flt.since:
-        add("r.started_at >= ?", [flt.since])
-    if flt.until:
-        add("r.started_at < ?", [flt.until])
-    if flt.machines:
-        add(*_any_of("r.machine", flt.machines))
-    if flt.backends:
-        add(*_any_of("r.backend", flt.backends))
-    if flt.hosts:
-        add(*_any_of("r.host", _host_names(flt.hosts)))
-    for key, value in flt.tags:
-        if value is None:
-            add("EXISTS (SELECT 1 FROM tags t WHERE t.run_id = r.id AND t.key = ?)", [key])
-        else:
-            add(
-                "EXISTS (SELECT 1 FROM tags t WHERE t.run_id = r.id AND t.key = ? AND t.value = ?)",
-                [key, value],
-            )
-    result_parts: list[tuple[str, list[Any]]] = []
-    if flt.models:
-        result_parts.append(_any_of("{x}.model", _model_names(flt.models)))
-    if flt.cases:
-        result_parts.append(_any_of("{x}.case_label", flt.cases))
-    if result_parts:
-        if results_alias:
-            for sql, p in result_parts:
-                add(sql.replace("{x}", results_alias), p)
-        else:
-            inner = " AND ".join(sql.replace("{x}", "x") for sql, _ in result_parts)
-            add(
-                f"EXISTS (SELECT 1 FROM results x WHERE x.run_id = r.id AND {inner})",
-                [v for _, p in result_parts for v in p],
-            )
-    return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
-
-
-_RUN_COLUMNS = (
-    "r.id, r.started_at, r.finished_at, r.machine, r.backend, r.server_kind, r.host, "
-    "r.server_version, r.llmbox_version, r.models, r.n_results, r.failed_runs, r.interrupted, "
-    "r.source, r.saved_at"
-)
-
-
-def _run_info(row: Sequence[Any]) -> RunInfo:
-    return RunInfo(
-        id=int(row[0]),
-        started_at=row[1],
-        finished_at=row[2],
-        machine=row[3],
-        backend=row[4],
-        server_kind=row[5],
-        host=row[6],
-        server_version=row[7],
-        llmbox_version=row[8],
-        models=json.loads(row[9]),
-        n_results=int(row[10]),
-        failed_runs=int(row[11]),
-        interrupted=bool(row[12]),
-        source=row[13],
-        saved_at=row[14],
-    )
-
-
-def parse_tags(specs: Sequence[str]) -> dict[str, str]:
-    """``["git=abc123", "ci=nightly"]`` -> a dict; a later KEY replaces an earlier one.
-
-    >>> parse_tags(["git=abc", "note=after driver update"])
-    {'git': 'abc', 'note': 'after driver update'}
-    """
-    tags: dict[str, str] = {}
-    for spec in specs:
-        key, sep, value = spec.partition("=")
-        if not sep or not key.strip():
-            raise UsageError(
-                f"--tag {spec!r}: expected KEY=VALUE", hint="e.g. --tag git=$(git rev-parse HEAD)"
-            )
-        tags[key.strip()] = value.strip()
-    return tags
-
-
-def parse_tag_filters(specs: Sequence[str]) -> tuple[tuple[str, str | None], ...]:
-    """``KEY=VALUE`` matches that value; a bare ``KEY`` matches any run carrying the tag."""
-    out: list[tuple[str, str | None]] = []
-    for spec in specs:
-        key, sep, value = spec.partition("=")
-        if not key.strip():
-            raise UsageError(f"--tag {spec!r}: expected KEY or KEY=VALUE", hint="e.g. --tag ci")
-        out.append((key.strip(), value.strip() if sep else None))
-    return tuple(out)
+    def __repr__(self) -> str:
+        return f"SavedRun(id={self.id}, created={self.created}, where={self.where!r})"
 
 
 def _think(value: Any) -> str | None:
@@ -432,6 +216,8 @@ class Store:
     # -- reading ----------------------------------------------------------------------------------
 
     def count(self, flt: RunFilter | None = None) -> int:
+        from llmbox.store._query import RunFilter, _where
+
         where, params = _where(flt or RunFilter())
         return int(self.engine.query(f"SELECT COUNT(*) FROM runs r{where}", params)[0][0])
 
@@ -439,6 +225,8 @@ class Store:
         self, flt: RunFilter | None = None, *, limit: int | None = None, oldest_first: bool = False
     ) -> list[RunInfo]:
         """Runs matching ``flt``, newest first (or oldest first), at most ``limit``, with tags."""
+        from llmbox.store._query import _RUN_COLUMNS, RunFilter, _run_info, _where
+
         where, params = _where(flt or RunFilter())
         order = "ASC" if oldest_first else "DESC"
         sql = f"SELECT {_RUN_COLUMNS} FROM runs r{where}"
@@ -471,6 +259,8 @@ class Store:
                 info.tags[key] = value
 
     def info(self, run_id: int) -> RunInfo:
+        from llmbox.store._query import RunFilter
+
         found = self.runs(RunFilter(ids=(run_id,)))
         if not found:
             raise UsageError(f"no run {run_id} in {self.where}", hint=_NOT_FOUND_HINT)
@@ -514,6 +304,8 @@ class Store:
         """Summary statistics of each (run, model, case, metric) matching ``flt``, oldest first;
         with ``with_samples`` also the per-request values behind each (for tests of change and
         distribution charts). ``metrics`` None means all."""
+        from llmbox.store._query import Point, RunFilter, _where
+
         where, params = _where(flt or RunFilter(), results_alias="res")
         if metrics:
             cond = f"s.metric IN ({', '.join('?' * len(metrics))})"

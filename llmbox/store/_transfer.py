@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from llmbox.errors import UsageError
+from llmbox.store._query import RunFilter
 from llmbox.store._report import REPORT_HINT, validate
-from llmbox.store._store import RunFilter, Store
+from llmbox.store._store import Store
 
 ENVELOPE = "llmbox.history/1"
 

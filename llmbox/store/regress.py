@@ -27,7 +27,8 @@ from llmbox.bench.compare import MIN_TIME_DELTA_S
 from llmbox.bench.fields import METRICS
 
 if TYPE_CHECKING:
-    from llmbox.store._store import RunFilter, Store
+    from llmbox.store._query import RunFilter
+    from llmbox.store._store import Store
 
 #: Metrics checked unless asked otherwise.
 DEFAULT_METRICS = ("decode_tps", "prefill_tps", "ttft_s")
