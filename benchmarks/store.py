@@ -7,7 +7,7 @@
   directory and saves a realistic report (tests/report/golden/report.json: 2 models × 2 cases,
   22 requests); the wall time of that, median over many processes. Also the same save repeated
   inside one process, and the first save that creates the file.
-- *History*: a store with 10,000 such runs (``--quick``: 300), then ``llmbox history`` and its
+- *History*: a store with 10,000 such runs (``--quick``: 100), then ``llmbox history`` and its
   variants as a user runs them (fresh processes, wall time including start-up), median of 5.
 """
 
@@ -207,7 +207,7 @@ def measure_history(base: dict[str, Any], runs: int, rounds: int) -> list[Figure
 def measure(quick: bool) -> list[Figure]:
     base = json.loads(GOLDEN.read_text(encoding="utf-8"))
     figures = measure_save(base, rounds=3 if quick else 15)
-    figures += measure_history(base, runs=300 if quick else 10_000, rounds=1 if quick else 5)
+    figures += measure_history(base, runs=100 if quick else 10_000, rounds=1 if quick else 5)
     return figures
 
 
