@@ -226,6 +226,8 @@ class Runner:
         result = run.result
         if result.model_info.size_vram is None and (mem := await self._memory(run.model)):
             result.model_info = _merge(state.info, mem)
+        if run.case.concurrency > 1:
+            fill_queue_waits(result.runs)
         if run.extra:
             extra = sorted(run.extra)
             result.image_tokens = extra[len(extra) // 2]
@@ -333,7 +335,6 @@ class Runner:
                 await self.backend.server_info()
             sample = RunSample(error=err.message, status=status)
         sample.started_at = started
-        sample.queue_s = queue_wait(sample)
         return sample
 
     async def _batch(
@@ -366,13 +367,20 @@ class Runner:
             await asyncio.sleep(0.05)
 
 
-def queue_wait(sample: RunSample) -> float | None:
-    """Seconds the request waited before the server started on it: the client's TTFT minus the
-    server's own load, prefill and first decode step. None without server timings.
+def queue_wait(sample: RunSample, warm_load_ns: int | None = None) -> float | None:
+    """Seconds the request waited for a free slot. Ollama counts that wait into
+    ``load_duration`` (its handler starts the clock before the scheduler hands out a runner);
+    other servers leave it out of their timings, so the client's TTFT shows it. Both are counted:
+    ``load_duration`` beyond the model's warm load, plus TTFT beyond the server's own load,
+    prefill and first decode step. None without server timings.
 
     >>> queue_wait(RunSample(ttft_s=1.5, load_duration_ns=100_000_000,
     ...     prompt_eval_duration_ns=400_000_000, eval_count=10, eval_duration_ns=200_000_000))
     0.98
+    >>> queue_wait(RunSample(ttft_s=1.5, load_duration_ns=1_100_000_000,
+    ...     prompt_eval_duration_ns=380_000_000, eval_count=10, eval_duration_ns=200_000_000),
+    ...     warm_load_ns=100_000_000)
+    1.0
     """
     if not sample.ok or sample.ttft_s is None or sample.counts_source != "server":
         return None
@@ -380,7 +388,17 @@ def queue_wait(sample: RunSample) -> float | None:
         return None
     step_ns = sample.eval_duration_ns / sample.eval_count if sample.eval_count > 0 else 0
     server_s = (sample.load_duration_ns + sample.prompt_eval_duration_ns + step_ns) / 1e9
-    return round(max(0.0, sample.ttft_s - server_s), 6)
+    hidden = max(0.0, sample.ttft_s - server_s)
+    in_load = 0.0 if warm_load_ns is None else max(0, sample.load_duration_ns - warm_load_ns) / 1e9
+    return round(hidden + in_load, 6)
+
+
+def fill_queue_waits(runs: Sequence[RunSample]) -> None:
+    """Set ``queue_s`` on concurrent runs; the case's shortest load is the model's warm load."""
+    loads = [r.load_duration_ns for r in runs if r.ok]
+    warm = min(loads, default=0)
+    for r in runs:
+        r.queue_s = queue_wait(r, warm)
 
 
 def _merge(info: ModelInfo, mem: ModelInfo) -> ModelInfo:

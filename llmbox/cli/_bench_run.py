@@ -27,7 +27,9 @@ def run_and_print(
         outcome = run_bench(plan, gates, on_event=progress, checkpoint=checkpoint)
     if outcome.report.results:
         out.data(render(fmt, outcome.report))
-    if isinstance(outcome.error, Interrupted) and files:
-        out.info(f"results so far written to {', '.join(str(p) for _, p in files if p)}")
-    if outcome.error is not None:
-        raise outcome.error
+    error = outcome.error
+    saved = [str(p) for _, p in files if p is not None]
+    if isinstance(error, Interrupted) and saved:
+        error = type(error)(f"{error.message}; results so far written to {', '.join(saved)}")
+    if error is not None:
+        raise error
