@@ -266,7 +266,8 @@ def bench(
     Exit codes: 0 ok, 1 some runs failed, 2 usage error, 3 server unreachable, 4 model not
     found, 5 a gate failed, 130 interrupted, 143 terminated (SIGTERM); results so far are written.
     """
-    from llmbox.bench.session import BenchOptions, GateOptions, build_plan
+    from llmbox.bench.plan import BenchOptions, build_plan
+    from llmbox.bench.session import GateOptions
     from llmbox.cli._bench_run import run_and_print
 
     plan = build_plan(
