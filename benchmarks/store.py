@@ -2,7 +2,7 @@
 
     python benchmarks/store.py [--quick] [--json]
 
-- *Save*: a fresh process that has already imported what ``llmbox bench`` imports (the engine,
+- *Save*: a fresh process that has already imported what ``llmbox bench`` imports (the session,
   the report model, the exporters) then imports the store, opens the SQLite file in the user data
   directory and saves a realistic report (tests/report/golden/report.json: 2 models × 2 cases,
   22 requests); the wall time of that, median over many processes. Also the same save repeated
@@ -34,7 +34,7 @@ HISTORY_BUDGET_S = 1.0
 
 _SAVE_CHILD = """
 import json, sys, time
-import llmbox.cli._bench_cmd, llmbox.report.exporters  # what a bench run has loaded by now
+import llmbox.bench.session, llmbox.report.exporters  # what a bench run has loaded by now
 data = json.loads(sys.stdin.read())
 t0 = time.perf_counter()
 from llmbox.store import open_store
@@ -61,7 +61,7 @@ def variant(base: dict[str, Any], i: int, when: datetime) -> dict[str, Any]:
             run["eval_duration_ns"] = round(run["eval_duration_ns"] * factor)
         if decode := result["summary"].get("decode_tps"):
             result["summary"]["decode_tps"] = {
-                k: v if k == "n" else v / factor for k, v in decode.items()
+                k: v if k == "n" or v is None else v / factor for k, v in decode.items()
             }
     return data
 
@@ -90,8 +90,10 @@ def measure_save(base: dict[str, Any], rounds: int) -> list[Figure]:
                 capture_output=True,
                 text=True,
                 env=env,
-                check=True,
+                check=False,
             )
+            if done.returncode != 0:
+                raise RuntimeError(f"saving child failed: {done.stderr[-2000:]}")
             return dict(zip(PARTS, (v * 1000 for v in json.loads(done.stdout)), strict=True))
 
         child(0, _env(Path(tmp) / "warm-up"))  # writes the byte-code caches

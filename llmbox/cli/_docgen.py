@@ -42,23 +42,26 @@ def render() -> str:
 
     lines = [HEADER]
     for name in sorted(COMMANDS):
-        _render_command(lines, f"llmbox {name}", load_command(name), "##")
+        cmd = load_command(name)
+        if cmd.hidden:
+            continue
+        # A command with subcommands (bench: run, compare): its default one ("run") is documented
+        # under the command's own name.
+        subs = getattr(cmd, "commands", None) or {"": cmd}
+        for sub_name, sub in subs.items():
+            title = name if sub_name in ("", "run") else f"{name} {sub_name}"
+            lines += _section(title, sub)
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _render_command(lines: list[str], title: str, cmd: Any, level: str) -> None:
-    if cmd.hidden:
-        return
-    lines.append(f"{level} `{title}`\n")
-    doc = (cmd.help or "").strip()
-    lines.append(doc + "\n")
+def _section(title: str, cmd: Any) -> list[str]:
+    lines = [f"## `llmbox {title}`\n", (cmd.help or "").strip() + "\n"]
     rows = [r for p in cmd.params if (r := _param_row(p)) is not None]
     if rows:
         lines.append("| argument / option | meaning |\n|---|---|")
         lines.extend(rows)
         lines.append("")
-    for sub_name, sub in (getattr(cmd, "commands", None) or {}).items():  # a group's subcommands
-        _render_command(lines, f"{title} {sub_name}", sub, level + "#")
+    return lines
 
 
 def main(argv: list[str]) -> int:

@@ -313,6 +313,8 @@ def show(
     quiet: QuietOpt = False,
 ) -> None:
     """Show one stored run: its provenance and results, or its full report as JSON."""
+    import json
+
     from llmbox.report.exporters import render
     from llmbox.store import open_store
 
@@ -320,12 +322,17 @@ def show(
     with open_store(db, create=False) as store:
         data = store.report(run_id)
         info = store.info(run_id)
+    if format is ShowFormat.json:  # the saved report, exactly (fields a newer llmbox added too)
+        out.data(json.dumps(data, indent=2, ensure_ascii=False))
+        return
+    from llmbox.store._report import validate
+
     if format is ShowFormat.table:
         server = _server(info) + (f" at {info.host}" if info.host else "")
         out.info(f"run {info.id}: {_local(info.started_at)} on {info.machine}, {server}")
         if info.tags:
             out.info(f"tags: {_tags(info.tags)}")
-    out.data(render(format.value, data))
+    out.data(render(format.value, validate(data, f"run {run_id}")))
 
 
 @history.command("rm")

@@ -22,7 +22,7 @@ from llmbox.store._report import as_dict, machine_key, normalise_time, parse_tag
 from llmbox.store._store import Store
 
 if TYPE_CHECKING:
-    from llmbox.bench.schema import Report as BenchReport
+    from llmbox.results import BenchReport
 
 SPEC_HINT = "use last, best, a run ID from `llmbox history`, or tag:KEY=VALUE"
 BEST_METRIC = "decode_tps"

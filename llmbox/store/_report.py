@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from llmbox.errors import UsageError
 
 if TYPE_CHECKING:
-    from llmbox.bench.schema import Report as BenchReport
+    from llmbox.results import BenchReport
 
 REPORT_HINT = "give a file written by llmbox bench -f json (or --output json:PATH)"
 
@@ -23,27 +23,14 @@ def as_dict(report: BenchReport | Mapping[str, Any]) -> dict[str, Any]:
     """The report's ``llmbox.bench/1`` JSON dict."""
     if isinstance(report, Mapping):
         return dict(report)
-    dumped: dict[str, Any] = report.model_dump(mode="json", by_alias=True)
-    return dumped
+    return report.to_json_dict()
 
 
 def validate(data: Any, source: str) -> BenchReport:
     """Check ``data`` against the report model; UsageError naming the first bad field."""
-    from pydantic import ValidationError
+    from llmbox.results import BenchReport
 
-    from llmbox.bench.schema import Report as BenchReport
-
-    if not isinstance(data, dict) or not str(data.get("schema", "")).startswith("llmbox.bench/"):
-        raise UsageError(f"{source} is not an llmbox benchmark report", hint=REPORT_HINT)
-    try:
-        return BenchReport.model_validate(data)
-    except ValidationError as err:
-        first = err.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise UsageError(
-            f"{source} does not match the {data.get('schema')} schema: {where}: {first['msg']}",
-            hint=REPORT_HINT,
-        ) from None
+    return BenchReport.parse(data, source)
 
 
 def canonical_json(data: Mapping[str, Any]) -> str:

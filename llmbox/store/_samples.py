@@ -7,19 +7,21 @@ from collections.abc import Sequence
 from typing import Any
 
 from llmbox.bench import metrics
-from llmbox.bench.types import RunSample
+from llmbox.results import RunSample
 from llmbox.store._schema import SAMPLE_COLUMNS
+
+_ZERO_IF_NULL = frozenset(
+    {"prompt_eval_count", "prompt_eval_duration_ns", "eval_count", "eval_duration_ns",
+     "thinking_tokens", "load_duration_ns", "total_duration_ns", "batch"}
+)  # fmt: skip
 
 
 def _sample(row: Sequence[Any]) -> RunSample:
     fields = dict(zip(SAMPLE_COLUMNS, row, strict=True))
-    return RunSample(**{k: v for k, v in fields.items() if v is not None or k in _NULLABLE})
-
-
-_NULLABLE = frozenset(
-    {"cached_prompt_tokens", "ttft_s", "ttft_answer_s", "e2e_s", "itl_mean_s", "itl_max_s",
-     "done_reason", "status", "error"}
-)  # fmt: skip
+    for key in _ZERO_IF_NULL:
+        if fields[key] is None:
+            fields[key] = 0
+    return RunSample.model_construct(**fields)  # stored from a validated report
 
 
 def per_request(run: RunSample) -> dict[str, float | None]:
@@ -34,6 +36,7 @@ def per_request(run: RunSample) -> dict[str, float | None]:
         "e2e_s": run.e2e_s,
         "load_s": metrics.load_s(run),
         "itl_s": run.itl_mean_s,
+        "queue_s": run.queue_s,
     }
 
 
@@ -41,7 +44,9 @@ def metric_values(
     sample_rows: Sequence[Sequence[Any]], batch_rows: Sequence[Sequence[Any]]
 ) -> dict[int, dict[str, list[float]]]:
     """``result_id -> metric -> values`` from ``samples`` rows (result_id first) and ``batches``
-    rows (result_id, requests, wall_s, aggregate_tps)."""
+    rows (result_id, requests, wall_s, aggregate_tps). Throughput (``aggregate_tps``,
+    ``requests_per_s``) is per concurrent batch, or per request when requests ran one at a time,
+    as in ``metrics.summarize``."""
     out: dict[int, dict[str, list[float]]] = {}
     for row in sample_rows:
         run = _sample(row[1:])
@@ -51,9 +56,17 @@ def metric_values(
         for metric, value in per_request(run).items():
             if value is not None:
                 into.setdefault(metric, []).append(float(value))
+        if run.e2e_s:
+            into.setdefault("_sequential_rps", []).append(1 / run.e2e_s)
+    concurrent: set[int] = set()
     for result_id, requests, wall_s, aggregate_tps in batch_rows:
         if requests and requests > 1 and wall_s and wall_s > 0:
-            out.setdefault(int(result_id), {}).setdefault("aggregate_tps", []).append(
-                float(aggregate_tps)
-            )
+            into = out.setdefault(int(result_id), {})
+            into.setdefault("aggregate_tps", []).append(float(aggregate_tps))
+            into.setdefault("requests_per_s", []).append(requests / wall_s)
+            concurrent.add(int(result_id))
+    for result_id, values in out.items():
+        sequential = values.pop("_sequential_rps", [])
+        if result_id not in concurrent:
+            values["requests_per_s"] = sequential
     return out

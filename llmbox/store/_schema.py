@@ -38,6 +38,7 @@ SAMPLE_COLUMNS = (
     "e2e_s",
     "itl_mean_s",
     "itl_max_s",
+    "queue_s",
     "done_reason",
     "status",
     "error",
@@ -147,6 +148,14 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
                 PRIMARY KEY (run_id, key)
             )""",
             "CREATE INDEX tags_key_value ON tags (key, value)",
+        ),
+    ),
+    (
+        2,
+        "samples.queue_s, results.image_tokens (llmbox.bench/1 additions)",
+        (
+            "ALTER TABLE samples ADD COLUMN queue_s {float}",
+            "ALTER TABLE results ADD COLUMN image_tokens INTEGER",
         ),
     ),
 )

@@ -15,7 +15,7 @@ from llmbox.store._schema import SAMPLE_COLUMNS, STAT_COLUMNS
 from llmbox.store._url import parse_url, resolve_url
 
 if TYPE_CHECKING:
-    from llmbox.bench.schema import Report as BenchReport
+    from llmbox.results import BenchReport
     from llmbox.store._query import Point, RunFilter, RunInfo
 
 _NOT_FOUND_HINT = "`llmbox history` lists the stored runs and their IDs"
@@ -162,12 +162,13 @@ class Store:
             int(result.get("failed_runs") or 0),
             result.get("initial_load_s"),
             ",".join(str(w.get("code", "")) for w in result.get("warnings") or []),
+            result.get("image_tokens"),
         )
         result_id = eng.insert(
             "INSERT INTO results (run_id, position, model, model_digest, family, parameter_size, "
             "parameter_count, quantization, size_bytes, size_vram, context_length, processor, "
             "case_label, prompt_tokens, max_tokens, concurrency, think, images, api, num_ctx, "
-            "cold, n_runs, failed_runs, initial_load_s, warnings) "
+            "cold, n_runs, failed_runs, initial_load_s, warnings, image_tokens) "
             f"VALUES ({', '.join('?' * len(values))})",
             values,
         )

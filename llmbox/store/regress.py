@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from llmbox.bench.compare import MIN_TIME_DELTA_S
 from llmbox.bench.fields import METRICS
+from llmbox.bench.significance import welch_p
 
 if TYPE_CHECKING:
     from llmbox.store._query import RunFilter
@@ -41,81 +42,22 @@ DEFAULT_MIN_EFFECT = 0.05
 # -- statistics -----------------------------------------------------------------------------------
 
 
-def _beta_cf(a: float, b: float, x: float) -> float:
-    """The continued fraction of the incomplete beta function (modified Lentz evaluation)."""
-    tiny = 1e-300
-    c, d = 1.0, 1.0 - (a + b) * x / (a + 1.0)
-    d = 1.0 / (d if abs(d) > tiny else tiny)
-    h = d
-    for m in range(1, 300):
-        # even step: m(b - m)x / ((a + 2m - 1)(a + 2m)); odd step: -(a + m)(a + b + m)x / (...)
-        for num in (
-            m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
-            -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1)),
-        ):
-            d = 1.0 + num * d
-            d = 1.0 / (d if abs(d) > tiny else tiny)
-            c = 1.0 + num / c
-            c = c if abs(c) > tiny else tiny
-            h *= d * c
-        if abs(d * c - 1.0) < 1e-14:
-            break
-    return h
-
-
-def betainc(a: float, b: float, x: float) -> float:
-    """The regularized incomplete beta function I_x(a, b).
-
-    >>> round(betainc(2.0, 3.0, 0.4), 6)  # 1 - (0.6**4 + 4 * 0.4 * 0.6**3)
-    0.5248
-    """
-    if x <= 0.0:
-        return 0.0
-    if x >= 1.0:
-        return 1.0
-    log_front = (
-        math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
-    )
-    front = math.exp(log_front)
-    if x < (a + 1.0) / (a + b + 2.0):
-        return front * _beta_cf(a, b, x) / a
-    return 1.0 - front * _beta_cf(b, a, 1.0 - x) / b
-
-
-def t_two_sided_p(t: float, df: float) -> float:
-    """P(|T| >= |t|) for Student's t with ``df`` degrees of freedom.
-
-    >>> round(t_two_sided_p(2.228, 10), 3), round(t_two_sided_p(1.96, 1e6), 3)
-    (0.05, 0.05)
-    """
-    if math.isinf(t):
-        return 0.0
-    return betainc(df / 2.0, 0.5, df / (df + t * t))
-
-
-def _mean_var(xs: Sequence[float]) -> tuple[float, float]:
+def _mean_sd(xs: Sequence[float]) -> tuple[float, float]:
     mean = math.fsum(xs) / len(xs)
     var = math.fsum((x - mean) ** 2 for x in xs) / (len(xs) - 1) if len(xs) > 1 else 0.0
-    return mean, var
+    return mean, math.sqrt(var)
 
 
 def welch(a: Sequence[float], b: Sequence[float]) -> float | None:
-    """Two-sided p-value of Welch's t-test that ``a`` and ``b`` have the same mean; None when
-    either side has fewer than 2 values. Two constant samples: 0 if they differ, else 1.
+    """Two-sided p-value of Welch's t-test that ``a`` and ``b`` have the same mean
+    (``llmbox.bench.significance``); None when either side has fewer than 2 values.
 
     >>> round(welch([19.8, 20.4, 19.6, 17.1, 21.3], [28.2, 26.6, 20.1, 23.3, 25.2]), 4)
     0.0187
     """
     if len(a) < 2 or len(b) < 2:
         return None
-    ma, va = _mean_var(a)
-    mb, vb = _mean_var(b)
-    sa, sb = va / len(a), vb / len(b)
-    if sa + sb == 0.0:
-        return 0.0 if ma != mb else 1.0
-    t = (mb - ma) / math.sqrt(sa + sb)
-    df = (sa + sb) ** 2 / (sa * sa / (len(a) - 1) + sb * sb / (len(b) - 1))
-    return t_two_sided_p(t, df)
+    return welch_p(*_mean_sd(a), len(a), *_mean_sd(b), len(b))
 
 
 # -- change points --------------------------------------------------------------------------------

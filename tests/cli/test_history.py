@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from llmbox.bench.schema import validate_report
 from llmbox.cli import app
+from llmbox.results import BenchReport
 from tests.fakes.ollama import FakeOllama
 from tests.store.reports import T0, report, series
 
@@ -76,7 +76,7 @@ def test_import_then_list_show_and_round_trip(db: Path, tmp_path: Path) -> None:
 
     shown = llmbox("history", "show", "1", "-f", "json").stdout
     assert json.loads(shown) == json.loads(first.read_text())
-    validate_report(json.loads(shown))
+    BenchReport.parse(json.loads(shown))
 
     text = llmbox("history", "show", "2")
     assert "llama3.2" in text.stdout

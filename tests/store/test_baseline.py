@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from llmbox.bench.schema import Report
 from llmbox.errors import UsageError
+from llmbox.results import BenchReport
 from llmbox.store import find_baseline, open_store, resolve_baseline
 from tests.store.reports import T0, report, result
 
@@ -29,7 +29,7 @@ def test_last_best_id_and_tag(store_url: str) -> None:
         assert find_baseline(store, "tag:driver=550", like=new).id == slow
         assert find_baseline(store, "tag:driver", like=new).id == fast  # the latest carrying it
         baseline = resolve_baseline(store, "last", like=new)
-        assert isinstance(baseline, Report)
+        assert isinstance(baseline, BenchReport)
         assert baseline.results[0].summary["decode_tps"].mean == pytest.approx(50, rel=0.05)
 
 

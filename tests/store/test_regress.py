@@ -9,14 +9,7 @@ from datetime import timedelta
 import pytest
 
 from llmbox.store import RunFilter, find_regressions, open_store
-from llmbox.store.regress import (
-    RunValues,
-    analyse_series,
-    betainc,
-    change_points,
-    t_two_sided_p,
-    welch,
-)
+from llmbox.store.regress import RunValues, analyse_series, change_points, welch
 from tests.store.reports import T0, report, result, series
 
 # Reference p-values from scipy.stats.ttest_ind(a, b, equal_var=False) (scipy 1.17).
@@ -30,13 +23,6 @@ WELCH_REFERENCE = [
 @pytest.mark.parametrize(("a", "b", "p"), WELCH_REFERENCE)
 def test_welch_matches_scipy(a: list[float], b: list[float], p: float) -> None:
     assert welch(a, b) == pytest.approx(p, rel=1e-9)
-
-
-def test_student_t_and_incomplete_beta() -> None:
-    assert t_two_sided_p(2.2281388519862753, 10) == pytest.approx(0.05, rel=1e-9)
-    assert t_two_sided_p(0.0, 5) == pytest.approx(1.0)
-    assert betainc(0.5, 0.5, 0.5) == pytest.approx(0.5)
-    assert betainc(3.0, 2.0, 0.25) == pytest.approx(0.05078125)  # 4x^3 - 3x^4
 
 
 def test_welch_edge_cases() -> None:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from llmbox.bench.schema import Report, Run
 from llmbox.errors import ExitCode, StoreError, UsageError
+from llmbox.results import BenchReport, RunSample
 from llmbox.store import RunFilter, open_store, parse_when
 from llmbox.store._schema import LATEST, SAMPLE_COLUMNS
 from tests.store.reports import T0, report, result
@@ -33,7 +33,7 @@ def test_saved_report_round_trips_and_validates(store_url: str) -> None:
         assert back == original
         assert list(back) == list(original)  # key order kept too
         typed = store.load(saved.id)
-        assert isinstance(typed, Report)
+        assert isinstance(typed, BenchReport)
         assert typed.results[1].model == "qwen3:4b"
 
 
@@ -66,7 +66,7 @@ def test_every_sample_summary_and_tag_is_in_the_tables(store_url: str) -> None:
 
 def test_sample_columns_cover_every_run_sample_field() -> None:
     # A new per-request field needs a migration adding its column (the JSON keeps it meanwhile).
-    assert set(SAMPLE_COLUMNS) == set(Run.model_fields)
+    assert set(SAMPLE_COLUMNS) == set(RunSample.model_fields)
 
 
 def test_fields_unknown_to_the_tables_are_kept_in_the_report(store_url: str) -> None:
@@ -174,6 +174,7 @@ def test_schema_is_versioned_and_migrated_once(store_url: str) -> None:
     with open_store(store_url) as store:
         rows = store.engine.query("SELECT version, description FROM schema_version")
         assert [r[0] for r in rows] == list(range(1, LATEST + 1))
+        assert LATEST >= 2
     with open_store(store_url) as store:  # reopening applies nothing twice
         assert store.engine.query("SELECT COUNT(*) FROM schema_version")[0][0] == LATEST
 
@@ -305,3 +306,29 @@ def test_saved_report_file_from_the_repo_imports(store_url: str) -> None:
     with open_store(store_url) as store:
         run_id = store.save(entry.report, source="import").id
         assert store.info(run_id).machine == "Apple M2"  # no hostname in that report: the chip
+
+
+def test_an_older_store_is_upgraded_with_its_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from llmbox.store import _schema
+
+    path = tmp_path / "v1.db"
+    data = report()
+    with monkeypatch.context() as m:  # a store written by the llmbox that knew only version 1
+        m.setattr(_schema, "MIGRATIONS", _schema.MIGRATIONS[:1])
+        m.setattr(_schema, "LATEST", 1)
+        with open_store(str(path)) as store:
+            store.engine.execute(
+                "INSERT INTO runs (digest, started_at, saved_at, schema, llmbox_version, backend, "
+                "machine, interrupted, models, n_results, failed_runs, source, report) "
+                "VALUES ('d', '2026-01-01T00:00:00.000000Z', 'x', 'llmbox.bench/1', '0.1', "
+                "'ollama', 'old-box', 0, '[]', 0, 0, 'bench', ?)",
+                (__import__("json").dumps(data),),
+            )
+    with open_store(str(path)) as store:
+        versions = [r[0] for r in store.engine.query("SELECT version FROM schema_version")]
+        assert versions == list(range(1, LATEST + 1))
+        assert [r.machine for r in store.runs()] == ["old-box"]
+        store.save(report(started=T0 + timedelta(days=1)))  # the new columns are there
+        assert store.count() == 2
