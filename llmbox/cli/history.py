@@ -22,13 +22,14 @@ HELP = "Browse saved benchmark runs: list with filters, show, rm, import, export
 
 history = typer.Typer(
     name="history",
+    help=f"{HELP}\n\nEvery `llmbox bench` is saved to the results store (see --db). Without a "
+    "subcommand this lists runs, newest first, as `history list` does.",
     invoke_without_command=True,
     no_args_is_help=False,
     add_completion=False,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-history.__doc__ = HELP  # the command table's one-line help (a test compares the two)
 
 #: Rows ``history`` prints as a table unless ``--limit`` says otherwise.
 TABLE_LIMIT = 20
@@ -269,11 +270,7 @@ def _history(
     db: DbOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
-    """Browse saved benchmark runs: list with filters, show, rm, import, export, regressions.
-
-    Every `llmbox bench` is saved to the results store (see --db). Without a subcommand this
-    lists runs, newest first, as `history list` does.
-    """
+    """List runs when no subcommand is given (the group's help is ``HELP`` above)."""
     if ctx.invoked_subcommand is None:
         flt = _filter(model, case, host, machine, backend, tag, since, until)
         _list(db, flt, limit, format, quiet)
