@@ -67,6 +67,11 @@ class SqliteEngine(Engine):
         assert target.path is not None
         self.path = target.path
         self.shown = str(target.path)
+        if self.path.is_dir():
+            raise UsageError(
+                f"{self.shown} is a directory, not a database file",
+                hint=f"name a file, e.g. --db {self.path / 'history.db'}",
+            )
         if not create and not self.path.exists():
             # Reading a store that was never written: an empty in-memory one answers the same.
             self.conn = sqlite3.connect(":memory:", isolation_level=None)

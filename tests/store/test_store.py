@@ -257,6 +257,11 @@ def test_locked_sqlite_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
         holder.close()
 
 
+def test_a_directory_is_not_a_database(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="is a directory, not a database file"):
+        open_store(str(tmp_path))
+
+
 def test_unwritable_location(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")
