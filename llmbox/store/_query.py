@@ -53,7 +53,25 @@ class RunInfo:
     tags: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # Not dataclasses.asdict: its deep copy made `history -f json` over 10,000 runs 3x slower.
+        return {
+            "id": self.id,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "machine": self.machine,
+            "backend": self.backend,
+            "server_kind": self.server_kind,
+            "host": self.host,
+            "server_version": self.server_version,
+            "llmbox_version": self.llmbox_version,
+            "models": list(self.models),
+            "n_results": self.n_results,
+            "failed_runs": self.failed_runs,
+            "interrupted": self.interrupted,
+            "source": self.source,
+            "saved_at": self.saved_at,
+            "tags": dict(self.tags),
+        }
 
 
 @dataclass

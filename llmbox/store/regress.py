@@ -82,56 +82,75 @@ class Verdict:
     after: float
 
 
-def _segment_mean(runs: Sequence[RunValues]) -> float:
-    return math.fsum(r.mean for r in runs) / len(runs)
+class _Series:
+    """Prefix sums over a series' runs, so any two adjacent segments are compared in O(1):
+    the mean of run means per segment, and the pooled per-request count, mean and variance."""
 
+    def __init__(self, runs: Sequence[RunValues]) -> None:
+        self.runs = runs
+        shift = runs[0].mean if runs else 0.0  # values are summed relative to it (less rounding)
+        self.shift = shift
+        self.means = [r.mean for r in runs]
+        pm, pn, ps, pq = [0.0], [0], [0.0], [0.0]
+        for r in runs:
+            values = r.samples or (r.mean,)
+            pm.append(pm[-1] + r.mean)
+            pn.append(pn[-1] + len(values))
+            ps.append(ps[-1] + math.fsum(v - shift for v in values))
+            pq.append(pq[-1] + math.fsum((v - shift) ** 2 for v in values))
+        self.pm, self.pn, self.ps, self.pq = pm, pn, ps, pq
 
-def _pooled(runs: Sequence[RunValues]) -> list[float]:
-    return [x for r in runs for x in (r.samples or (r.mean,))]
+    def mean_of_means(self, i: int, j: int) -> float:
+        return (self.pm[j] - self.pm[i]) / (j - i)
 
+    def pooled(self, i: int, j: int) -> tuple[float, float, int]:
+        """Mean, sample sd and count of every per-request value of runs [i, j)."""
+        n = self.pn[j] - self.pn[i]
+        s, q = self.ps[j] - self.ps[i], self.pq[j] - self.pq[i]
+        var = max(0.0, (q - s * s / n) / (n - 1)) if n > 1 else 0.0
+        return s / n + self.shift, math.sqrt(var), n
 
-def confirm(
-    before: Sequence[RunValues],
-    after: Sequence[RunValues],
-    *,
-    metric: str,
-    alpha: float,
-    min_effect: float,
-) -> Verdict | None:
-    """The verdict for a change between two segments, or None if it does not stand."""
-    b_mean, a_mean = _segment_mean(before), _segment_mean(after)
-    if b_mean == 0:
-        return None
-    change = (a_mean - b_mean) / abs(b_mean)
-    if abs(change) < min_effect:
-        return None
-    spec = METRICS.get(metric)
-    if spec is not None and spec.is_time and abs(a_mean - b_mean) <= MIN_TIME_DELTA_S:
-        return None
-    p = welch(_pooled(before), _pooled(after))
-    if p is None or p >= alpha:
-        return None
-    return Verdict(p, change, b_mean, a_mean)
+    def confirm(
+        self, i: int, k: int, j: int, *, metric: str, alpha: float, min_effect: float
+    ) -> Verdict | None:
+        """The verdict for a change between runs [i, k) and [k, j), or None if it does not
+        stand (see the module docstring)."""
+        b_mean, a_mean = self.mean_of_means(i, k), self.mean_of_means(k, j)
+        if b_mean == 0:
+            return None
+        change = (a_mean - b_mean) / abs(b_mean)
+        if abs(change) < min_effect:
+            return None
+        spec = METRICS.get(metric)
+        if spec is not None and spec.is_time and abs(a_mean - b_mean) <= MIN_TIME_DELTA_S:
+            return None
+        before, after = self.pooled(i, k), self.pooled(k, j)
+        if before[2] < 2 or after[2] < 2:
+            return None
+        p = welch_p(*before, *after)
+        if p is None or p >= alpha:
+            return None
+        return Verdict(p, change, b_mean, a_mean)
 
+    def best_split(self, lo: int, hi: int) -> int:
+        """The k in (lo, hi) minimising the squared deviations of the run means of [lo, k) and
+        [k, hi) from their own means."""
+        prefix, squares = [0.0], [0.0]
+        for x in self.means[lo:hi]:
+            prefix.append(prefix[-1] + (x - self.shift))
+            squares.append(squares[-1] + (x - self.shift) ** 2)
+        n = hi - lo
 
-def _best_split(means: Sequence[float], lo: int, hi: int) -> int:
-    """The k in (lo, hi) minimising the squared deviations of [lo, k) and [k, hi)."""
-    prefix, squares = [0.0], [0.0]
-    for x in means[lo:hi]:
-        prefix.append(prefix[-1] + x)
-        squares.append(squares[-1] + x * x)
-    n = hi - lo
+        def sse(a: int, b: int) -> float:
+            s, q = prefix[b] - prefix[a], squares[b] - squares[a]
+            return q - s * s / (b - a)
 
-    def sse(i: int, j: int) -> float:
-        s, q = prefix[j] - prefix[i], squares[j] - squares[i]
-        return q - s * s / (j - i)
-
-    best, best_cost = lo + 1, math.inf
-    for k in range(1, n):
-        cost = sse(0, k) + sse(k, n)
-        if cost < best_cost - 1e-12 * (abs(cost) + 1.0):
-            best, best_cost = lo + k, cost
-    return best
+        best, best_cost = lo + 1, math.inf
+        for k in range(1, n):
+            cost = sse(0, k) + sse(k, n)
+            if cost < best_cost - 1e-12 * (abs(cost) + 1.0):
+                best, best_cost = lo + k, cost
+        return best
 
 
 def change_points(
@@ -142,33 +161,28 @@ def change_points(
     min_effect: float = DEFAULT_MIN_EFFECT,
 ) -> list[int]:
     """Indexes into ``runs`` where a new level starts (see the module docstring)."""
-    means = [r.mean for r in runs]
+    series = _Series(runs)
     found: list[int] = []
-
-    def search(lo: int, hi: int) -> None:
+    pending = [(0, len(runs))]
+    while pending:  # binary segmentation, without recursion (a series can be long)
+        lo, hi = pending.pop()
         if hi - lo < 2:
-            return
-        k = _best_split(means, lo, hi)
-        if confirm(runs[lo:k], runs[k:hi], metric=metric, alpha=alpha, min_effect=min_effect):
+            continue
+        k = series.best_split(lo, hi)
+        if series.confirm(lo, k, hi, metric=metric, alpha=alpha, min_effect=min_effect):
             found.append(k)
-            search(lo, k)
-            search(k, hi)
-
-    search(0, len(runs))
+            pending += [(lo, k), (k, hi)]
     bounds = sorted(found)
     while True:  # every change must stand against its final neighbours
         edges = [0, *bounds, len(runs)]
         kept = [
             edges[i]
             for i in range(1, len(edges) - 1)
-            if confirm(
-                runs[edges[i - 1] : edges[i]],
-                runs[edges[i] : edges[i + 1]],
-                metric=metric,
-                alpha=alpha,
+            if series.confirm(
+                edges[i - 1], edges[i], edges[i + 1], metric=metric, alpha=alpha,
                 min_effect=min_effect,
             )
-        ]
+        ]  # fmt: skip
         if kept == bounds:
             return bounds
         bounds = kept
@@ -213,13 +227,17 @@ def analyse_series(
     bounds = change_points(runs, metric=metric, alpha=alpha, min_effect=min_effect)
     if not bounds:
         return []
+    series = _Series(runs)
     higher = METRICS[metric].higher_is_better if metric in METRICS else True
     edges = [0, *bounds, len(runs)]
-    latest = _segment_mean(runs[edges[-2] :])
+    latest = series.mean_of_means(edges[-2], edges[-1])
     out = []
     for i in range(1, len(edges) - 1):
         before, after = runs[edges[i - 1] : edges[i]], runs[edges[i] : edges[i + 1]]
-        verdict = confirm(before, after, metric=metric, alpha=alpha, min_effect=min_effect)
+        verdict = series.confirm(
+            edges[i - 1], edges[i], edges[i + 1], metric=metric, alpha=alpha,
+            min_effect=min_effect,
+        )  # fmt: skip
         assert verdict is not None
         worse = verdict.change < 0 if higher else verdict.change > 0
         still = (latest - verdict.before) / abs(verdict.before)

@@ -337,3 +337,12 @@ def test_an_older_store_is_upgraded_with_its_runs(
         assert [r.machine for r in store.runs()] == ["old-box"]
         store.save(report(started=T0 + timedelta(days=1)))  # the new columns are there
         assert store.count() == 2
+
+
+def test_run_info_to_dict_has_every_field(store_url: str) -> None:
+    from dataclasses import asdict
+
+    with open_store(store_url) as store:
+        store.save(report(), tags={"k": "v"})
+        [info] = store.runs()
+        assert info.to_dict() == asdict(info)
