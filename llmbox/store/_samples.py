@@ -3,7 +3,7 @@ functions (so a stored sample means exactly what it meant in the report)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, cast
 
@@ -47,20 +47,24 @@ def per_request(run: RunSample) -> dict[str, float | None]:
 
 
 def metric_values(
-    sample_rows: Sequence[Sequence[Any]], batch_rows: Sequence[Sequence[Any]]
+    sample_rows: Sequence[Sequence[Any]],
+    batch_rows: Sequence[Sequence[Any]],
+    metrics: Collection[str] | None = None,
 ) -> dict[int, dict[str, list[float]]]:
     """``result_id -> metric -> values`` from ``samples`` rows (result_id first) and ``batches``
     rows (result_id, requests, wall_s, aggregate_tps). Throughput (``aggregate_tps``,
     ``requests_per_s``) is per concurrent batch, or per request when requests ran one at a time,
-    as in ``metrics.summarize``."""
+    as in ``metrics.summarize``. ``metrics`` limits the work to those (None: all)."""
     out: dict[int, dict[str, list[float]]] = {}
-    for row in sample_rows:
+    wanted = None if metrics is None else set(metrics)
+    per_run = wanted is None or bool(wanted - {"aggregate_tps", "requests_per_s"})
+    for row in sample_rows if per_run or "requests_per_s" in (wanted or ()) else ():
         run = _sample(row[1:])
         if not run.ok:
             continue
         into = out.setdefault(int(row[0]), {})
         for metric, value in per_request(run).items():
-            if value is not None:
+            if value is not None and (wanted is None or metric in wanted):
                 into.setdefault(metric, []).append(float(value))
         if run.e2e_s:
             into.setdefault("_sequential_rps", []).append(1 / run.e2e_s)

@@ -368,7 +368,7 @@ class Store:
                 f"WHERE result_id IN ({marks}) ORDER BY result_id, batch",
                 ids,
             )
-            values.update(metric_values(rows, batches))
+            values.update(metric_values(rows, batches, {p.metric for p in points}))
         for p in points:
             p.samples = values.get(p.result_id, {}).get(p.metric, [])
 
