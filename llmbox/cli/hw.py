@@ -111,7 +111,8 @@ def hw_estimate(
         str | None,
         typer.Option(
             "--params",
-            help="Parameter count (7b, 1.5B, 135m) instead of a model.",
+            help="Parameter count instead of a model: 7b, 1.5B, 135m, 7e9; a bare number is "
+            "billions (7 = 7B).",
             show_default=False,
         ),
     ] = None,
@@ -169,6 +170,9 @@ def hw_estimate(
     """Predict prefill/decode speed, TTFT and memory fit of a model on a chip; no server needed.
 
     Example: llmbox hw-estimate --chip m4pro --model llama3.2-vision:11b --images 1
+
+    With -f json, one chip gives one object and several chips an array of them, in the order
+    given.
     """
     from llmbox.cli._output import Output
     from llmbox.errors import UsageError

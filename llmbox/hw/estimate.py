@@ -33,6 +33,8 @@ RUNTIME_BASE_BYTES = 0.5 * GB
 RUNTIME_WEIGHT_SHARE = 0.06
 #: Memory the operating system keeps for itself on a machine whose RAM holds the model.
 OS_RESERVE_SHARE = 0.1
+#: The largest --memory accepted (GB): a petabyte is a typo, not a machine.
+MAX_MEMORY_GB = 1e5
 
 
 @dataclass(frozen=True)
@@ -53,8 +55,41 @@ class Workload:
                 raise UsageError(f"{flag} must not be negative", hint=f"e.g. {flag} 512")
         if self.context is not None and self.context <= 0:
             raise UsageError("--context must be positive", hint="e.g. --context 4096")
-        if self.memory_gb is not None and self.memory_gb <= 0:
-            raise UsageError("--memory must be positive", hint="e.g. --memory 24")
+        if self.memory_gb is not None and not 0 < self.memory_gb <= MAX_MEMORY_GB:
+            raise UsageError(
+                f"--memory {self.memory_gb:g}: expected a size in GB, above 0 and at most "
+                f"{MAX_MEMORY_GB:g}",
+                hint="e.g. --memory 24",
+            )
+
+    def check_context(self, model: ModelSpec) -> list[str]:
+        """Reject a context the runner could not allocate; notes for one it would shift."""
+        context = context_for(model, self)
+        if self.context is not None and self.context > model.context_length:
+            raise UsageError(
+                f"--context {self.context} is beyond {model.name}'s maximum of "
+                f"{model.context_length} tokens",
+                hint=f"use --context {model.context_length} or less",
+            )
+        if self.prompt_tokens > context:
+            if self.context is None:
+                raise UsageError(
+                    f"--prompt-tokens {self.prompt_tokens} is beyond {model.name}'s maximum "
+                    f"context of {model.context_length} tokens",
+                    hint=f"use --prompt-tokens {model.context_length} or less",
+                )
+            raise UsageError(
+                f"--context {context} is smaller than the prompt ({self.prompt_tokens} tokens)",
+                hint=f"raise --context to at least {self.prompt_tokens + self.gen_tokens}, "
+                "or lower --prompt-tokens",
+            )
+        if self.prompt_tokens + self.gen_tokens > context:
+            return [
+                f"prompt + answer ({self.prompt_tokens + self.gen_tokens} tokens) overrun the "
+                f"{context}-token context: the runner drops old tokens (context shift) "
+                "mid-answer"
+            ]
+        return []
 
 
 @dataclass(frozen=True)
@@ -137,10 +172,14 @@ class Estimate:
 
 
 def context_for(model: ModelSpec, workload: Workload) -> int:
+    """The context the runner allocates: ``--context``, else Ollama's default raised to hold
+    prompt + answer, never beyond the model's maximum."""
     if workload.context is not None:
         return workload.context
-    wanted = min(DEFAULT_CONTEXT, model.context_length)
-    return max(wanted, workload.prompt_tokens + workload.gen_tokens)
+    wanted = max(
+        min(DEFAULT_CONTEXT, model.context_length), workload.prompt_tokens + workload.gen_tokens
+    )
+    return min(wanted, model.context_length)
 
 
 def memory_need(model: ModelSpec, context: int) -> tuple[float, float, float, float]:
@@ -282,10 +321,10 @@ def image_seconds(model: ModelSpec, gpu: _Engine, images: int) -> float:
 def estimate(chip: Chip, catalog: Catalog, model: ModelSpec, workload: Workload) -> Estimate:
     """Predict speed and memory fit of ``model`` on ``chip`` for ``workload``."""
     workload.validate()
+    notes: list[str] = workload.check_context(model)
     fam = catalog.family(chip)
     mem = fit_memory(chip, catalog, model, workload)
     gpu, cpu = _engines(chip, catalog)
-    notes: list[str] = []
     g = mem.gpu_fraction if chip.kind != "cpu" else 1.0
     if mem.verdict == "does-not-fit":
         g = mem.gpu_fraction

@@ -178,3 +178,68 @@ def test_help_defaults_match_the_core() -> None:
 
     assert hw._PROMPT_TOKENS == estimate.DEFAULT_PROMPT_TOKENS
     assert hw._GEN_TOKENS == estimate.DEFAULT_GEN_TOKENS
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--params", "7", "--memory", "nan"], "--memory nan: expected a size in GB"),
+        (["--params", "7", "--memory", "inf"], "--memory inf: expected a size in GB"),
+        (["--params", "7", "--memory", "-1"], "--memory -1: expected a size in GB"),
+        (["--params", "7", "--images", "-1"], "--images must not be negative"),
+        (["--params", "50000"], "a count below a million without a unit"),
+        (["--params", "100k"], "fewer than a million parameters"),
+        (["--params", "nan"], "finite positive number"),
+        (["--params", "-7b"], "finite positive number"),
+        (["--params", "seven"], "not a number"),
+        (
+            ["-m", "llama3.1:8b", "--context", "256", "--prompt-tokens", "512"],
+            "--context 256 is smaller than the prompt (512 tokens)",
+        ),
+        (
+            ["-m", "llama3.1:8b", "--context", "1000000"],
+            "--context 1000000 is beyond llama3.1:8b's maximum of 131072 tokens",
+        ),
+        (
+            ["-m", "llama3.1:8b", "--prompt-tokens", "200000"],
+            "--prompt-tokens 200000 is beyond llama3.1:8b's maximum context",
+        ),
+    ],
+)
+def test_nonsense_numbers_are_usage_errors(argv: list[str], message: str) -> None:
+    result = runner.invoke(app, ["hw-estimate", "--chip", "m4pro", *argv])
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) <= 2  # the message and its hint
+    assert "Traceback" not in result.output
+
+
+def test_bare_params_mean_billions_and_help_says_so() -> None:
+    bare = runner.invoke(app, ["hw-estimate", "-c", "m4pro", "--params", "7", "-f", "json"])
+    unit = runner.invoke(app, ["hw-estimate", "-c", "m4pro", "--params", "7b", "-f", "json"])
+    count = runner.invoke(app, ["hw-estimate", "-c", "m4pro", "--params", "7e9", "-f", "json"])
+    assert bare.exit_code == 0, bare.output
+    assert json.loads(bare.stdout)["model"]["params"] == 7e9
+    assert bare.stdout == unit.stdout == count.stdout
+    assert json.loads(bare.stdout)["decode_tps"] < 200  # not the 295,188 tok/s of a 7-param model
+    help_text = runner.invoke(app, ["hw-estimate", "--help"], env={"COLUMNS": "200"}).stdout
+    assert "bare number is billions" in " ".join(help_text.split())
+
+
+def test_answer_past_the_context_is_a_note_not_an_error() -> None:
+    argv = ["hw-estimate", "-c", "m4pro", "-m", "llama3.1:8b", "--context", "600", "-f", "json"]
+    result = runner.invoke(app, argv)
+    assert result.exit_code == 0, result.output
+    assert any("context shift" in n for n in json.loads(result.stdout)["notes"])
+
+
+def test_json_is_an_object_for_one_chip_and_an_array_for_several() -> None:
+    base = ["hw-estimate", "-m", "llama3.2:3b", "-f", "json"]
+    one = json.loads(runner.invoke(app, [*base, "-c", "m4pro"]).stdout)
+    one_compare = json.loads(runner.invoke(app, [*base, "--compare", "m4pro"]).stdout)
+    several = json.loads(runner.invoke(app, [*base, "-c", "m2", "--compare", "m4pro,4090"]).stdout)
+    assert isinstance(one, dict)
+    assert one_compare == one
+    assert isinstance(several, list)
+    assert [e["chip"]["id"] for e in several] == ["m2-10c", "m4pro-20c", "rtx4090"]
+    assert several[1] == one
