@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 # Literal copies of llmbox.hw.estimate's defaults, so --help imports nothing (a test checks).
 _PROMPT_TOKENS = 512
 _GEN_TOKENS = 128
+_RUNNER = "ollama"
 
 ChipOpt = Annotated[
     list[str] | None,
@@ -146,7 +147,35 @@ def hw_estimate(
         float | None,
         typer.Option(
             "--memory",
-            help="Machine memory in GB. Default: the smallest size offered that fits.",
+            help="Machine memory in GB as sold (= GiB); a discrete GPU's VRAM. Default: the "
+            "smallest size offered that fits.",
+            show_default=False,
+        ),
+    ] = None,
+    runner: Annotated[
+        str,
+        typer.Option("--runner", help="What serves the model: ollama, llama.cpp, mlx, vllm."),
+    ] = _RUNNER,
+    kv_cache: Annotated[
+        str,
+        typer.Option("--kv-cache", help="KV cache type (OLLAMA_KV_CACHE_TYPE): f16, q8_0, q4_0."),
+    ] = "f16",
+    flash_attention: Annotated[
+        bool,
+        typer.Option("--flash-attention", help="Flash attention on (OLLAMA_FLASH_ATTENTION=1)."),
+    ] = False,
+    parallel: Annotated[
+        int,
+        typer.Option(
+            "--parallel", help="Requests served at once (OLLAMA_NUM_PARALLEL): context x N."
+        ),
+    ] = 1,
+    gpus: Annotated[int, typer.Option("--gpus", help="Discrete GPUs of this kind.")] = 1,
+    ram: Annotated[
+        float | None,
+        typer.Option(
+            "--ram",
+            help="System RAM in GB beside a discrete GPU, for layers that spill.",
             show_default=False,
         ),
     ] = None,
@@ -210,7 +239,19 @@ def hw_estimate(
         )
     from llmbox.hw.estimate import Workload, estimate
 
-    workload = Workload(prompt_tokens, gen_tokens, context, images, memory)
+    workload = Workload(
+        prompt_tokens,
+        gen_tokens,
+        context,
+        images,
+        memory,
+        runner=runner,
+        kv_cache=kv_cache.lower(),
+        flash_attention=flash_attention,
+        parallel=parallel,
+        gpus=gpus,
+        ram_gb=ram,
+    )
     workload.validate()
     chips = [catalog.resolve(n) for n in names]
     spec = _model_spec(models, model, gguf, params, quant, from_server, host, timeout)

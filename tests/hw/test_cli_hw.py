@@ -57,7 +57,7 @@ def test_json_has_bench_metric_names() -> None:
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["workload"]["prompt_tokens"] == 1000
-    assert data["decode_tps"] > data["memory"]["total_gb"]  # a sanity bound: 4090 decodes 8B fast
+    assert data["decode_tps"] > data["memory"]["total_gib"]  # a sanity bound: 4090 decodes 8B fast
     assert {"prefill_tps", "decode_tps", "ttft_s", "e2e_s"} <= set(data)
 
 
@@ -65,7 +65,8 @@ def test_partial_offload_verdict() -> None:
     result = runner.invoke(app, ["hw-estimate", "-c", "4090", "-m", "llama3.3:70b"])
     assert result.exit_code == 0
     assert "partial offload" in result.stdout
-    assert "% of the layers on the CPU" in result.stdout
+    assert "CPU/GPU" in result.stdout  # as `ollama ps` shows the split
+    assert "spill to system RAM" in result.stdout
 
 
 @pytest.mark.parametrize(
@@ -119,7 +120,7 @@ def test_params_and_quant_without_catalog() -> None:
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["model"]["quantization"] == "Q8_0"
-    assert data["memory"]["weights_gb"] == pytest.approx(14 * 8.5 / 8, rel=1e-3)
+    assert data["memory"]["weights_gib"] == pytest.approx(14e9 * 8.5 / 8 / 2**30, rel=1e-3)
 
 
 def test_calibrate_from_bench_json() -> None:
@@ -178,6 +179,7 @@ def test_help_defaults_match_the_core() -> None:
 
     assert hw._PROMPT_TOKENS == estimate.DEFAULT_PROMPT_TOKENS
     assert hw._GEN_TOKENS == estimate.DEFAULT_GEN_TOKENS
+    assert hw._RUNNER == estimate.DEFAULT_RUNNER
 
 
 @pytest.mark.parametrize(

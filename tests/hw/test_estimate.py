@@ -175,15 +175,17 @@ def test_images_add_encoder_time(catalog: Catalog, models: ModelCatalog) -> None
     plain = estimate(chip, catalog, m, Workload(prompt_tokens=18, gen_tokens=78))
     image = estimate(chip, catalog, m, Workload(prompt_tokens=18, gen_tokens=78, images=1))
     assert image.ttft_s > plain.ttft_s + 0.1
-    assert image.decode_tps == pytest.approx(plain.decode_tps)
+    # Each token also reads the 8 cross-attention layers' image cache (F32, 4 tiles): a little slower.
+    assert 0.9 * plain.decode_tps < image.decode_tps < plain.decode_tps
 
 
 def test_m4pro_time_is_about_0_4_of_m2(catalog: Catalog, models: ModelCatalog) -> None:
     m = models.resolve("llama3.2-vision:11b")
-    w = Workload(prompt_tokens=18, gen_tokens=78, images=1)
-    m2 = estimate(catalog.resolve("m2"), catalog, m, w)
+    w = Workload(prompt_tokens=18, gen_tokens=78, images=1, memory_gb=24)
+    m2 = estimate(catalog.resolve("m2-8c"), catalog, m, w)
     m4 = estimate(catalog.resolve("m4pro"), catalog, m, w)
-    assert 0.3 < m4.e2e_s / m2.e2e_s < 0.5
+    assert m2.memory.verdict == m4.memory.verdict == "fits"  # like for like
+    assert 0.35 <= m4.e2e_s / m2.e2e_s <= 0.45
 
 
 @pytest.mark.parametrize(
