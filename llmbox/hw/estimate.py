@@ -646,6 +646,8 @@ def estimate(chip: Chip, catalog: Catalog, model: ModelSpec, workload: Workload)
         notes.append(f"{chip.name}: catalog figures marked uncertain")
     if fam.fitted_on == "prior":
         notes.append(f"family {fam.name}: efficiency factors are priors, not fitted")
+    elif fam.fitted_on.startswith("calibrated"):
+        notes.append(f"family {fam.name} with {runner.name}: your saved {fam.fitted_on}")
     if runner.name != "llama.cpp" and runner.fitted_on == "prior":
         notes.append(f"runner {runner.name}: its factors are priors, not fitted")
     if model.note:

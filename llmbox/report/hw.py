@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from llmbox.hw.calibrate import Calibration
+    from llmbox.hw.calibrate import Calibration, Scaled
     from llmbox.hw.chips import Catalog, Chip
     from llmbox.hw.estimate import Estimate
 
@@ -196,7 +196,7 @@ def render_calibration(cal: Calibration) -> str:
                 f(a.decode_pred),
             ]
         )
-    title = f"calibration on {cal.chip.name} (family {cal.after.name})"
+    title = f"calibration on {cal.chip.name} (family {cal.after.name}, runner {cal.runner})"
     table = render_table(columns, rows, title=title, right_align=columns[2:])
     fb, fa = cal.before, cal.after
     lines = [
@@ -207,4 +207,31 @@ def render_calibration(cal: Calibration) -> str:
         f"decode_layer_ms  {fb.decode_layer_ms:7.3f}  {fa.decode_layer_ms:7.3f}",
         f"prefill_eff      {fb.prefill_eff:7.3f}  {fa.prefill_eff:7.3f}",
     ]
+    lines += [f"skipped {s}" for s in cal.skipped]
     return "\n".join(lines) + "\n"
+
+
+def render_scaled(rows: Sequence[Scaled]) -> str:
+    """``--from-bench``: each measured case and what the target chip is predicted to do."""
+    from llmbox.report.terminal import render_table
+
+    def f(v: float | None) -> str:
+        return "-" if v is None else _tps(v)
+
+    columns = ["model", "pp/tg", "prefill meas", "predicted", "decode meas", "predicted"]
+    table_rows = [
+        [
+            r.obs.model.name + (f" +{r.obs.images} img" if r.obs.images else ""),
+            f"{r.obs.pp}/{r.obs.tg}",
+            f(r.obs.prefill_tps),
+            f(r.prefill_tps),
+            f(r.obs.decode_tps),
+            f(r.decode_tps),
+        ]
+        for r in rows
+    ]
+    src, dst = rows[0].obs.chip, rows[0].target
+    title = f"measured on {src.name} -> predicted on {dst.name} (tokens/s)"
+    table = render_table(columns, table_rows, title=title, right_align=columns[2:])
+    notes = sorted({n for r in rows for n in r.notes})
+    return table + "".join(f"note: {n}\n" for n in notes)
