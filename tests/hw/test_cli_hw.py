@@ -32,7 +32,7 @@ def test_compare_prints_speedup() -> None:
         app, ["hw-estimate", "--chip", "m2", "--chip", "m4pro", "-m", "llama3.2-vision:11b"]
     )
     assert result.exit_code == 0, result.output
-    assert "m2-10c" in result.stdout
+    assert "m2-8c" in result.stdout
     assert "m4pro-20c" in result.stdout
     assert "1.00x (base)" in result.stdout
     same = runner.invoke(app, ["hw-estimate", "--compare", "m2,m4pro", "-m", "llama3.2-vision:11b"])
@@ -129,7 +129,7 @@ def test_calibrate_from_bench_json() -> None:
     )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert data["chip"]["id"] == "m2-10c"  # from machine.chip
+    assert data["chip"]["id"] == "m2-8c"  # from machine.chip
     rows = data["rows"]
     assert len(rows) == 2
     for row in rows:
@@ -243,5 +243,5 @@ def test_json_is_an_object_for_one_chip_and_an_array_for_several() -> None:
     assert isinstance(one, dict)
     assert one_compare == one
     assert isinstance(several, list)
-    assert [e["chip"]["id"] for e in several] == ["m2-10c", "m4pro-20c", "rtx4090"]
+    assert [e["chip"]["id"] for e in several] == ["m2-8c", "m4pro-20c", "rtx4090"]
     assert several[1] == one
