@@ -193,8 +193,6 @@ class Estimate:
     runner: str = DEFAULT_RUNNER
     #: Where the factors came from: "catalog" or a calibration's label.
     factors: str = "catalog"
-    #: (p10, p90) multipliers of decode and prefill from the validation error, if known.
-    band: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready, with the metric names ``llmbox bench`` uses; memory in GiB."""
@@ -250,12 +248,6 @@ class Estimate:
             },
             "notes": list(self.notes),
         }
-        if self.band:
-            out["band"] = {
-                k: {"p10": round(v * lo, 2), "p90": round(v * hi, 2)}
-                for k, (lo, hi) in self.band.items()
-                for v in [getattr(self, f"{k}_tps")]
-            }
         return out
 
 

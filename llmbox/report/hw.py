@@ -42,14 +42,6 @@ def _gib(value: float) -> str:
     return f"{value / GIB:.2f} GiB"
 
 
-def _band(est: Estimate, metric: str) -> str:
-    if metric not in est.band:
-        return ""
-    lo, hi = est.band[metric]
-    v = getattr(est, f"{metric}_tps")
-    return f"  (p10-p90 {_tps(v * lo)}-{_tps(v * hi)})"
-
-
 def render_estimate(est: Estimate) -> str:
     model, w, m = est.model, est.workload, est.memory
     params = f"{model.params / 1e9:.2f}B params"
@@ -68,7 +60,7 @@ def render_estimate(est: Estimate) -> str:
         )
     lines += [
         f"  decode   {w.gen_tokens:>6} tokens  {_tps(est.decode_tps):>9} tokens/s  "
-        f"{_s(est.decode_s):>8}{_band(est, 'decode')}",
+        f"{_s(est.decode_s):>8}",
         f"  TTFT {_s(est.ttft_s)}   total {_s(est.e2e_s)}   runner {est.runner}",
         "",
         f"  memory   weights {_gib(m.weights_bytes)}"
