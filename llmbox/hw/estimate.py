@@ -569,6 +569,11 @@ def estimate(chip: Chip, catalog: Catalog, model: ModelSpec, workload: Workload)
     workload.validate()
     notes: list[str] = workload.check_context(model)
     runner = runner_for(catalog, chip, workload.runner)
+    if workload.gpus > 1 and chip.kind != "dgpu":
+        raise UsageError(
+            f"--gpus {workload.gpus}: {chip.name} is not a discrete GPU",
+            hint="--gpus counts graphics cards of the same kind (e.g. --chip 4090 --gpus 2)",
+        )
     fam = catalog.family(chip)
     mem = fit_memory(chip, catalog, model, workload)
     gpu, cpu = _engines(chip, catalog)

@@ -148,6 +148,7 @@ def test_gpus_pool_memory_but_layer_split_does_not_speed_decode(
         (["-c", "4090", "--gpus", "0"], "--gpus must be 1 to 16"),
         (["-c", "4090", "--parallel", "0"], "--parallel must be 1 to 256"),
         (["-c", "4090", "--ram", "nan"], "--ram nan: expected a size in GB"),
+        (["-c", "m4pro", "--gpus", "2"], "--gpus 2: Apple M4 Pro (20-core GPU) is not a discrete"),
     ],
 )
 def test_runtime_options_are_checked(argv: list[str], message: str) -> None:
