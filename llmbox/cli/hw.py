@@ -315,13 +315,13 @@ def _calibrate(
     format: DataFormat,
     out: Output,
 ) -> None:
-    from llmbox.bench.schema import load_report
     from llmbox.hw import calibrate as cal_mod
     from llmbox.hw.chips import load_catalog
     from llmbox.hw.models import load_models
+    from llmbox.results import BenchReport
 
     cal = cal_mod.calibrate(
-        load_report(path), load_catalog(), load_models(), chip, model=model, runner=runner
+        BenchReport.load(path), load_catalog(), load_models(), chip, model=model, runner=runner
     )
     if save:
         where = cal_mod.save(cal)
@@ -347,14 +347,14 @@ def _from_bench(
     format: DataFormat,
     out: Output,
 ) -> None:
-    from llmbox.bench.schema import load_report
     from llmbox.hw.calibrate import from_bench
     from llmbox.hw.chips import load_catalog
     from llmbox.hw.models import load_models
+    from llmbox.results import BenchReport
 
     catalog = load_catalog()
     rows, skipped = from_bench(
-        load_report(path),
+        BenchReport.load(path),
         catalog,
         load_models(),
         catalog.resolve(target),

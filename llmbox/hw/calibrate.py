@@ -6,8 +6,8 @@
 * :func:`from_bench` answers "I measured this here; what will that chip do?": each measured case
   scaled by the ratio of the two chips' modelled speeds for the same model and case.
 
-The report is read through :func:`_field`, which takes the ``llmbox.bench/1`` JSON as a dict or
-the typed report object with the same field names.
+The report is :class:`llmbox.results.BenchReport` (``BenchReport.load(path)``); :func:`_field`
+reads its fields (and the ``machine`` mapping) by name.
 """
 
 from __future__ import annotations
@@ -18,13 +18,16 @@ import os
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmbox.errors import UsageError
 from llmbox.hw.chips import Catalog, Chip, Family, Runner
 from llmbox.hw.estimate import GIB, estimate
 from llmbox.hw.fit import Observation, Report, fit_family, score, with_families
 from llmbox.hw.models import ModelCatalog, ModelSpec, from_params
+
+if TYPE_CHECKING:  # the report model (pydantic) is loaded only by the commands that read one
+    from llmbox.results import BenchReport
 
 BENCH_SCHEMA = "llmbox.bench/1"
 CALIBRATION_SCHEMA = "llmbox.hw-calibration/1"
@@ -121,7 +124,7 @@ def _model(result: Any, models: ModelCatalog) -> ModelSpec:
     return replace(from_params(str(size), str(quant or "Q4_K_M")), name=name)
 
 
-def report_runner(bench: Any, runner: str | None) -> str:
+def report_runner(bench: BenchReport, runner: str | None) -> str:
     """The runner that produced the report: ``--runner``, else its backend's."""
     if runner:
         return runner
@@ -129,7 +132,7 @@ def report_runner(bench: Any, runner: str | None) -> str:
 
 
 def observations(
-    bench: Any,
+    bench: BenchReport,
     chip: Chip,
     models: ModelCatalog,
     *,
@@ -184,7 +187,7 @@ def observations(
     return out, skipped
 
 
-def bench_chip(bench: Any, catalog: Catalog, chip_name: str | None) -> Chip:
+def bench_chip(bench: BenchReport, catalog: Catalog, chip_name: str | None) -> Chip:
     machine = _field(bench, "machine")
     name = chip_name or _field(machine, "chip") or "this"
     return catalog.resolve(str(name))
@@ -204,7 +207,7 @@ def _catalog_for(catalog: Catalog, family: Family, runner: str) -> Catalog:
 
 
 def calibrate(
-    bench: Any,
+    bench: BenchReport,
     catalog: Catalog,
     models: ModelCatalog,
     chip_name: str | None,
@@ -371,7 +374,7 @@ class Scaled:
 
 
 def from_bench(
-    bench: Any,
+    bench: BenchReport,
     catalog: Catalog,
     models: ModelCatalog,
     target: Chip,
