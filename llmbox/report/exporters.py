@@ -81,6 +81,8 @@ CASE_COLUMNS = (
     "api",
     "num_ctx",
     "cold",
+    "mode",
+    "rate",
 )
 MODEL_COLUMNS = ("digest", "quantization", "parameter_size", "processor")
 
