@@ -22,7 +22,7 @@ import random
 from dataclasses import dataclass
 
 from llmbox.errors import UsageError
-from llmbox.results import BenchReport
+from llmbox.results import BenchReport, Case, CaseResult
 
 ARRIVALS = ("poisson", "constant", "gamma:K")
 
@@ -181,5 +181,110 @@ def sustained(report: BenchReport) -> list[str]:
             lines.append(
                 f"{model} met {limits} for {SUSTAINED_SHARE:.0%} of requests at no rate tried "
                 f"({workload}): try lower --rate"
+            )
+    return lines
+
+
+# -- sweep: from one request at a time to saturation ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class SweepPlan:
+    """``--sweep``: phase one measures each workload one at a time and at full concurrency;
+    phase two tries ``points`` open-loop rates evenly between the two throughputs."""
+
+    points: int
+    arrivals: str = "poisson"
+    requests: int | None = None
+    duration_s: float | None = None
+
+
+def sweep_phase_one(base: Case, concurrency: int) -> list[Case]:
+    """The one-at-a-time case and the saturation case (continuous, ``concurrency`` in flight)."""
+    from llmbox.bench.grid import label_for
+
+    solo = base.model_copy(update={"concurrency": 1, "rate": None})
+    full = base.model_copy(update={"concurrency": concurrency, "mode": "continuous", "rate": None})
+    return [
+        solo.model_copy(update={"label": label_for(solo)}),
+        full.model_copy(update={"label": label_for(full)}),
+    ]
+
+
+def _workload(case: Case) -> tuple[int | None, int, int, bool]:
+    return (case.prompt_tokens, case.max_tokens, case.images, bool(case.think))
+
+
+def sweep_rates(report: BenchReport, sweep: SweepPlan) -> list[tuple[str, Case]]:
+    """Phase two's grid from phase one's results: per model and workload, ``points`` rates
+    strictly between the one-at-a-time rate and the saturated one."""
+    from llmbox.bench.grid import label_for
+
+    grid = []
+    by_key: dict[tuple[str, tuple[int | None, int, int, bool]], list[CaseResult]] = {}
+    for r in report.results:
+        if r.case.rate is None:
+            by_key.setdefault((r.model, _workload(r.case)), []).append(r)
+    for (model, _), results in by_key.items():
+        solo = next((r for r in results if r.case.concurrency == 1), None)
+        full = next((r for r in results if r.case.concurrency > 1), None)
+        if solo is None or full is None:
+            continue
+        lo = solo.summary.get("requests_per_s")
+        hi = full.summary.get("requests_per_s")
+        if lo is None or hi is None or lo.mean <= 0:
+            continue
+        top = max(hi.mean, lo.mean * 1.1)  # a server that gains nothing still gets a spread
+        for i in range(1, sweep.points + 1):
+            rate = round(lo.mean + (top - lo.mean) * i / (sweep.points + 1), 3)
+            if sweep.requests is not None:
+                n = sweep.requests
+            elif sweep.duration_s is not None:
+                n = max(1, round(rate * sweep.duration_s))
+            else:
+                n = default_requests(rate)
+            case = solo.case.model_copy(
+                update={"rate": rate, "arrivals": sweep.arrivals, "requests": n}
+            )
+            grid.append((model, case.model_copy(update={"label": label_for(case)})))
+    return grid
+
+
+#: Latency "takes off" where TTFT p90 exceeds this multiple of the one-at-a-time TTFT p90.
+KNEE_FACTOR = 2.0
+
+
+def knees(report: BenchReport) -> list[str]:
+    """Per model and workload with open-loop rates: throughput against latency, and the rate at
+    which latency takes off (TTFT p90 beyond twice the one-at-a-time value)."""
+    points: dict[tuple[str, tuple[int | None, int, int, bool]], list[CaseResult]] = {}
+    for r in report.results:
+        if "requests_per_s" in r.summary and "ttft_s" in r.summary:
+            points.setdefault((r.model, _workload(r.case)), []).append(r)
+    lines = []
+    for (model, _), results in points.items():
+        if not any(r.case.rate is not None for r in results):
+            continue
+        solo = next((r for r in results if r.case.concurrency == 1 and r.case.rate is None), None)
+        ordered = sorted(results, key=lambda r: r.summary["requests_per_s"].mean)
+        base = (solo or ordered[0]).summary["ttft_s"]
+        base_p90 = base.p90 if base.p90 is not None else base.max
+        workload = (solo or ordered[0]).case.label.split(" c")[0].split(" @")[0]
+        last_ok = None
+        for r in ordered:
+            stat = r.summary["ttft_s"]
+            p90 = stat.p90 if stat.p90 is not None else stat.max
+            rate = r.summary["requests_per_s"].mean
+            if p90 > KNEE_FACTOR * base_p90:
+                since = f"between {last_ok:.2f} and {rate:.2f}" if last_ok else f"by {rate:.2f}"
+                lines.append(
+                    f"{model} {workload}: latency takes off {since} req/s "
+                    f"(TTFT p90 {base_p90:.3f} s one at a time, {p90:.3f} s at {rate:.2f} req/s)"
+                )
+                break
+            last_ok = rate
+        else:
+            lines.append(
+                f"{model} {workload}: latency held up to {last_ok:.2f} req/s, the most tried"
             )
     return lines
