@@ -17,6 +17,7 @@ from llmbox.cli._common import DataFormat, FormatOpt, HostOpt, QuietOpt, Timeout
 if TYPE_CHECKING:
     from llmbox.cli._output import Output
     from llmbox.client import OllamaClient
+    from llmbox.provision import ModelChange, PullResult, SyncReport
     from llmbox.report.progress import PullView
 
 T = TypeVar("T")
@@ -325,16 +326,17 @@ def sync(
     spec = load_spec(file)
     out = Output(quiet=quiet)
     plan = _with_client(host, timeout, lambda c: plan_sync(c, spec, prune=prune, file=str(file)))
+    rule = (
+        f"Nothing is removed unless all {len(plan.listed)} listed model(s) are present after "
+        "the pulls."
+    )
     if dry_run:
         _emit(out, format, lambda: {**plan.to_dict(), "dry_run": True}, lambda: render_plan(plan))
+        if plan.to_remove and plan.to_pull:
+            out.info(rule)
         return
     if plan.to_remove and not yes:
-        names = ", ".join(plan.to_remove)
-        if not typer.confirm(
-            f"Remove {len(plan.to_remove)} model(s) not in {file}: {names}?", err=True
-        ):
-            out.info("Nothing changed.")
-            raise typer.Exit(1)
+        _confirm_prune(out, plan.to_remove, str(file), rule if plan.to_pull else "")
     view = _pull_view(out)
     report = _pulling(
         view,
@@ -345,4 +347,35 @@ def sync(
     _emit(out, format, report.to_dict, lambda: render_sync(report))
     if report.in_sync:
         out.info(f"In sync: {len(spec.models)} model(s) from {file}.")
-    _finish([*report.pulled, *report.removed, *report.loaded], "sync")
+        return
+    _sync_failed(report, str(file))
+
+
+def _confirm_prune(out: Output, names: list[str], file: str, rule: str) -> None:
+    """Ask before removing ``names``; no answer (EOF, no terminal) or "no" changes nothing."""
+    question = f"Remove {len(names)} model(s) not in {file}: {', '.join(names)}?"
+    try:
+        agreed = typer.confirm(f"{question} {rule}".strip(), err=True)
+    except typer.Abort:  # stdin closed: no answer is a no
+        out.info("")
+        agreed = False
+    if not agreed:
+        from llmbox.errors import LlmboxError
+
+        raise LlmboxError("nothing changed: pruning was not confirmed", hint="add --yes to prune")
+
+
+def _sync_failed(report: SyncReport, file: str) -> None:
+    """Say what went wrong, step by step, and whether the prune was held back; exit non-zero."""
+    from llmbox.cli._output import print_error
+
+    steps: list[PullResult | ModelChange] = [*report.pulled, *report.removed, *report.loaded]
+    for step in steps:
+        if step.error is not None:
+            print_error(f"{step.model}: {step.error.message}", step.error.hint)
+    if report.missing:
+        message = f"{len(report.missing)} listed model(s) missing: {', '.join(report.missing)}"
+        if report.kept:
+            message += f"; nothing removed, kept {', '.join(report.kept)}"
+        print_error(message, f"check the names in {file}, then run the sync again")
+    raise typer.Exit(report.exit_code)

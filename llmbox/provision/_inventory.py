@@ -9,7 +9,7 @@ from typing import Any
 
 from llmbox.client import OllamaClient, RunningModel
 from llmbox.errors import ExitCode, LlmboxError, ServerUnreachable
-from llmbox.provision._names import same_model
+from llmbox.names import same_model
 from llmbox.provision._pull import Sleep
 
 #: How long ``unload`` waits for the server to evict a model (eviction is asynchronous).

@@ -20,7 +20,7 @@ from llmbox.errors import (
     ServerUnreachable,
     StreamError,
 )
-from llmbox.provision._names import same_model
+from llmbox.names import same_model
 
 #: How often a broken pull is retried, and the first backoff delay (doubled on each retry).
 DEFAULT_RETRIES = 3

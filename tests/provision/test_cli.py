@@ -239,7 +239,7 @@ def test_sync_pulls_prunes_after_asking_and_preloads(
     declined = runner.invoke(app, ["sync", str(spec), "--prune"], input="n\n")
     assert declined.exit_code == 1
     assert "Remove 1 model(s) not in" in declined.stderr
-    assert "Nothing changed." in declined.stderr
+    assert "Error: nothing changed: pruning was not confirmed" in declined.stderr
     assert set(mock.installed) == {"a:latest", "extra:latest"}
 
     result = runner.invoke(app, ["sync", str(spec), "--prune"], input="y\n")
@@ -269,8 +269,11 @@ def test_sync_failure_exit_code_and_yes_skips_the_question(
     result = runner.invoke(app, ["sync", str(spec), "--prune", "--yes"])
     assert result.exit_code == 4
     assert "Remove" not in result.stderr
-    assert mock.installed == {}  # the prune still happened
+    assert set(mock.installed) == {"extra:latest"}  # a failed pull holds the prune back
     assert "failed: pull model manifest: file does not exist" in result.stdout
+    assert "Error: 1 listed model(s) missing: nosuch; nothing removed, kept extra:latest" in (
+        result.stderr
+    )
 
 
 def test_sync_malformed_file_exit_2_before_touching_the_server(
