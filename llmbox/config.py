@@ -6,6 +6,7 @@ Precedence is explicit and the same for every setting: command-line flag > envir
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -112,23 +113,45 @@ def _parse_timeout(value: Any, source: str) -> float | None:
     try:
         seconds = float(value)
     except (TypeError, ValueError):
+        seconds = math.nan
+    if math.isnan(seconds) or isinstance(value, bool):
         raise UsageError(
             f"invalid timeout {value!r} from {source}", hint="give seconds, e.g. --timeout 300"
         ) from None
-    if seconds <= 0:
+    if seconds <= 0 or math.isinf(seconds):
         return None  # 0 or negative means "no limit", as for OLLAMA_LOAD_TIMEOUT
     return seconds
 
 
 def read_user_config(path: Path | None = None) -> dict[str, Any]:
-    """The user's YAML config (``host``, ``timeout``), or ``{}`` when there is none."""
+    """The user's YAML config (``host``, ``timeout``), or ``{}`` when there is none.
+
+    A file named by ``$LLMBOX_CONFIG`` must exist; the default one may be absent.
+    """
     from llmbox._userconfig import UserConfig
+    from llmbox.errors import ConfigError
     from llmbox.yamlio import load_yaml_model
 
+    explicit = path is not None or bool(os.environ.get(CONFIG_ENV))
     path = path or user_config_path()
-    if not path.is_file():
+    if not path.exists():
+        if explicit:
+            raise ConfigError(
+                f"config file {path} does not exist ({CONFIG_ENV})",
+                hint=f"create it (see docs/config.md) or unset {CONFIG_ENV}",
+            )
         return {}
-    model = load_yaml_model(path, UserConfig)
+    model = load_yaml_model(path, UserConfig, doc="docs/config.md")
+    if model.host is not None:
+        try:
+            parse_host(model.host)
+        except UsageError as err:
+            from llmbox.yamlio import line_of, read_text
+
+            line = line_of(read_text(path), ("host",))
+            raise ConfigError(
+                f"{path}:{line}: field 'host': {err.message}", hint=err.hint
+            ) from None
     return model.model_dump(exclude_none=True)
 
 

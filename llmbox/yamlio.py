@@ -63,7 +63,7 @@ def parse_yaml(text: str, source: str) -> Any:
         where = f"{source}:{mark.line + 1}" if mark is not None else source
         problem = getattr(err, "problem", None) or str(err).splitlines()[0]
         raise ConfigError(
-            f"{where}: invalid YAML: {problem}", hint="check the indentation and quoting"
+            _one_line(f"{where}: invalid YAML: {problem}"), hint="check the indentation and quoting"
         ) from None
     except RecursionError:
         raise ConfigError(f"{source}: invalid YAML: nested too deeply") from None
@@ -128,6 +128,16 @@ def line_of(text: str, loc: tuple[int | str, ...], *, at_key: bool = False) -> i
     return line
 
 
+def located_error(
+    path: Path, text: str, loc: tuple[int | str, ...], message: str, *, hint: str
+) -> ConfigError:
+    """A one-line ConfigError ``FILE:LINE: field 'a.0.b': message`` for a hand-checked file."""
+    line = line_of(text, loc)
+    where = f"{path}:{line}" if line else str(path)
+    dotted = ".".join(str(p) for p in loc)
+    return ConfigError(_one_line(f"{where}: field {dotted!r}: {message}"), hint=hint)
+
+
 def _as_model(tp: Any) -> type[BaseModel] | None:
     if isinstance(tp, type) and issubclass(tp, BaseModel):
         return tp
@@ -183,9 +193,9 @@ def _describe(error: Any, model: type[BaseModel]) -> str:
     kind = error["type"]
     if kind == "extra_forbidden":
         key = str(loc[-1])
-        return f"unknown key '{key}'{where}{_suggest(key, keys_of(_model_at(model, loc[:-1])))}"
+        return f"unknown key {key!r}{where}{_suggest(key, keys_of(_model_at(model, loc[:-1])))}"
     if kind == "missing":
-        return f"missing key '{loc[-1]}'{where}"
+        return f"missing key {str(loc[-1])!r}{where}"
     if kind in ("model_type", "model_attributes_type", "dict_type"):
         keys = keys_of(_model_at(model, loc))
         what = f"a mapping with keys {', '.join(keys)}" if keys else "a mapping"
@@ -193,7 +203,12 @@ def _describe(error: Any, model: type[BaseModel]) -> str:
         return f"{f'field {field!r}: ' if field else ''}expected {what}"
     message = str(error["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
     field = ".".join(str(p) for p in loc) or "(top level)"
-    return f"field '{field}': {message}"
+    return f"field {field!r}: {message}"
+
+
+def _one_line(text: str) -> str:
+    """``text`` with control characters escaped, so a message stays one line."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _first(errors: list[Any]) -> Any:
@@ -219,6 +234,6 @@ def load_yaml_model(
         error = _first(err.errors())
         line = line_of(text, tuple(error["loc"]), at_key=error["type"] == "extra_forbidden")
         where = f"{path}:{line}" if line else str(path)
-        raise ConfigError(f"{where}: {_describe(error, model)}", hint=hint) from None
+        raise ConfigError(_one_line(f"{where}: {_describe(error, model)}"), hint=hint) from None
     except RecursionError:
         raise ConfigError(f"{path}: nested too deeply", hint=hint) from None

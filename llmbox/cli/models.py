@@ -125,33 +125,25 @@ def pull(
     """Download models, one after another, with progress on stderr.
 
     A dropped connection is retried with backoff; Ollama resumes the download. With several
-    models a failure does not stop the others. `--format json` prints one line per model.
+    models a failure does not stop the others. `--format json` prints an array, one object per
+    model, even for one.
 
     Exit codes: 0 all pulled, 1 a pull failed, 3 server unreachable, 4 model not in the registry,
     130 interrupted (the partial download is kept). Several failures with different codes: 1.
     """
-    import json
-
     from llmbox.cli._output import Output
-    from llmbox.provision import PullEvent, PullFinished, pull_models
+    from llmbox.provision import pull_models
     from llmbox.report.provision import render_pull_results
 
     out = Output(quiet=quiet)
     view = _pull_view(out)
-
-    def on_event(event: PullEvent) -> None:
-        view(event)
-        if format is DataFormat.json and isinstance(event, PullFinished):
-            out.data(json.dumps(event.result.to_dict()))  # one line per model, as it finishes
-
     results = _pulling(
         view,
         lambda: _with_client(
-            host, timeout, lambda c: pull_models(c, models, retries=retries, on_event=on_event)
+            host, timeout, lambda c: pull_models(c, models, retries=retries, on_event=view)
         ),
     )
-    if format is DataFormat.table:
-        out.data(render_pull_results(results))
+    _emit(out, format, lambda: [r.to_dict() for r in results], lambda: render_pull_results(results))
     _finish(results, "pull")
 
 
@@ -211,11 +203,7 @@ def show(
     from llmbox.report.provision import render_facts
 
     facts = _with_client(host, timeout, lambda c: show_model(c, model))
-    out = Output()
-    if format is DataFormat.json:
-        out.json(facts.to_dict())
-    else:
-        out.data(render_facts(facts))
+    _emit(Output(), format, facts.to_dict, lambda: render_facts(facts))
 
 
 def rm(
@@ -233,11 +221,7 @@ def rm(
     from llmbox.report.provision import render_changes
 
     changes = _with_client(host, timeout, lambda c: remove_models(c, models))
-    out = Output()
-    if format is DataFormat.json:
-        out.json([c.to_dict() for c in changes])
-    else:
-        out.data(render_changes(changes))
+    _emit(Output(), format, lambda: [c.to_dict() for c in changes], lambda: render_changes(changes))
     _finish(changes, "delete")
 
 

@@ -162,12 +162,9 @@ _REQUIRED = ("id", "name", "vendor", "kind", "family", "memory_gb", "bw_gbs")
 
 def _fail(path: Path, text: str, loc: tuple[str | int, ...], message: str) -> ConfigError:
     """A ConfigError pointing at the YAML line of ``loc`` (found only when something is wrong)."""
-    from llmbox.yamlio import line_of
+    from llmbox.yamlio import located_error
 
-    line = line_of(text, loc)
-    where = f"{path}:{line}" if line else str(path)
-    dotted = ".".join(str(p) for p in loc)
-    return ConfigError(f"{where}: field '{dotted}': {message}", hint="see docs/hw-estimate.md")
+    return located_error(path, text, loc, message, hint="see docs/hw-estimate.md")
 
 
 def _number(value: Any) -> bool:

@@ -58,7 +58,7 @@ def _dead_host() -> str:
 def test_pull_reports_the_model_and_it_is_then_listed(fake_ollama: FakeOllama) -> None:
     result = cli(fake_ollama, "pull", "smollm2:135m", "-f", "json")
     assert result.exit_code == 0, result.output
-    data = json.loads(result.stdout)
+    (data,) = json.loads(result.stdout)
     installed = fake_ollama.registry["smollm2:135m"].model
     assert data["model"] == "smollm2:135m"
     assert data["status"] == "success"
@@ -103,7 +103,7 @@ def test_pull_unknown_model_exit_4_with_the_servers_message(
     assert paths(fake_ollama, "/api/pull") == ["/api/pull"]  # not retried
     assert clock.sleeps == []
 
-    as_json = json.loads(cli(fake_ollama, "pull", "nosuch", "-f", "json").stdout)
+    (as_json,) = json.loads(cli(fake_ollama, "pull", "nosuch", "-f", "json").stdout)
     assert (as_json["status"], as_json["error"], as_json["exit_code"]) == ("failed", NOT_EXIST, 4)
 
 
@@ -124,7 +124,7 @@ def test_pull_dropped_mid_download_is_retried_and_resumes(
     fake_ollama.on_request = snapshot
     result = cli(fake_ollama, "pull", "qwen2.5:0.5b", "-f", "json")
     assert result.exit_code == 0, result.output
-    data = json.loads(result.stdout)
+    (data,) = json.loads(result.stdout)
     assert (data["status"], data["attempts"], data["digest"]) == ("success", 2, entry.model.digest)
 
     err = result.stderr.splitlines()
@@ -163,7 +163,7 @@ def test_pull_gives_up_after_retries_and_keeps_the_partial_download(
 def test_pull_several_one_unknown_the_others_are_still_pulled(fake_ollama: FakeOllama) -> None:
     result = cli(fake_ollama, "pull", "smollm2:135m", "nosuch", "qwen2.5:0.5b", "-f", "json")
     assert result.exit_code == 4
-    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    lines = json.loads(result.stdout)
     assert [(r["model"], r["status"]) for r in lines] == [
         ("smollm2:135m", "success"), ("nosuch", "failed"), ("qwen2.5:0.5b", "success")
     ]  # fmt: skip
@@ -208,7 +208,7 @@ def test_pull_quiet_prints_only_data(fake_ollama: FakeOllama) -> None:
     result = cli(fake_ollama, "pull", "smollm2:135m", "-q", "-f", "json")
     assert result.exit_code == 0
     assert result.stderr == ""
-    assert json.loads(result.stdout)["status"] == "success"
+    assert json.loads(result.stdout)[0]["status"] == "success"
 
 
 @pytest.mark.parametrize(
@@ -394,11 +394,12 @@ def test_load_bad_keep_alive_exit_2_and_nothing_sent(fake_ollama: FakeOllama) ->
 
 
 def test_load_and_unload_unknown_model_exit_4(fake_ollama: FakeOllama) -> None:
-    for command in ("load", "unload"):
+    for command, hint in (("load", "llmbox pull nosuch"),
+                          ("unload", "llmbox list shows the installed models")):  # fmt: skip
         result = cli(fake_ollama, command, "nosuch")
         assert result.exit_code == 4, command
         assert "Error: model 'nosuch' not found" in result.stderr
-        assert "Hint: llmbox pull nosuch" in result.stderr
+        assert f"Hint: {hint}" in result.stderr
     assert fake_ollama.loaded == {}
 
 
@@ -407,7 +408,12 @@ def test_unload_removes_it_from_ps(fake_ollama: FakeOllama) -> None:
         assert cli(fake_ollama, "load", model, "--keep-alive", "-1").exit_code == 0
     result = cli(fake_ollama, "unload", "qwen3:4b", "-f", "json")
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout) == {"model": "qwen3:4b", "action": "unloaded", "ok": True}
+    assert json.loads(result.stdout) == {
+        "model": "qwen3:4b",
+        "action": "unloaded",
+        "ok": True,
+        "was_loaded": True,
+    }
     assert set(fake_ollama.loaded) == {"llama3.2:latest"}
     unload = [r["json"] for r in fake_ollama.requests if r["path"] == "/api/generate"][-1]
     assert unload["keep_alive"] == 0
