@@ -6,7 +6,6 @@ Precedence is explicit and the same for every setting: command-line flag > envir
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -113,12 +112,10 @@ def _parse_timeout(value: Any, source: str) -> float | None:
     try:
         seconds = float(value)
     except (TypeError, ValueError):
-        seconds = math.nan
-    if math.isnan(seconds) or isinstance(value, bool):
         raise UsageError(
             f"invalid timeout {value!r} from {source}", hint="give seconds, e.g. --timeout 300"
         ) from None
-    if seconds <= 0 or math.isinf(seconds):
+    if seconds <= 0:
         return None  # 0 or negative means "no limit", as for OLLAMA_LOAD_TIMEOUT
     return seconds
 
@@ -132,12 +129,13 @@ def read_user_config(path: Path | None = None) -> dict[str, Any]:
     from llmbox.errors import ConfigError
     from llmbox.yamlio import load_yaml_model
 
-    explicit = path is not None or bool(os.environ.get(CONFIG_ENV))
+    from_env = path is None and bool(os.environ.get(CONFIG_ENV))
+    explicit = path is not None or from_env
     path = path or user_config_path()
     if not path.exists():
         if explicit:
             raise ConfigError(
-                f"config file {path} does not exist ({CONFIG_ENV})",
+                f"config file {path} does not exist" + (f" ({CONFIG_ENV})" if from_env else ""),
                 hint=f"create it (see docs/config.md) or unset {CONFIG_ENV}",
             )
         return {}

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from llmbox.cli import app
-from llmbox.errors import ConfigError, UsageError
+from llmbox.errors import ConfigError
 from llmbox.yamlio import line_of, read_yaml
 
 runner = CliRunner()
@@ -131,10 +131,7 @@ def test_an_explicit_config_that_does_not_exist_is_an_error(
     assert f"Error: config file {isolated_env / 'typo.yaml'} does not exist" in result.stderr
 
 
-def test_the_default_config_may_be_absent_and_an_infinite_timeout_means_no_limit() -> None:
-    from llmbox.config import read_user_config, resolve_settings
+def test_the_default_config_may_be_absent() -> None:
+    from llmbox.config import read_user_config
 
     assert read_user_config() == {}
-    assert resolve_settings(timeout=float("inf"), env={}, file_values={}).timeout is None
-    with pytest.raises(UsageError, match="invalid timeout nan"):
-        resolve_settings(timeout=float("nan"), env={}, file_values={})

@@ -296,12 +296,13 @@ def sync(
 ) -> None:
     """Make the server hold the models FILE lists: pull the missing, preload, optionally prune.
 
-    The file is validated before anything changes; `--dry-run` prints the plan. See
+    The file is validated before anything changes; `--dry-run` prints the plan. With `--prune`,
+    nothing is removed unless every listed model is present after the pulls. See
     docs/provisioning.md for the file format.
 
-    Exit codes: 0 the machine matches the file, 1 a step failed or pruning was declined,
-    2 malformed file, 3 server unreachable, 4 a listed model is not in the registry,
-    130 interrupted (partial downloads are kept).
+    Exit codes: 0 the machine matches the file, 1 a step failed, a listed model is missing or
+    pruning was declined, 2 malformed file, 3 server unreachable, 4 a listed model is not in the
+    registry, 130 interrupted (partial downloads are kept).
     """
     from llmbox.cli._output import Output
     from llmbox.provision import apply_sync, load_spec, plan_sync
