@@ -8,6 +8,7 @@ One place for the rules, below every package that compares or checks names (``pr
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from llmbox.errors import UsageError
 
@@ -49,6 +50,21 @@ def same_model(a: str, b: str) -> bool:
     False
     """
     return normalize_name(a) == normalize_name(b)
+
+
+def unique_names(names: Sequence[str]) -> list[str]:
+    """``names`` without the repeats (``llama3.2`` after ``llama3.2:latest``), first spelling kept.
+
+    >>> unique_names(["llama3.2", "qwen3:4b", "Llama3.2:latest"])
+    ['llama3.2', 'qwen3:4b']
+    """
+    seen: set[str] = set()
+    out = []
+    for name in names:
+        if (key := normalize_name(name)) not in seen:
+            seen.add(key)
+            out.append(name)
+    return out
 
 
 def name_problem(name: str) -> str | None:

@@ -39,14 +39,19 @@ def read_text(path: Path) -> str:
         raise ConfigError(
             f"cannot read {path}: {err.strerror or err}", hint="check the path"
         ) from None
+    return decode_text(raw, str(path))
+
+
+def decode_text(raw: bytes, source: str) -> str:
+    """UTF-8 bytes (a byte-order mark allowed) as text; anything else is a ConfigError."""
     if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        raise ConfigError(f"{path} is UTF-16 text, not UTF-8", hint="save the file as UTF-8")
+        raise ConfigError(f"{source} is UTF-16 text, not UTF-8", hint="save the file as UTF-8")
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         line = raw[: err.start].count(b"\n") + 1
         raise ConfigError(
-            f"{path}:{line}: not UTF-8 text (byte 0x{raw[err.start]:02x})",
+            f"{source}:{line}: not UTF-8 text (byte 0x{raw[err.start]:02x})",
             hint="save the file as UTF-8",
         ) from None
 

@@ -17,7 +17,7 @@ from llmbox.cli._common import DataFormat, FormatOpt, HostOpt, QuietOpt, Timeout
 if TYPE_CHECKING:
     from llmbox.cli._output import Output
     from llmbox.client import OllamaClient
-    from llmbox.provision import ModelChange, PullResult, SyncReport
+    from llmbox.provision import MachineSpec, ModelChange, PullResult, SyncReport
     from llmbox.report.progress import PullView
 
 T = TypeVar("T")
@@ -279,7 +279,10 @@ def unload(
 def sync(
     file: Annotated[
         Path,
-        typer.Argument(help="YAML file listing the models this machine must have.", dir_okay=False),
+        typer.Argument(
+            help="YAML file listing the models this machine must have ('-': standard input).",
+            dir_okay=False,
+        ),
     ],
     prune: Annotated[
         bool, typer.Option("--prune", help="Also remove installed models the file does not list.")
@@ -305,12 +308,13 @@ def sync(
     registry, 130 interrupted (partial downloads are kept).
     """
     from llmbox.cli._output import Output
-    from llmbox.provision import apply_sync, load_spec, plan_sync
+    from llmbox.provision import apply_sync, plan_sync
     from llmbox.report.provision import render_plan, render_sync
 
-    spec = load_spec(file)
+    spec = _read_spec(file)
+    label = "<stdin>" if str(file) == "-" else str(file)
     out = Output(quiet=quiet)
-    plan = _with_client(host, timeout, lambda c: plan_sync(c, spec, prune=prune, file=str(file)))
+    plan = _with_client(host, timeout, lambda c: plan_sync(c, spec, prune=prune, file=label))
     rule = (
         f"Nothing is removed unless all {len(plan.listed)} listed model(s) are present after "
         "the pulls."
@@ -321,7 +325,7 @@ def sync(
             out.info(rule)
         return
     if plan.to_remove and not yes:
-        _confirm_prune(out, plan.to_remove, str(file), rule if plan.to_pull else "")
+        _confirm_prune(out, plan.to_remove, label, rule if plan.to_pull else "")
     view = _pull_view(out)
     report = _pulling(
         view,
@@ -331,9 +335,21 @@ def sync(
     )
     _emit(out, format, report.to_dict, lambda: render_sync(report))
     if report.in_sync:
-        out.info(f"In sync: {len(spec.models)} model(s) from {file}.")
+        out.info(f"In sync: {len(spec.models)} model(s) from {label}.")
         return
-    _sync_failed(report, str(file))
+    _sync_failed(report, label)
+
+
+def _read_spec(file: Path) -> MachineSpec:
+    """The sync file, or standard input for ``-`` (then pruning needs ``--yes``: no terminal)."""
+    import sys
+
+    from llmbox.provision import load_spec
+    from llmbox.yamlio import decode_text
+
+    if str(file) != "-":
+        return load_spec(file)
+    return load_spec(Path("<stdin>"), text=decode_text(sys.stdin.buffer.read(), "<stdin>"))
 
 
 def _confirm_prune(out: Output, names: list[str], file: str, rule: str) -> None:

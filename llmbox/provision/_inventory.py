@@ -9,7 +9,7 @@ from typing import Any
 
 from llmbox.client import OllamaClient, RunningModel
 from llmbox.errors import ExitCode, LlmboxError, ModelNotFound, ServerUnreachable, UsageError
-from llmbox.names import check_name, same_model
+from llmbox.names import check_name, same_model, unique_names
 from llmbox.provision._names import keep_alive_seconds
 from llmbox.provision._pull import Sleep
 
@@ -209,6 +209,7 @@ async def remove_models(client: OllamaClient, models: Sequence[str]) -> list[Mod
     """Delete each model, unloading it first when it is loaded; a failure does not stop the rest."""
     for model in models:
         check_name(model)
+    models = unique_names(models)
     loaded = [m.name or m.model for m in await client.ps()]
     results: list[ModelChange] = []
     for model in models:

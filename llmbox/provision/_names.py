@@ -7,6 +7,8 @@ import re
 
 _GO_DURATION = re.compile(r"^[-+]?((\d+(\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h))+$")
 _GO_UNIT = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
+#: Go's longest duration is ~292 years; a longer keep_alive overflows on the server.
+MAX_KEEP_ALIVE_S = 200 * 365 * 86400
 _UNIT_S = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
@@ -19,9 +21,10 @@ def parse_keep_alive(value: str | float) -> str | float:
     >>> parse_keep_alive("10m"), parse_keep_alive("-1"), parse_keep_alive(300)
     ('10m', -1.0, 300)
     """
+    too_long = f"invalid keep_alive {value!r}: use -1 to keep a model loaded forever"
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if not math.isfinite(value):
-            raise ValueError(f"invalid keep_alive {value!r}: use -1 to keep a model loaded forever")
+        if not math.isfinite(value) or value > MAX_KEEP_ALIVE_S:
+            raise ValueError(too_long)
         return value
     text = str(value).strip()
     try:
@@ -29,12 +32,16 @@ def parse_keep_alive(value: str | float) -> str | float:
     except ValueError:
         pass
     else:
-        return parse_keep_alive(number)
+        if not math.isfinite(number) or number > MAX_KEEP_ALIVE_S:
+            raise ValueError(too_long)
+        return number
     if not _GO_DURATION.match(text):
         raise ValueError(
             f"invalid keep_alive {value!r}: use seconds (300, -1 = forever) or a duration "
             "such as 30s, 10m, 1h30m"
         )
+    if keep_alive_seconds(text) > MAX_KEEP_ALIVE_S:
+        raise ValueError(too_long)
     return text
 
 

@@ -20,7 +20,7 @@ from llmbox.errors import (
     ServerUnreachable,
     StreamError,
 )
-from llmbox.names import check_name, same_model
+from llmbox.names import check_name, same_model, unique_names
 
 #: How often a broken pull is retried, and the first backoff delay (doubled on each retry).
 DEFAULT_RETRIES = 3
@@ -210,6 +210,7 @@ async def pull_models(
     """
     for model in models:
         check_name(model)  # every name before the first download
+    models = unique_names(models)
     await client.version()  # fail fast, and once, when nothing listens
     results: list[PullResult] = []
     for i, model in enumerate(models):

@@ -99,11 +99,12 @@ class MachineSpec(BaseModel):
         return models
 
 
-def load_spec(path: Path) -> MachineSpec:
-    """Read and validate a sync file; ``ConfigError`` names the file, the line and the field."""
+def load_spec(path: Path, *, text: str | None = None) -> MachineSpec:
+    """Read and validate a sync file (or ``text`` read from ``path`` already); ``ConfigError``
+    names the file, the line and the key."""
     from llmbox.yamlio import load_yaml_model
 
-    return load_yaml_model(path, MachineSpec, doc="docs/provisioning.md")
+    return load_yaml_model(path, MachineSpec, text=text, doc="docs/provisioning.md")
 
 
 @dataclass

@@ -192,3 +192,74 @@ def test_sync_the_wrong_yaml_file_names_the_key_it_did_not_expect(
     assert result.exit_code == 2
     assert one_error(result) == f"Error: {suite}:1: unknown key 'name' (expected one of: models)"
     assert "Hint: the format is described in docs/provisioning.md" in result.stderr
+
+
+# -- found by trying the commands in a hurry -----------------------------------------------------
+
+
+def test_a_model_named_twice_is_pulled_or_removed_once(fake_ollama: FakeOllama) -> None:
+    result = cli(fake_ollama, "pull", "smollm2:135m", "SmolLM2:135m", "-f", "json")
+    assert result.exit_code == 0, result.output
+    assert [r["model"] for r in json.loads(result.stdout)] == ["smollm2:135m"]
+    assert [r["path"] for r in fake_ollama.requests].count("/api/pull") == 1
+    rm = cli(fake_ollama, "rm", "qwen3:4b", "qwen3:4b")
+    assert rm.exit_code == 0, rm.output
+    assert rm.stdout == "deleted   qwen3:4b\n"
+
+
+@pytest.mark.parametrize("value", ["99999999999999999999", "1e400", "nan", "100000000h"])
+def test_a_keep_alive_beyond_what_the_server_can_hold_is_refused(
+    fake_ollama: FakeOllama, value: str
+) -> None:
+    result = cli(fake_ollama, "load", "qwen3:4b", "--keep-alive", value)
+    assert result.exit_code == 2, result.output
+    assert f"Error: invalid keep_alive '{value}'" in result.stderr
+    assert fake_ollama.requests == []
+
+
+def test_sync_reads_standard_input_for_a_dash(fake_ollama: FakeOllama) -> None:
+    result = cli(fake_ollama, "sync", "-", "--dry-run", "-f", "json", input="models: [llama3.2]\n")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["present"] == ["llama3.2"]
+    bad = cli(fake_ollama, "sync", "-", input="modelz: [llama3.2]\n")
+    assert bad.exit_code == 2
+    assert one_error(bad) == "Error: <stdin>:1: unknown key 'modelz' (did you mean 'models'?)"
+    # the file came on stdin, so no one can answer the question: pruning needs --yes
+    prune = cli(fake_ollama, "sync", "-", "--prune", input="models: [llama3.2]\n")
+    assert prune.exit_code == 1
+    assert "Error: nothing changed: pruning was not confirmed" in prune.stderr
+    assert set(fake_ollama.models) == INSTALLED
+
+
+def test_ctrl_c_during_a_pruning_sync_removes_nothing(tmp_path: Path) -> None:
+    """A real process and a real SIGINT while the first pull hangs."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.fakes.ollama import Fault
+
+    spec = tmp_path / "machine.yaml"
+    spec.write_text("models:\n  - llama3.2\n  - smollm2:135m\n")
+    with FakeOllama() as server:
+        server.inject(Fault("/api/pull", "slow", delay_s=2.0))
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("OLLAMA_", "LLMBOX_"))}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "llmbox", "sync", str(spec), "--prune", "--yes",
+             "--host", server.url],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        )  # fmt: skip
+        deadline = time.monotonic() + 20
+        while "/api/pull" not in [r["path"] for r in server.requests]:
+            assert time.monotonic() < deadline, "the pull never started"
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=20)
+        assert proc.returncode == 130, err
+        assert "Error: interrupted while pulling smollm2:135m; the partial download is kept" in err
+        assert "Traceback" not in err
+        assert "/api/delete" not in [r["path"] for r in server.requests]
+        assert set(server.models) == INSTALLED
