@@ -17,11 +17,11 @@ def doctor(
     """
     import os
 
-    from llmbox.cli._output import Output
     from llmbox.client import OllamaClient
     from llmbox.config import resolve_settings
     from llmbox.doctor import DoctorReport, diagnose
     from llmbox.errors import ExitCode, ServerUnreachable
+    from llmbox.report.output import Output
     from llmbox.report.terminal import render_doctor
 
     settings = resolve_settings(host=host, timeout=timeout)

@@ -170,10 +170,10 @@ def hw_estimate(
 
     Example: llmbox hw-estimate --chip m4pro --model llama3.2-vision:11b --images 1
     """
-    from llmbox.cli._output import Output
     from llmbox.errors import UsageError
     from llmbox.hw.chips import load_catalog
     from llmbox.hw.models import load_models
+    from llmbox.report.output import Output
 
     out = Output(quiet=quiet)
     catalog, models = load_catalog(), load_models()
@@ -221,10 +221,10 @@ def hw_estimate(
 
 def _calibrate(path: Path, chip: str | None, format: DataFormat, out: object) -> None:
     from llmbox.bench.schema import load_report
-    from llmbox.cli._output import Output
     from llmbox.hw.calibrate import calibrate
     from llmbox.hw.chips import load_catalog
     from llmbox.hw.models import load_models
+    from llmbox.report.output import Output
 
     assert isinstance(out, Output)
     cal = calibrate(load_report(path), load_catalog(), load_models(), chip)
@@ -253,9 +253,9 @@ def chips(
     quiet: QuietOpt = False,
 ) -> None:
     """List the chip catalog: bandwidth, FP16 TFLOPS, memory sizes, efficiency family, sources."""
-    from llmbox.cli._output import Output
     from llmbox.errors import UsageError
     from llmbox.hw.chips import as_dict, load_catalog
+    from llmbox.report.output import Output
 
     catalog = load_catalog()
     selected = catalog.select(vendor, kind)

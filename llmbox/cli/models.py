@@ -15,8 +15,8 @@ import typer
 from llmbox.cli._common import DataFormat, FormatOpt, HostOpt, QuietOpt, TimeoutOpt, run
 
 if TYPE_CHECKING:
-    from llmbox.cli._output import Output
     from llmbox.client import OllamaClient
+    from llmbox.report.output import Output
     from llmbox.report.progress import PullView
 
 T = TypeVar("T")
@@ -56,17 +56,12 @@ def _pull_view(out: Output) -> PullView:
     """Bars on a terminal, a few plain lines per layer otherwise, nothing with ``--quiet``."""
     import sys
 
-    from llmbox.cli._output import color_enabled
     from llmbox.report.progress import PlainPullView, PullView, RichPullView
 
     if out.quiet:
         return PullView()
     if out.progress_enabled:
-        from rich.console import Console
-
-        colour = color_enabled(sys.stderr)
-        console = Console(file=sys.stderr, force_terminal=True, no_color=not colour)
-        return RichPullView(console)
+        return RichPullView(out.progress_console())
     return PlainPullView(sys.stderr)
 
 
@@ -99,8 +94,8 @@ def _emit(
 
 def _finish(results: Sequence[Any], what: str) -> None:
     """Exit non-zero when any failed: one model re-raises its error, several get a summary."""
-    from llmbox.cli._output import print_error
     from llmbox.provision import combined_exit_code
+    from llmbox.report.output import print_error
 
     failed = [r for r in results if r.error is not None]
     if not failed:
@@ -131,8 +126,8 @@ def pull(
     """
     import json
 
-    from llmbox.cli._output import Output
     from llmbox.provision import PullEvent, PullFinished, pull_models
+    from llmbox.report.output import Output
     from llmbox.report.provision import render_pull_results
 
     out = Output(quiet=quiet)
@@ -156,7 +151,7 @@ def pull(
 
 def _print_models(models: Any, format: DataFormat, render: Any, empty_hint: str) -> None:
     """A model listing: JSON objects, or a table (and a hint on stderr when it is empty)."""
-    from llmbox.cli._output import Output
+    from llmbox.report.output import Output
 
     out = Output()
     if format is DataFormat.json:
@@ -205,8 +200,8 @@ def show(
 
     Exit codes: 0 ok, 3 server unreachable, 4 model not installed.
     """
-    from llmbox.cli._output import Output
     from llmbox.provision import show_model
+    from llmbox.report.output import Output
     from llmbox.report.provision import render_facts
 
     facts = _with_client(host, timeout, lambda c: show_model(c, model))
@@ -227,8 +222,8 @@ def rm(
 
     Exit codes: 0 all deleted, 1 a delete failed, 3 server unreachable, 4 model not installed.
     """
-    from llmbox.cli._output import Output
     from llmbox.provision import remove_models
+    from llmbox.report.output import Output
     from llmbox.report.provision import render_changes
 
     changes = _with_client(host, timeout, lambda c: remove_models(c, models))
@@ -260,9 +255,9 @@ def load(
     Exit codes: 0 loaded, 1 the server could not load it, 2 bad --keep-alive, 3 server
     unreachable, 4 model not installed.
     """
-    from llmbox.cli._output import Output
     from llmbox.errors import UsageError
     from llmbox.provision import load_model, parse_keep_alive
+    from llmbox.report.output import Output
     from llmbox.report.provision import render_changes
 
     try:
@@ -283,8 +278,8 @@ def unload(
 
     Exit codes: 0 ok, 3 server unreachable, 4 model not installed.
     """
-    from llmbox.cli._output import Output
     from llmbox.provision import unload_model
+    from llmbox.report.output import Output
     from llmbox.report.provision import render_changes
 
     change = _with_client(host, timeout, lambda c: unload_model(c, model))
@@ -318,8 +313,8 @@ def sync(
     2 malformed file, 3 server unreachable, 4 a listed model is not in the registry,
     130 interrupted (partial downloads are kept).
     """
-    from llmbox.cli._output import Output
     from llmbox.provision import apply_sync, load_spec, plan_sync
+    from llmbox.report.output import Output
     from llmbox.report.provision import render_plan, render_sync
 
     spec = load_spec(file)
