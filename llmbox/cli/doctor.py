@@ -13,7 +13,7 @@ def doctor(
 ) -> None:
     """Check the server: reachable, version, models installed and loaded (CPU/GPU), OLLAMA_*.
 
-    Exits 0 when healthy, 3 when the server is unreachable, 1 when it has problems.
+    Exit codes: 0 healthy, 1 problems found, 2 usage error, 3 server unreachable.
     """
     import os
 

@@ -119,7 +119,6 @@ def hw_estimate(
         str | None,
         typer.Option(
             "--quant",
-            "-q",
             help="Quantization (q4_k_m, q8_0, f16, iq2_xs, tq1_0…). Default: the model's.",
             show_default=False,
         ),

@@ -149,11 +149,10 @@ def pull(
     _finish(results, "pull")
 
 
-def _print_models(models: Any, format: DataFormat, render: Any, empty_hint: str) -> None:
+def _print_models(
+    out: Output, models: Any, format: DataFormat, render: Any, empty_hint: str
+) -> None:
     """A model listing: JSON objects, or a table (and a hint on stderr when it is empty)."""
-    from llmbox.report.output import Output
-
-    out = Output()
     if format is DataFormat.json:
         out.json([m.to_dict() for m in models])
         return
@@ -163,31 +162,51 @@ def _print_models(models: Any, format: DataFormat, render: Any, empty_hint: str)
 
 
 def list_models(
-    host: HostOpt = None, timeout: TimeoutOpt = None, format: FormatOpt = DataFormat.table
+    host: HostOpt = None,
+    timeout: TimeoutOpt = None,
+    format: FormatOpt = DataFormat.table,
+    quiet: QuietOpt = False,
 ) -> None:
     """List installed models: name, ID, size, parameters, quantization, modified.
 
     Exit codes: 0 ok, 3 server unreachable.
     """
     from llmbox.provision import list_models as core_list
+    from llmbox.report.output import Output
     from llmbox.report.provision import render_models
 
     models = _with_client(host, timeout, core_list)
-    _print_models(models, format, render_models, "No models installed. Try: llmbox pull MODEL")
+    _print_models(
+        Output(quiet=quiet),
+        models,
+        format,
+        render_models,
+        "No models installed. Try: llmbox pull MODEL",
+    )
 
 
 def ps(
-    host: HostOpt = None, timeout: TimeoutOpt = None, format: FormatOpt = DataFormat.table
+    host: HostOpt = None,
+    timeout: TimeoutOpt = None,
+    format: FormatOpt = DataFormat.table,
+    quiet: QuietOpt = False,
 ) -> None:
     """List loaded models: size in memory, CPU/GPU split, context length, until when.
 
     Exit codes: 0 ok, 3 server unreachable.
     """
     from llmbox.provision import running_models
+    from llmbox.report.output import Output
     from llmbox.report.provision import render_running
 
     models = _with_client(host, timeout, running_models)
-    _print_models(models, format, render_running, "No models loaded. Try: llmbox load MODEL")
+    _print_models(
+        Output(quiet=quiet),
+        models,
+        format,
+        render_running,
+        "No models loaded. Try: llmbox load MODEL",
+    )
 
 
 def show(
@@ -195,6 +214,7 @@ def show(
     host: HostOpt = None,
     timeout: TimeoutOpt = None,
     format: FormatOpt = DataFormat.table,
+    quiet: QuietOpt = False,
 ) -> None:
     """Show a model's architecture: parameters, context, layers, KV heads, quantization, tools.
 
@@ -205,7 +225,7 @@ def show(
     from llmbox.report.provision import render_facts
 
     facts = _with_client(host, timeout, lambda c: show_model(c, model))
-    out = Output()
+    out = Output(quiet=quiet)
     if format is DataFormat.json:
         out.json(facts.to_dict())
     else:
@@ -217,6 +237,7 @@ def rm(
     host: HostOpt = None,
     timeout: TimeoutOpt = None,
     format: FormatOpt = DataFormat.table,
+    quiet: QuietOpt = False,
 ) -> None:
     """Delete models from disk, unloading each first if it is loaded.
 
@@ -227,7 +248,7 @@ def rm(
     from llmbox.report.provision import render_changes
 
     changes = _with_client(host, timeout, lambda c: remove_models(c, models))
-    out = Output()
+    out = Output(quiet=quiet)
     if format is DataFormat.json:
         out.json([c.to_dict() for c in changes])
     else:
@@ -249,6 +270,7 @@ def load(
     host: HostOpt = None,
     timeout: TimeoutOpt = None,
     format: FormatOpt = DataFormat.table,
+    quiet: QuietOpt = False,
 ) -> None:
     """Load a model into memory now, and show where it landed (CPU/GPU).
 
@@ -265,7 +287,7 @@ def load(
     except ValueError as err:
         raise UsageError(str(err), hint="e.g. --keep-alive 30m") from None
     change = _with_client(host, timeout, lambda c: load_model(c, model, keep_alive=alive))
-    _emit(Output(), format, change.to_dict, lambda: render_changes([change]))
+    _emit(Output(quiet=quiet), format, change.to_dict, lambda: render_changes([change]))
 
 
 def unload(
@@ -273,6 +295,7 @@ def unload(
     host: HostOpt = None,
     timeout: TimeoutOpt = None,
     format: FormatOpt = DataFormat.table,
+    quiet: QuietOpt = False,
 ) -> None:
     """Unload a model from memory now (keep_alive 0) and wait until the server lets it go.
 
@@ -283,7 +306,7 @@ def unload(
     from llmbox.report.provision import render_changes
 
     change = _with_client(host, timeout, lambda c: unload_model(c, model))
-    _emit(Output(), format, change.to_dict, lambda: render_changes([change]))
+    _emit(Output(quiet=quiet), format, change.to_dict, lambda: render_changes([change]))
 
 
 def sync(
