@@ -46,7 +46,7 @@ def render_table(
     ]
     widths = _shrink(natural, smallest, limit - _table_width([0] * len(columns), compact=True))
     if widths is None:
-        return _records(columns, cells, title)
+        return _records(columns, cells, title, limit)
     return _rich_table(columns, cells, widths, title, right_align, limit, compact=True)
 
 
@@ -127,8 +127,15 @@ def _rich_table(
     return "\n".join(line.rstrip() for line in buffer.getvalue().splitlines()).strip("\n") + "\n"
 
 
-def _records(columns: Sequence[str], cells: Sequence[Sequence[str]], title: str | None) -> str:
+def _records(
+    columns: Sequence[str],
+    cells: Sequence[Sequence[str]],
+    title: str | None,
+    width: int | None = None,
+) -> str:
     """The expanded layout (``psql``'s ``\\x``) for a table that cannot fit: one block per row.
+
+    A value too long for ``width`` wraps at spaces, under itself.
 
     >>> print(_records(["model", "decode t/s"], [["a", "1.0"], ["b", "2.0"]], None), end="")
     model       a
@@ -137,16 +144,21 @@ def _records(columns: Sequence[str], cells: Sequence[Sequence[str]], title: str 
     model       b
     decode t/s  2.0
     """
+    import textwrap
+
     from rich.cells import cell_len
 
     label = max(cell_len(c) for c in columns) if columns else 0
-    blocks = [
-        "".join(
-            f"{name}{' ' * (label - cell_len(name))}  {value}".rstrip() + "\n"
-            for name, value in zip(columns, row, strict=True)
-        )
-        for row in cells
-    ]
+    room = max(20, width - label - 2) if width else None
+
+    def line(name: str, value: str) -> str:
+        head = f"{name}{' ' * (label - cell_len(name))}  "
+        if room is None or cell_len(value) <= room:
+            return (head + value).rstrip() + "\n"
+        wrapped = textwrap.wrap(value, room, break_long_words=False, break_on_hyphens=False)
+        return head + ("\n" + " " * len(head)).join(wrapped) + "\n"
+
+    blocks = ["".join(line(n, v) for n, v in zip(columns, row, strict=True)) for row in cells]
     head = f"{title}\n\n" if title else ""
     return head + "\n".join(blocks)
 
@@ -170,14 +182,12 @@ def render_doctor(report: DoctorReport) -> str:
         lines.append("status     unreachable")
     else:
         lines.append(f"status     ok, Ollama {report.version}")
-        lines.append(
-            f"models     {len(report.models)} installed"
-            + (
-                f": {', '.join(report.models[:8])}" + (" …" if len(report.models) > 8 else "")
-                if report.models
-                else ""
-            )
+        models = f"{len(report.models)} installed" + (
+            f": {', '.join(report.models[:8])}" + (" …" if len(report.models) > 8 else "")
+            if report.models
+            else ""
         )
+        lines.append(_wrap_field("models", models))
         if report.loaded:
             for m in report.loaded:
                 lines.append(
@@ -196,3 +206,21 @@ def render_doctor(report: DoctorReport) -> str:
     else:
         lines.append("healthy    yes")
     return "\n".join(lines) + "\n"
+
+
+def _wrap_field(name: str, value: str) -> str:
+    """``name       value``, the value wrapped under itself to ``table_width()``."""
+    import textwrap
+
+    head = f"{name:<11}"
+    limit = table_width()
+    if limit is None or len(head) + len(value) <= limit:
+        return head + value
+    return textwrap.fill(
+        value,
+        width=max(limit, len(head) + 20),
+        initial_indent=head,
+        subsequent_indent=" " * len(head),
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
