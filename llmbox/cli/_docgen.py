@@ -16,22 +16,13 @@ when this file is stale. Exit codes: [exit-codes.md](exit-codes.md).
 """
 
 
-def _plain(text: str) -> str:
-    """Help text as typed: the app escapes ``[`` for rich's markup (``\\[default: 512]``).
-
-    >>> _plain("e.g. 128,512 \\\\[default: 512].")
-    'e.g. 128,512 [default: 512].'
-    """
-    return text.replace("\\[", "[")
-
-
 def _param_row(param: Any) -> str | None:
     if getattr(param, "hidden", False):
         return None
     names = " / ".join(f"`{o}`" for o in [*param.opts, *param.secondary_opts])
     if param.param_type_name == "argument":
         names = f"`{param.name.upper()}`" + ("…" if param.nargs == -1 else "")
-    help_text = _plain(" ".join((getattr(param, "help", None) or "").split()))
+    help_text = " ".join((getattr(param, "help", None) or "").split())
     default = param.default
     show = (
         param.param_type_name == "option"
@@ -55,7 +46,7 @@ def render() -> str:
         if cmd.hidden:
             continue
         lines.append(f"## `llmbox {name}`\n")
-        doc = _plain((cmd.help or "").strip())
+        doc = (cmd.help or "").strip()
         lines.append(doc + "\n")
         rows = [r for p in cmd.params if (r := _param_row(p)) is not None]
         if rows:
