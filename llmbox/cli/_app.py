@@ -14,6 +14,7 @@ from typer.core import TyperArgument, TyperCommand, TyperGroup
 
 from llmbox import __version__
 from llmbox.cli import COMMANDS
+from llmbox.cli._common import QuietOpt
 from llmbox.errors import ExitCode, LlmboxError
 
 
@@ -262,5 +263,8 @@ def _root(
         ),
     ] = False,
     debug: DebugOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Local LLM DevOps: provision models, benchmark them honestly, predict their speed."""
+    if quiet:  # `llmbox -q list` means `llmbox list -q`: the command's own --quiet defaults on
+        ctx.default_map = {name: {"quiet": True} for name in COMMANDS}

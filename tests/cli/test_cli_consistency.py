@@ -13,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from llmbox.cli import COMMANDS, app, load_command
+from tests.fakes.ollama import FakeOllama
 
 runner = CliRunner()
 ALL = sorted(COMMANDS)
@@ -153,3 +154,24 @@ def test_version_fast_path_prints_what_the_app_prints(argv: list[str]) -> None:
     )
     slow = runner.invoke(app, ["--debug", *argv])
     assert fast.stdout == slow.stdout
+
+
+@pytest.mark.parametrize("argv", [["-q", "chips", "-f", "json"], ["chips", "-f", "json", "-q"]])
+def test_quiet_before_or_after_the_command(argv: list[str]) -> None:
+    result = runner.invoke(app, [*argv, "--vendor", "acme"])
+    assert result.exit_code == 2
+    assert "Error:" in result.stderr  # errors survive --quiet
+    quiet = runner.invoke(app, ["-q", "list", "--host", _dead_host()])
+    assert quiet.exit_code == 3
+
+
+def test_quiet_before_the_command_silences_notes(fake_ollama: FakeOllama) -> None:
+    url = fake_ollama.url
+    for model in list(fake_ollama.models):
+        runner.invoke(app, ["rm", model, "--host", url])
+    loud = runner.invoke(app, ["list", "--host", url])
+    assert "No models installed" in loud.stderr
+    quiet = runner.invoke(app, ["-q", "list", "--host", url])
+    assert quiet.exit_code == 0
+    assert quiet.stderr == ""
+    assert "NAME" in quiet.stdout  # data stays
