@@ -8,9 +8,9 @@ How a doc is read:
 - a synopsis line with ``[optional parts]`` runs twice: without them, and with each one (the
   first of ``a|b|c`` alternatives);
 - the lines of one file run in order, in one scratch directory (``configs/`` is there, so are the
-  files a reader is assumed to have: ``photo.jpg`` and the benchmark results ``before.json``,
-  ``after.json``, ``main.json``, ``branch.json``, ``bench.json``), against one fake server that
-  holds every model the docs name.
+  files a reader is assumed to have: ``photo.jpg``, benchmark results ``before.json``,
+  ``after.json``, ``main.json``, ``branch.json`` from the fake, and ``bench.json`` measured on a
+  real M2), against one fake server that holds every model the docs name.
 
 A command passes when it exits with an expected code (0; 0 or 5 when it sets a CI gate) and
 prints no traceback and no "please report it". A doc marks a block that cannot run here with an
@@ -157,6 +157,8 @@ def _scratch(tmp: Path, fake: FakeOllama, runner: CliRunner) -> None:
     assert made.exit_code == 0, f"could not make the sample result: {made.output}"
     for name in ("before.json", "after.json", "main.json", "branch.json"):
         shutil.copyfile(tmp / "bench.json", tmp / name)
+    # hw-estimate calibrates on a real machine's numbers: a run measured on an M2
+    shutil.copyfile(ROOT / "tests" / "hw" / "data" / "bench_m2.json", tmp / "bench.json")
 
 
 def test_the_docs_show_commands() -> None:

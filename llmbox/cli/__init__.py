@@ -23,7 +23,7 @@ __all__ = ["COMMANDS", "app", "load_command", "main"]
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "bench": (
         "llmbox.cli.bench",
-        "bench",
+        "app",
         "Benchmark models: prefill/decode tokens/s, TTFT, end-to-end and load time, as mean ± sd.",
     ),
     "hw-estimate": (

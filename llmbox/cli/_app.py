@@ -46,17 +46,16 @@ def load_command(name: str) -> Any:
     import importlib
 
     module, attr, _ = COMMANDS[name]
-    single = typer.Typer(
-        pretty_exceptions_enable=False, add_completion=False, rich_markup_mode=None
-    )
-    single.command(name, cls=_Command)(getattr(importlib.import_module(module), attr))
-    command: Any = typer.main.get_command(single)
-    names = {p.name for p in command.params}
-    command.params.extend(p for p in _global_options() if p.name not in names)
-    command.help = _help_text(command.help or "")
-    for param in command.params:
-        if getattr(param, "help", None):
-            param.help = _help_text(param.help)
+    target = getattr(importlib.import_module(module), attr)
+    if isinstance(target, typer.Typer):  # a command with subcommands (bench, bench compare)
+        for info in target.registered_commands:
+            info.cls = info.cls or _Command
+        command: Any = typer.main.get_command(target)
+    else:
+        single = typer.Typer(pretty_exceptions_enable=False, add_completion=False)
+        single.command(name, cls=_Command)(target)
+        command = typer.main.get_command(single)
+    _polish(command)
     return command
 
 
@@ -124,10 +123,7 @@ class _Polished:
     def get_params(self, ctx: Any) -> list[Any]:
         params: list[Any] = super().get_params(ctx)  # type: ignore[misc]
         for param in params:
-            if param.metavar is None:
-                param.metavar = _metavar(param)
-            if isinstance(param, TyperArgument) and not isinstance(param, _Argument):
-                param.__class__ = _Argument
+            _polish_param(param)
         return params
 
 
@@ -138,6 +134,40 @@ class _Argument(TyperArgument):
 
 class _Command(_Polished, TyperCommand):
     pass
+
+
+def _polish(command: Any) -> None:
+    """What every command gets, whoever wrote it and however it was built: plain help, the
+    global options on each command that runs, help text normalised, metavars that name what to
+    type; the same for each subcommand."""
+    command.rich_markup_mode = None
+    command.help = _help_text(command.help or "")
+    subcommands = getattr(command, "commands", None)
+    if not subcommands:
+        names = {p.name for p in command.params}
+        command.params.extend(p for p in _global_options() if p.name not in names)
+    for param in command.params:
+        if getattr(param, "help", None):
+            param.help = _help_text(param.help)
+        _polish_param(param)
+    for sub in (subcommands or {}).values():
+        _polish(sub)
+
+
+def _polish_param(param: Any) -> None:
+    if param.metavar is None:
+        param.metavar = _metavar(param)
+    if isinstance(param, TyperArgument) and not isinstance(param, _Argument):
+        param.__class__ = _Argument
+
+
+def _quiet_by_default(command: Any) -> None:
+    """``llmbox -q CMD …``: each ``--quiet`` of CMD (and its subcommands) defaults to on."""
+    for param in command.params:
+        if param.name == "quiet":
+            param.default = True
+    for sub in (getattr(command, "commands", None) or {}).values():
+        _quiet_by_default(sub)
 
 
 def _help_text(text: str) -> str:
@@ -206,6 +236,8 @@ class _App(_Polished, TyperGroup):
         name, cmd, rest = super().resolve_command(ctx, args)
         if cmd is not None and name in COMMANDS:
             cmd = load_command(name)
+            if ctx.params.get("quiet"):
+                _quiet_by_default(cmd)
         return name, cmd, rest
 
     def invoke(self, ctx: Any) -> Any:
@@ -266,5 +298,4 @@ def _root(
     quiet: QuietOpt = False,
 ) -> None:
     """Local LLM DevOps: provision models, benchmark them honestly, predict their speed."""
-    if quiet:  # `llmbox -q list` means `llmbox list -q`: the command's own --quiet defaults on
-        ctx.default_map = {name: {"quiet": True} for name in COMMANDS}
+    # --debug acts in its callback; --quiet in _App.resolve_command (`llmbox -q list` = `list -q`)

