@@ -22,7 +22,7 @@ import random
 from dataclasses import dataclass
 
 from llmbox.errors import UsageError
-from llmbox.results import BenchReport, CaseResult
+from llmbox.results import BenchReport, Case, CaseResult
 
 ARRIVALS = ("poisson", "constant", "gamma:K")
 
