@@ -20,14 +20,9 @@ from llmbox.bench.grid import (
     load_suite,
     parse_int_list,
 )
-from llmbox.bench.load import (
-    SweepPlan,
-    parse_arrivals,
-    parse_rates,
-    parse_slo,
-    sweep_phase_one,
-)
+from llmbox.bench.load import parse_arrivals, parse_rates, parse_slo
 from llmbox.bench.runner import RunnerConfig
+from llmbox.bench.sweep import SweepPlan, sweep_phase_one
 from llmbox.errors import UsageError
 from llmbox.results import Case, Options
 

@@ -169,7 +169,7 @@ def run_bench(
             runner = Runner(engine, plan.config, on_runner_event)
             await runner.run(plan.grid, report, infos)
             if plan.sweep is not None:  # phase two: rates between what phase one measured
-                from llmbox.bench.load import sweep_rates
+                from llmbox.bench.sweep import sweep_rates
 
                 await runner.run(sweep_rates(report, plan.sweep), report, infos)
             return report

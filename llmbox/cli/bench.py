@@ -404,8 +404,8 @@ def compare(
     significantly beyond --max-regression.
     """
     from llmbox.bench.comparison import compare_files
-    from llmbox.cli._output import Output
     from llmbox.report.exporters import render_comparison
+    from llmbox.report.output import Output
 
     result = compare_files(
         files,

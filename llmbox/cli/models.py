@@ -15,9 +15,9 @@ import typer
 from llmbox.cli._common import DataFormat, FormatOpt, HostOpt, QuietOpt, TimeoutOpt, run
 
 if TYPE_CHECKING:
-    from llmbox.cli._output import Output
     from llmbox.client import OllamaClient
     from llmbox.provision import MachineSpec, ModelChange, PullResult, SyncReport
+    from llmbox.report.output import Output
     from llmbox.report.progress import PullView
 
 T = TypeVar("T")
@@ -57,17 +57,12 @@ def _pull_view(out: Output) -> PullView:
     """Bars on a terminal, a few plain lines per layer otherwise, nothing with ``--quiet``."""
     import sys
 
-    from llmbox.cli._output import color_enabled
     from llmbox.report.progress import PlainPullView, PullView, RichPullView
 
     if out.quiet:
         return PullView()
     if out.progress_enabled:
-        from rich.console import Console
-
-        colour = color_enabled(sys.stderr)
-        console = Console(file=sys.stderr, force_terminal=True, no_color=not colour)
-        return RichPullView(console)
+        return RichPullView(out.progress_console())
     return PlainPullView(sys.stderr)
 
 
@@ -100,8 +95,8 @@ def _emit(
 
 def _finish(results: Sequence[Any], what: str) -> None:
     """Exit non-zero when any failed: one model re-raises its error, several get a summary."""
-    from llmbox.cli._output import print_error
     from llmbox.provision import combined_exit_code
+    from llmbox.report.output import print_error
 
     failed = [r for r in results if r.error is not None]
     if not failed:
@@ -131,8 +126,8 @@ def pull(
     Exit codes: 0 all pulled, 1 a pull failed, 3 server unreachable, 4 model not in the registry,
     130 interrupted (the partial download is kept). Several failures with different codes: 1.
     """
-    from llmbox.cli._output import Output
     from llmbox.provision import pull_models
+    from llmbox.report.output import Output
     from llmbox.report.provision import render_pull_results
 
     out = Output(quiet=quiet)
@@ -147,11 +142,10 @@ def pull(
     _finish(results, "pull")
 
 
-def _print_models(models: Any, format: DataFormat, render: Any, empty_hint: str) -> None:
+def _print_models(
+    out: Output, models: Any, format: DataFormat, render: Any, empty_hint: str
+) -> None:
     """A model listing: JSON objects, or a table (and a hint on stderr when it is empty)."""
-    from llmbox.cli._output import Output
-
-    out = Output()
     if format is DataFormat.json:
         out.json([m.to_dict() for m in models])
         return
@@ -161,31 +155,51 @@ def _print_models(models: Any, format: DataFormat, render: Any, empty_hint: str)
 
 
 def list_models(
-    host: HostOpt = None, timeout: TimeoutOpt = None, format: FormatOpt = DataFormat.table
+    host: HostOpt = None,
+    timeout: TimeoutOpt = None,
+    format: FormatOpt = DataFormat.table,
+    quiet: QuietOpt = False,
 ) -> None:
     """List installed models: name, ID, size, parameters, quantization, modified.
 
     Exit codes: 0 ok, 3 server unreachable.
     """
     from llmbox.provision import list_models as core_list
+    from llmbox.report.output import Output
     from llmbox.report.provision import render_models
 
     models = _with_client(host, timeout, core_list)
-    _print_models(models, format, render_models, "No models installed. Try: llmbox pull MODEL")
+    _print_models(
+        Output(quiet=quiet),
+        models,
+        format,
+        render_models,
+        "No models installed. Try: llmbox pull MODEL",
+    )
 
 
 def ps(
-    host: HostOpt = None, timeout: TimeoutOpt = None, format: FormatOpt = DataFormat.table
+    host: HostOpt = None,
+    timeout: TimeoutOpt = None,
+    format: FormatOpt = DataFormat.table,
+    quiet: QuietOpt = False,
 ) -> None:
     """List loaded models: size in memory, CPU/GPU split, context length, until when.
 
     Exit codes: 0 ok, 3 server unreachable.
     """
     from llmbox.provision import running_models
+    from llmbox.report.output import Output
     from llmbox.report.provision import render_running
 
     models = _with_client(host, timeout, running_models)
-    _print_models(models, format, render_running, "No models loaded. Try: llmbox load MODEL")
+    _print_models(
+        Output(quiet=quiet),
+        models,
+        format,
+        render_running,
+        "No models loaded. Try: llmbox load MODEL",
+    )
 
 
 def show(
@@ -193,17 +207,18 @@ def show(
     host: HostOpt = None,
     timeout: TimeoutOpt = None,
     format: FormatOpt = DataFormat.table,
+    quiet: QuietOpt = False,
 ) -> None:
     """Show a model's architecture: parameters, context, layers, KV heads, quantization, tools.
 
     Exit codes: 0 ok, 3 server unreachable, 4 model not installed.
     """
-    from llmbox.cli._output import Output
     from llmbox.provision import show_model
+    from llmbox.report.output import Output
     from llmbox.report.provision import render_facts
 
     facts = _with_client(host, timeout, lambda c: show_model(c, model))
-    _emit(Output(), format, facts.to_dict, lambda: render_facts(facts))
+    _emit(Output(quiet=quiet), format, facts.to_dict, lambda: render_facts(facts))
 
 
 def rm(
@@ -211,17 +226,19 @@ def rm(
     host: HostOpt = None,
     timeout: TimeoutOpt = None,
     format: FormatOpt = DataFormat.table,
+    quiet: QuietOpt = False,
 ) -> None:
     """Delete models from disk, unloading each first if it is loaded.
 
     Exit codes: 0 all deleted, 1 a delete failed, 3 server unreachable, 4 model not installed.
     """
-    from llmbox.cli._output import Output
     from llmbox.provision import remove_models
+    from llmbox.report.output import Output
     from llmbox.report.provision import render_changes
 
     changes = _with_client(host, timeout, lambda c: remove_models(c, models))
-    _emit(Output(), format, lambda: [c.to_dict() for c in changes], lambda: render_changes(changes))
+    out = Output(quiet=quiet)
+    _emit(out, format, lambda: [c.to_dict() for c in changes], lambda: render_changes(changes))
     _finish(changes, "delete")
 
 
@@ -239,15 +256,16 @@ def load(
     host: HostOpt = None,
     timeout: TimeoutOpt = None,
     format: FormatOpt = DataFormat.table,
+    quiet: QuietOpt = False,
 ) -> None:
     """Load a model into memory now, and show where it landed (CPU/GPU).
 
     Exit codes: 0 loaded, 1 the server could not load it, 2 bad --keep-alive, 3 server
     unreachable, 4 model not installed.
     """
-    from llmbox.cli._output import Output
     from llmbox.errors import UsageError
     from llmbox.provision import load_model, parse_keep_alive
+    from llmbox.report.output import Output
     from llmbox.report.provision import render_changes
 
     try:
@@ -255,7 +273,7 @@ def load(
     except ValueError as err:
         raise UsageError(str(err), hint="e.g. --keep-alive 30m") from None
     change = _with_client(host, timeout, lambda c: load_model(c, model, keep_alive=alive))
-    _emit(Output(), format, change.to_dict, lambda: render_changes([change]))
+    _emit(Output(quiet=quiet), format, change.to_dict, lambda: render_changes([change]))
 
 
 def unload(
@@ -263,17 +281,18 @@ def unload(
     host: HostOpt = None,
     timeout: TimeoutOpt = None,
     format: FormatOpt = DataFormat.table,
+    quiet: QuietOpt = False,
 ) -> None:
     """Unload a model from memory now (keep_alive 0) and wait until the server lets it go.
 
     Exit codes: 0 ok, 3 server unreachable, 4 model not installed.
     """
-    from llmbox.cli._output import Output
     from llmbox.provision import unload_model
+    from llmbox.report.output import Output
     from llmbox.report.provision import render_changes
 
     change = _with_client(host, timeout, lambda c: unload_model(c, model))
-    _emit(Output(), format, change.to_dict, lambda: render_changes([change]))
+    _emit(Output(quiet=quiet), format, change.to_dict, lambda: render_changes([change]))
 
 
 def sync(
@@ -307,8 +326,8 @@ def sync(
     pruning was declined, 2 malformed file, 3 server unreachable, 4 a listed model is not in the
     registry, 130 interrupted (partial downloads are kept).
     """
-    from llmbox.cli._output import Output
     from llmbox.provision import apply_sync, plan_sync
+    from llmbox.report.output import Output
     from llmbox.report.provision import render_plan, render_sync
 
     spec = _read_spec(file)
@@ -368,7 +387,7 @@ def _confirm_prune(out: Output, names: list[str], file: str, rule: str) -> None:
 
 def _sync_failed(report: SyncReport, file: str) -> None:
     """Say what went wrong, step by step, and whether the prune was held back; exit non-zero."""
-    from llmbox.cli._output import print_error
+    from llmbox.report.output import print_error
 
     steps: list[PullResult | ModelChange] = [*report.pulled, *report.removed, *report.loaded]
     for step in steps:

@@ -60,7 +60,7 @@ def test_pull_plain_progress_on_stderr_and_a_summary_table_on_stdout(
 def test_pull_tty_draws_bars(
     mock: MockOllama, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("llmbox.cli._output.is_tty", lambda stream: True)
+    monkeypatch.setattr("llmbox.report.output.is_tty", lambda stream: True)
     mock.pull_scripts["llama3.2:latest"] = [pull_lines()]
     result = runner.invoke(app, ["pull", "llama3.2"])
     assert result.exit_code == 0, result.output
