@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from llmbox.cli._app import DebugOpt
 from llmbox.cli._common import QuietOpt
 
 if TYPE_CHECKING:
@@ -162,7 +163,7 @@ def _filter(
 
 
 def _out(quiet: bool = False) -> Any:
-    from llmbox.cli._output import Output
+    from llmbox.report.output import Output
 
     return Output(quiet=quiet)
 
@@ -269,6 +270,7 @@ def _history(
     ),
     db: DbOpt = None,
     quiet: QuietOpt = False,
+    debug: DebugOpt = False,
 ) -> None:
     """List runs when no subcommand is given (the group's help is ``HELP`` above)."""
     if ctx.invoked_subcommand is None:

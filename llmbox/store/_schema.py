@@ -39,6 +39,7 @@ SAMPLE_COLUMNS = (
     "itl_mean_s",
     "itl_max_s",
     "queue_s",
+    "sched_delay_s",
     "done_reason",
     "status",
     "error",
@@ -158,7 +159,28 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             "ALTER TABLE results ADD COLUMN image_tokens INTEGER",
         ),
     ),
+    (
+        3,
+        "samples.sched_delay_s; results.mode, rate, arrivals, requests, max_concurrency (load)",
+        (
+            "ALTER TABLE samples ADD COLUMN sched_delay_s {float}",
+            "ALTER TABLE results ADD COLUMN mode TEXT",
+            "ALTER TABLE results ADD COLUMN rate {float}",
+            "ALTER TABLE results ADD COLUMN arrivals TEXT",
+            "ALTER TABLE results ADD COLUMN requests INTEGER",
+            "ALTER TABLE results ADD COLUMN max_concurrency INTEGER",
+        ),
+    ),
 )
+
+#: The ``case`` fields each kept in a ``results`` column of the same name (the rest: see below).
+CASE_COLUMNS = (
+    "prompt_tokens", "max_tokens", "concurrency", "images", "api", "num_ctx", "mode", "rate",
+    "arrivals", "requests", "max_concurrency",
+)  # fmt: skip
+#: ``case`` fields stored under another name or form: label -> case_label, think -> text,
+#: cold -> 0/1.
+CASE_SPECIAL = ("label", "think", "cold")
 
 LATEST = MIGRATIONS[-1][0]
 

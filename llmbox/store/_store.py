@@ -11,7 +11,7 @@ from llmbox.errors import UsageError
 from llmbox.store import _schema
 from llmbox.store._engine import Engine, connect
 from llmbox.store._report import as_dict, machine_key, normalise_time, utc_now, validate
-from llmbox.store._schema import SAMPLE_COLUMNS, STAT_COLUMNS
+from llmbox.store._schema import CASE_COLUMNS, SAMPLE_COLUMNS, STAT_COLUMNS
 from llmbox.store._url import parse_url, resolve_url
 
 if TYPE_CHECKING:
@@ -150,14 +150,9 @@ class Store:
             info.get("context_length"),
             info.get("processor"),
             str(case.get("label", "")),
-            case.get("prompt_tokens"),
-            case.get("max_tokens"),
-            case.get("concurrency"),
             _think(case.get("think")),
-            case.get("images"),
-            case.get("api"),
-            case.get("num_ctx"),
             None if case.get("cold") is None else int(bool(case.get("cold"))),
+            *(case.get(c) for c in CASE_COLUMNS),
             len(runs),
             int(result.get("failed_runs") or 0),
             result.get("initial_load_s"),
@@ -167,8 +162,8 @@ class Store:
         result_id = eng.insert(
             "INSERT INTO results (run_id, position, model, model_digest, family, parameter_size, "
             "parameter_count, quantization, size_bytes, size_vram, context_length, processor, "
-            "case_label, prompt_tokens, max_tokens, concurrency, think, images, api, num_ctx, "
-            "cold, n_runs, failed_runs, initial_load_s, warnings, image_tokens) "
+            f"case_label, think, cold, {', '.join(CASE_COLUMNS)}, n_runs, failed_runs, "
+            "initial_load_s, warnings, image_tokens) "
             f"VALUES ({', '.join('?' * len(values))})",
             values,
         )

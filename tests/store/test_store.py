@@ -69,6 +69,14 @@ def test_sample_columns_cover_every_run_sample_field() -> None:
     assert set(SAMPLE_COLUMNS) == set(RunSample.model_fields)
 
 
+def test_results_columns_cover_every_case_field() -> None:
+    from llmbox.results import Case
+    from llmbox.store._schema import CASE_COLUMNS, CASE_SPECIAL
+
+    stored = {k for k, f in Case.model_fields.items() if not f.exclude}
+    assert stored == set(CASE_COLUMNS) | set(CASE_SPECIAL)
+
+
 def test_fields_unknown_to_the_tables_are_kept_in_the_report(store_url: str) -> None:
     data = report()
     data["results"][0]["runs"][0]["queue_s"] = 0.25  # a field added by a later llmbox
