@@ -172,12 +172,14 @@ def _where(flt: RunFilter, *, results_alias: str | None = None) -> tuple[str, li
         add(*_any_of("r.backend", flt.backends))
     if flt.hosts:
         add(*_any_of("r.host", _host_names(flt.hosts)))
+    # Uncorrelated IN (SELECT …) subqueries: evaluated once, through the tags and results
+    # indexes (a correlated EXISTS made SQLite scan results per run: 12 s over 10,000 runs).
     for key, value in flt.tags:
         if value is None:
-            add("EXISTS (SELECT 1 FROM tags t WHERE t.run_id = r.id AND t.key = ?)", [key])
+            add("r.id IN (SELECT t.run_id FROM tags t WHERE t.key = ?)", [key])
         else:
             add(
-                "EXISTS (SELECT 1 FROM tags t WHERE t.run_id = r.id AND t.key = ? AND t.value = ?)",
+                "r.id IN (SELECT t.run_id FROM tags t WHERE t.key = ? AND t.value = ?)",
                 [key, value],
             )
     result_parts: list[tuple[str, list[Any]]] = []
@@ -192,7 +194,7 @@ def _where(flt: RunFilter, *, results_alias: str | None = None) -> tuple[str, li
         else:
             inner = " AND ".join(sql.replace("{x}", "x") for sql, _ in result_parts)
             add(
-                f"EXISTS (SELECT 1 FROM results x WHERE x.run_id = r.id AND {inner})",
+                f"r.id IN (SELECT x.run_id FROM results x WHERE {inner})",
                 [v for _, p in result_parts for v in p],
             )
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
