@@ -15,15 +15,29 @@ REPORT = str(Path(__file__).parents[1] / "data" / "bench_v1_first_wave.json")
 FIELD = ["cost", "--chip", "m4pro", "--model", "qwen3:30b-a3b", "--api", "claude-sonnet-4-6"]
 
 
-def test_field_case_prints_an_answer_with_its_assumptions() -> None:
-    result = runner.invoke(app, [*FIELD, "--spend", "20/day", "--watts", "60"])
+def test_issue_command_answers_with_assumptions_and_names_the_missing_figure() -> None:
+    # The issue's example, as typed: power from the catalog (Mac mini M4 Pro's published maximum,
+    # an upper bound), no launch price for the 20-core bin in the catalog -> says which flag.
+    result = runner.invoke(app, [*FIELD, "--spend", "20/day"])
     assert result.exit_code == 0, result.output
     out = result.stdout
-    for word in ("USD per M output tokens", "Break-even:", "Payback:", "Assumptions:", "Verdict:"):
+    for word in ("USD per M output tokens", "Break-even:", "Assumptions:", "Verdict:"):
         assert word in out
     assert "estimated: hw-estimate" in out
-    assert "60 W — flag" in out
+    assert "140 W — estimated: catalog board power" in out
     assert "$0.19/kWh — default" in out
+    assert "hardware     missing" in out
+    assert "--hardware-price" in out
+
+
+def test_field_case_with_measured_numbers_pays_back() -> None:
+    result = runner.invoke(
+        app, [*FIELD, "--spend", "20/day", "--watts", "60", "--hardware-price", "1599"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "60 W — flag" in result.stdout
+    assert "Payback:" in result.stdout
+    assert "Local pays off" in result.stdout
 
 
 def test_json_output_carries_figures_and_origins() -> None:
@@ -43,7 +57,8 @@ def test_json_output_carries_figures_and_origins() -> None:
     assert data["api"]["usd_per_mtok_output"] == 15.0
     assert data["inputs"]["watts"]["source"] == "flag"
     assert data["inputs"]["output_tps"]["source"] == "estimated"
-    assert data["inputs"]["hardware_price"] == {"value": 1999.0, "source": "flag"}
+    assert data["inputs"]["hardware_price"]["value"] == 1999.0
+    assert data["inputs"]["hardware_price"]["source"] == "flag"
     assert data["breakeven_tokens_per_day"] > 0
     assert data["payback_months"] > 0
 
@@ -84,7 +99,7 @@ def test_bad_input_is_one_line_hint_exit_2(args: list[str], message: str, hint: 
 
 
 def test_missing_power_names_the_flag() -> None:
-    result = runner.invoke(app, ["cost", "--chip", "rtx3060", "--model", "qwen3:4b", "--api",
+    result = runner.invoke(app, ["cost", "--chip", "rtx4060", "--model", "qwen3:4b", "--api",
                                  "gpt-5"])
     assert result.exit_code == 2
     assert "no board power in the catalog" in result.stderr
