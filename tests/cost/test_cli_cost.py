@@ -43,8 +43,19 @@ def test_field_case_with_measured_numbers_pays_back() -> None:
 def test_json_output_carries_figures_and_origins() -> None:
     result = runner.invoke(
         app,
-        [*FIELD, "--tokens-per-day", "2M", "--watts", "50", "--kwh-price", "0.3",
-         "--hardware-price", "1999", "-f", "json"],
+        [
+            *FIELD,
+            "--tokens-per-day",
+            "2M",
+            "--watts",
+            "50",
+            "--kwh-price",
+            "0.3",
+            "--hardware-price",
+            "1999",
+            "-f",
+            "json",
+        ],
     )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
@@ -66,8 +77,19 @@ def test_json_output_carries_figures_and_origins() -> None:
 def test_from_bench_uses_best_concurrency_and_says_so() -> None:
     result = runner.invoke(
         app,
-        ["cost", "--from-bench", REPORT, "--model", "qwen3:4b", "--watts", "200",
-         "--api-price", "in=0.05,out=0.3", "-f", "json"],
+        [
+            "cost",
+            "--from-bench",
+            REPORT,
+            "--model",
+            "qwen3:4b",
+            "--watts",
+            "200",
+            "--api-price",
+            "in=0.05,out=0.3",
+            "-f",
+            "json",
+        ],
     )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
@@ -94,13 +116,15 @@ def test_bad_input_is_one_line_hint_exit_2(args: list[str], message: str, hint: 
     result = runner.invoke(app, [*FIELD, "--watts", "60", *args])
     assert result.exit_code == 2, result.output
     assert message in result.stderr
-    assert "Hint:" in result.stderr and hint in result.stderr
+    assert "Hint:" in result.stderr
+    assert hint in result.stderr
     assert "Traceback" not in result.output
 
 
 def test_missing_power_names_the_flag() -> None:
-    result = runner.invoke(app, ["cost", "--chip", "rtx4060", "--model", "qwen3:4b", "--api",
-                                 "gpt-5"])
+    result = runner.invoke(
+        app, ["cost", "--chip", "rtx4060", "--model", "qwen3:4b", "--api", "gpt-5"]
+    )
     assert result.exit_code == 2
     assert "no board power in the catalog" in result.stderr
     assert "--watts" in result.stderr

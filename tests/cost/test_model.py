@@ -75,7 +75,8 @@ def test_breakeven_and_payback() -> None:
     # The API charges $10 per million output tokens: break-even at 400,000 tokens/day.
     base = {"kwh": 0.0, "hardware": 1461.0, "years": 1.0, "api": "in=0,out=10"}
     res = compute(inputs(**base))  # type: ignore[arg-type]
-    assert 1461 / 12 / DAYS_PER_MONTH == pytest.approx(4.0)
+    daily = 1461 / 12 / DAYS_PER_MONTH
+    assert daily == pytest.approx(4.0)
     assert res.breakeven_tokens_per_day == pytest.approx(400_000)
     assert res.payback_months is None  # no usage given
     # At 1M output tokens/day the API costs $10 x 30.4375 = $304.375 a month: payback
