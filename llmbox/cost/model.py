@@ -224,10 +224,10 @@ def compute(inp: Inputs) -> CostResult:
         )
         if not monthly.served:
             notes.append(
-                f"this usage needs {busy_h:.1f} h/day of generation at the measured speed, "
+                f"this usage needs {busy_h:.1f} h/day of generation at this speed, "
                 f"more than --hours-per-day {hours:g}"
             )
-        if inp.hardware_price.value is not None and api_m > energy_m:
+        if inp.hardware_price.value is not None and api_m > energy_m and monthly.served:
             payback = inp.hardware_price.value / (api_m - energy_m)
     verdict = _verdict(inp, e_out, a_out, saving_unit, breakeven, capacity, r, monthly, payback)
     return CostResult(
