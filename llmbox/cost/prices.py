@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from llmbox.errors import UsageError
 
@@ -38,8 +38,18 @@ class ApiPrice(BaseModel):
     date: dt.date | None = None
     source: str = ""
     note: str | None = None
-    #: Where this entry came from: the shipped file, the user's file, or ``--api-price``.
-    origin: Literal["catalog", "user", "flag"] = Field(default="catalog", exclude=True)
+    #: Where this entry came from: the shipped file, the user's file, or ``--api-price``
+    #: (set by the loader, not a key of the file).
+    _origin: Literal["catalog", "user", "flag"] = PrivateAttr(default="catalog")
+
+    @property
+    def origin(self) -> Literal["catalog", "user", "flag"]:
+        return self._origin
+
+    def with_origin(self, origin: Literal["catalog", "user", "flag"]) -> ApiPrice:
+        copy = self.model_copy()
+        copy._origin = origin
+        return copy
 
 
 class _PriceFile(BaseModel):
@@ -97,7 +107,7 @@ def _read(path: Path, origin: Literal["catalog", "user"]) -> list[ApiPrice]:
                 hint="each entry needs its own name",
             )
         seen.add(price.name)
-        out.append(price.model_copy(update={"origin": origin}))
+        out.append(price.with_origin(origin))
     return out
 
 
@@ -156,5 +166,4 @@ def parse_price(text: str) -> ApiPrice:
         output=values["output"],
         cached_input=values.get("cached_input"),
         source="--api-price",
-        origin="flag",
-    )
+    ).with_origin("flag")
