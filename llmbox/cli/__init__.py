@@ -76,6 +76,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "sync",
         "Make the server hold the models FILE lists: pull the missing, preload, optionally prune.",
     ),
+    "cost": (
+        "llmbox.cli.cost",
+        "cost",
+        "Energy and money per token, local vs a hosted API: break-even and payback.",
+    ),
     "doctor": (
         "llmbox.cli.doctor",
         "doctor",
