@@ -14,10 +14,10 @@ from llmbox.cli._common import DataFormat, FormatOpt, QuietOpt
 from llmbox.cost import defaults as d
 
 if TYPE_CHECKING:
-    from llmbox.cli._output import Output
     from llmbox.cost.local import CaseSpeed
     from llmbox.cost.model import Speed
     from llmbox.hw.chips import Chip
+    from llmbox.report.output import Output
 
 
 def _opt(flag: str, text: str) -> object:
@@ -107,8 +107,8 @@ def cost(
 
     Example: llmbox cost --chip m4pro --model qwen3:30b-a3b --api claude-sonnet-4-6 --spend 20/day
     """
-    from llmbox.cli._output import Output
     from llmbox.cost.plan import Flags
+    from llmbox.report.output import Output
 
     out = Output(quiet=quiet)
     if list_apis:
