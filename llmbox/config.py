@@ -16,9 +16,16 @@ from llmbox.errors import UsageError
 
 DEFAULT_PORT = 11434
 DEFAULT_HOST = f"http://127.0.0.1:{DEFAULT_PORT}"
-#: Seconds to wait for a TCP connection; reads have no limit by default, because the first byte of
-#: a generation only arrives once the model is loaded, which can take minutes.
-CONNECT_TIMEOUT_S = 5.0
+#: Seconds to wait for a TCP connection.
+CONNECT_TIMEOUT_S = 10.0
+#: Seconds to wait for a metadata answer (version, tags, ps, show, delete).
+REQUEST_TIMEOUT_S = 30.0
+#: A generation has no overall limit (its first byte only arrives once the model is loaded, which
+#: can take minutes), only this limit on the silence between two bytes of its answer.
+STREAM_IDLE_TIMEOUT_S = 600.0
+#: ``llmbox doctor`` fails fast: connect and metadata limits in seconds.
+QUICK_TIMEOUT_S = 3.0
+#: ``Settings.timeout`` when ``--timeout`` is not given: the limits above apply.
 DEFAULT_READ_TIMEOUT_S: float | None = None
 
 CONFIG_ENV = "LLMBOX_CONFIG"
@@ -100,7 +107,11 @@ def parse_host(value: str | None) -> str:
 
 @dataclass(frozen=True)
 class Settings:
-    """What a server command needs to reach its server."""
+    """What a server command needs to reach its server.
+
+    ``timeout`` is the user's ``--timeout``: None when not given (the defaults above apply), 0 for
+    no limit at all.
+    """
 
     host: str = DEFAULT_HOST
     timeout: float | None = DEFAULT_READ_TIMEOUT_S
@@ -115,9 +126,11 @@ def _parse_timeout(value: Any, source: str) -> float | None:
         raise UsageError(
             f"invalid timeout {value!r} from {source}", hint="give seconds, e.g. --timeout 300"
         ) from None
-    if seconds <= 0:
-        return None  # 0 or negative means "no limit", as for OLLAMA_LOAD_TIMEOUT
-    return seconds
+    if seconds != seconds:  # NaN
+        raise UsageError(
+            f"invalid timeout {value!r} from {source}", hint="give seconds, e.g. --timeout 300"
+        )
+    return max(seconds, 0.0)  # 0 or negative means "no limit", as for OLLAMA_LOAD_TIMEOUT
 
 
 def read_user_config(path: Path | None = None) -> dict[str, Any]:
