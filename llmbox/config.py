@@ -6,6 +6,7 @@ Precedence is explicit and the same for every setting: command-line flag > envir
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -48,6 +49,9 @@ def user_config_path() -> Path:
     return Path(base) / "llmbox" / "config.yaml"
 
 
+_HOST_HINT = "e.g. 127.0.0.1:11434, gpu-box:11434 or https://example.com/ollama"
+
+
 def parse_host(value: str | None) -> str:
     """Turn an ``OLLAMA_HOST``-style value into a base URL a client can connect to.
 
@@ -67,6 +71,11 @@ def parse_host(value: str | None) -> str:
     raw = (value or "").strip().strip("\"'").strip()
     if not raw:
         return DEFAULT_HOST
+    if not raw.isprintable() or any(c.isspace() or c in "\"'" for c in raw):
+        raise UsageError(
+            f"invalid host {value!r}: it contains spaces, quotes or control characters",
+            hint=_HOST_HINT,
+        )
     scheme, sep, rest = raw.partition("://")
     port = DEFAULT_PORT
     if not sep:
@@ -87,14 +96,32 @@ def parse_host(value: str | None) -> str:
             rest = f"[{ip_address(rest.split('/')[0])}]" + rest[len(rest.split("/")[0]) :]
         except ValueError:
             pass
-    parts = urlsplit(f"{scheme}://{rest}")
     try:
-        port = parts.port or port
-    except ValueError:
+        parts = urlsplit(f"{scheme}://{rest}")
+        port = parts.port if parts.port is not None else port
+    except ValueError as err:
+        what = "port" if "port" in str(err) else "address"
+        hint = "a port is a number from 1 to 65535" if what == "port" else _HOST_HINT
+        raise UsageError(f"invalid {what} in host {value!r}", hint=hint) from None
+    if not 0 < port < 65536:
         raise UsageError(
             f"invalid port in host {value!r}", hint="a port is a number from 1 to 65535"
-        ) from None
+        )
     host = parts.hostname or "127.0.0.1"
+    if not all(c.isalnum() or c in "-._:[]" for c in host):
+        raise UsageError(f"invalid host name {host!r} in {value!r}", hint=_HOST_HINT)
+    if not host.isascii():  # an internationalized name: as strict as httpx will be
+        import idna  # an httpx dependency, only paid for such names
+
+        try:
+            idna.encode(host.lower())
+        except (idna.IDNAError, ValueError):
+            raise UsageError(f"invalid host name {host!r} in {value!r}", hint=_HOST_HINT) from None
+    if host.count(".") == 3 and host.replace(".", "").isdigit():
+        try:
+            ip_address(host)
+        except ValueError:
+            raise UsageError(f"invalid IP address {host!r} in {value!r}", hint=_HOST_HINT) from None
     host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
     try:
         if isinstance(ip_address(host), IPv6Address):
@@ -126,7 +153,7 @@ def _parse_timeout(value: Any, source: str) -> float | None:
         raise UsageError(
             f"invalid timeout {value!r} from {source}", hint="give seconds, e.g. --timeout 300"
         ) from None
-    if seconds != seconds:  # NaN
+    if math.isnan(seconds):
         raise UsageError(
             f"invalid timeout {value!r} from {source}", hint="give seconds, e.g. --timeout 300"
         )

@@ -3,7 +3,7 @@ limits, and one chokepoint that turns every way a server can fail into llmbox's 
 
     transport: DNS failure       -> ServerUnreachable  "cannot resolve host 'foo'"
                refused / connect -> ServerUnreachable  "Cannot reach Ollama at URL — …"
-               silence           -> NoAnswer (metadata) or StreamError (a stream's idle gap)
+               silence, hang-up  -> NoAnswer (metadata) or StreamError (a stream's idle gap)
     answer:    HTML / not JSON   -> WrongServer  "the server at URL answered with an HTML page, …"
                JSON, wrong shape -> WrongServer  "… answered with JSON that is not Ollama's API …"
                3xx, 404/405 page -> WrongServer  with the status and the page's first line
@@ -32,6 +32,7 @@ from llmbox.errors import (
     ServerError,
     ServerUnreachable,
     StreamError,
+    UsageError,
     WrongServer,
 )
 
@@ -117,7 +118,7 @@ def api_error(response: httpx.Response) -> str | None:
     ``{"error": {"message": …}}``, FastAPI's ``{"detail": …}``; None for anything else."""
     try:
         body = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     if not isinstance(body, dict):
         return None
@@ -191,7 +192,13 @@ class HttpBase:
         # is quadratic at benchmark concurrency (encode/httpcore#1035); streams are spread over
         # pools of at most STREAMS_PER_POOL connections instead.
         shards = max(1, -(-max_connections // STREAMS_PER_POOL))
-        self._pools = [pool(min(max_connections, STREAMS_PER_POOL)) for _ in range(shards)]
+        try:
+            self._pools = [pool(min(max_connections, STREAMS_PER_POOL)) for _ in range(shards)]
+        except (httpx.InvalidURL, ValueError) as err:
+            raise UsageError(
+                f"invalid server URL {self.host!r}: {err}",
+                hint="e.g. --host 127.0.0.1:8080 or --host https://example.com",
+            ) from None
         self._http = self._pools[0]
         self._next_pool = 0
 
@@ -212,11 +219,12 @@ class HttpBase:
 
     # -- the chokepoint ------------------------------------------------------------------------
 
-    def wrong_server(self, what: str, *, detail: str = "") -> WrongServer:
+    def wrong_server(self, what: str, *, detail: str = "", api: bool = True) -> WrongServer:
         """``the server at URL answered with {what}, not {api}`` (+ `` ({detail})``)."""
         return WrongServer(
             self.host,
-            message=f"the server at {self.host} answered with {what}, not {self.api}"
+            message=f"the server at {self.host} answered with {what}"
+            + (f", not {self.api}" if api else "")
             + (f" ({detail})" if detail else ""),
             hint=f"is --host (or OLLAMA_HOST) pointing at {self.server}? "
             f"check with: curl {self.host}/{self.probe}",
@@ -224,7 +232,9 @@ class HttpBase:
 
     def wrong_shape(self, path: str, expected: str) -> WrongServer:
         """For a JSON answer that is not the API's: ``expected`` says what was missing."""
-        return self.wrong_server(f"JSON that is not {self.api}", detail=f"{path}: {expected}")
+        return self.wrong_server(
+            f"JSON that is not {self.api}", detail=f"{path}: {expected}", api=False
+        )
 
     def _model_error(self, status: int, message: str, model: str | None) -> LlmboxError | None:
         """A client's own reading of an API error (a missing model, a missing key)."""
@@ -287,6 +297,14 @@ class HttpBase:
         words = str(err) or type(err).__name__
         if isinstance(err, httpx.RemoteProtocolError) and words.startswith("illegal"):
             return self.wrong_server("something that is not HTTP", detail=words[:100])
+        if isinstance(err, httpx.RemoteProtocolError) and not streaming:
+            return NoAnswer(
+                self.host,
+                message=f"the server at {self.host} closed the connection without answering "
+                f"({words})",
+                hint=f"is --host (or OLLAMA_HOST) pointing at {self.server}? "
+                f"check with: curl {self.host}/{self.probe}",
+            )
         if streaming:
             return StreamError(f"connection to {self.host} lost mid-stream ({words})")
         return ServerError(f"HTTP error talking to {self.host}: {words}")
@@ -295,7 +313,7 @@ class HttpBase:
         """The JSON of a successful answer; anything else is a WrongServer."""
         try:
             return response.json()
-        except ValueError:
+        except (ValueError, RecursionError):
             raise self._not_json(response) from None
 
     async def request(

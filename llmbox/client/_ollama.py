@@ -24,6 +24,10 @@ def _check_part(data: dict[str, Any], status: int) -> bool:
     return data.get("done") is True
 
 
+#: Every /api/show answer has some of these (Ollama has sent ``details`` since 0.1).
+_SHOW_KEYS = frozenset({"details", "model_info", "modelfile", "template", "parameters"})
+
+
 class OllamaClient(HttpBase):
     """Talks to one Ollama server.
 
@@ -137,7 +141,10 @@ class OllamaClient(HttpBase):
 
     async def show(self, model: str) -> ShowResponse:
         response = await self.request("POST", "api/show", json={"model": model}, model=model)
-        result: ShowResponse = self._parse(ShowResponse, self.check_json(response), "/api/show")
+        data = self.check_json(response)
+        if not isinstance(data, dict) or not _SHOW_KEYS.intersection(data):
+            raise self.wrong_shape("/api/show", 'no "details" or "model_info"')
+        result: ShowResponse = self._parse(ShowResponse, data, "/api/show")
         return result
 
     async def delete(self, model: str) -> None:
