@@ -26,6 +26,7 @@ from typing import Any, ClassVar, TypeVar
 import httpx
 
 from llmbox import __version__
+from llmbox.client._ndjson import MalformedLine
 from llmbox.errors import (
     LlmboxError,
     NoAnswer,
@@ -143,6 +144,15 @@ def _dns_failure(err: BaseException) -> bool:
     )
 
 
+def _check_url(url: httpx.URL) -> None:
+    if url.scheme not in ("http", "https"):
+        raise ValueError("the scheme must be http:// or https://")
+    if not url.host:
+        raise ValueError("no host name")
+    if url.port is not None and not 0 < url.port < 65536:
+        raise ValueError("a port is a number from 1 to 65535")
+
+
 def _seconds(limit: float | None) -> str:
     return f"{limit:g} s" if limit is not None else "the time limit"
 
@@ -193,6 +203,7 @@ class HttpBase:
         # pools of at most STREAMS_PER_POOL connections instead.
         shards = max(1, -(-max_connections // STREAMS_PER_POOL))
         try:
+            _check_url(httpx.URL(self.host))
             self._pools = [pool(min(max_connections, STREAMS_PER_POOL)) for _ in range(shards)]
         except (httpx.InvalidURL, ValueError) as err:
             raise UsageError(
@@ -258,7 +269,11 @@ class HttpBase:
         )
         if status in (404, 405):  # the endpoint does not exist there: some other server
             return self.wrong_server(f"a status page for /{path}", detail=page)
-        return ServerError(f"{self.host}/{path} answered {page}", status=status)
+        return ServerError(
+            f"{self.host}/{path} answered {page}",
+            status=status,
+            hint=f"check the server's log, or with: curl -i {self.host}/{self.probe}",
+        )
 
     def _not_json(self, response: httpx.Response) -> WrongServer:
         line = first_line(response.text)
@@ -375,6 +390,10 @@ class HttpBase:
                 yield response
         except httpx.HTTPError as err:
             raise self._transport_error(err, streaming=True, slow=True) from None
+        except MalformedLine as err:
+            if err.line.lstrip()[:1] == b"<":  # a web page with no content type
+                raise self.wrong_server("an HTML page") from None
+            raise
         except ValueError as err:  # a part the caller could not read
             raise StreamError(f"malformed stream from {self.host}: {err}") from None
 

@@ -32,10 +32,18 @@ class Part(NamedTuple):
 _new_part: Any = partial(tuple.__new__, Part)
 
 
-def malformed(line: bytes, why: object) -> StreamError:
-    """The error for a stream line that is not a JSON object."""
-    shown = line[:60].decode("utf-8", "replace") + ("…" if len(line) > 60 else "")
-    return StreamError(f"malformed stream: {why} in line {shown!r}")
+class MalformedLine(StreamError):
+    """A stream line that is not a JSON object; ``line`` keeps its bytes for the client to judge
+    (a web page where a stream was expected is the wrong server, not a broken stream)."""
+
+    def __init__(self, line: bytes, why: object) -> None:
+        shown = line[:60].decode("utf-8", "replace") + ("…" if len(line) > 60 else "")
+        super().__init__(f"malformed stream: {why} in line {shown!r}")
+        self.line = line
+
+
+def malformed(line: bytes, why: object) -> MalformedLine:
+    return MalformedLine(line, why)
 
 
 def decode_line(line: bytes) -> dict[str, Any]:

@@ -62,7 +62,11 @@ async def iter_sse(chunks: AsyncIterator[bytes]) -> AsyncIterator[Part]:
                 if name in ("data", "error"):
                     field = name
                     lines.append(value[1:] if value.startswith(" ") else value)
+                elif line.startswith("<"):  # markup, where field names should be
+                    raise malformed(raw, "not an event stream")
     tail = _text(buffer)
+    if tail.startswith("<"):
+        raise malformed(buffer, "not an event stream")
     if tail.startswith(("data:", "error:")):
         name, _, value = tail.partition(":")
         field, lines = name, [*lines, value.lstrip(" ")]
