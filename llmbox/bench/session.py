@@ -1,0 +1,211 @@
+"""A benchmark session: a validated plan → a report, saved as it grows.
+
+``run_bench`` asks the backend what it can do and what the server has (every model, its
+capabilities, its context) before the first request, runs the grid, saves the report through
+``checkpoint`` after each case (and when interrupted, or killed by SIGTERM), and evaluates the
+gates. It returns an ``Outcome``: the report and, if the run did not fully succeed, the error to
+report *after* the data has been printed. The plan comes from ``llmbox.bench.plan``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from llmbox import defaults
+from llmbox.backends.base import Backend
+from llmbox.bench.plan import Plan
+from llmbox.bench.runner import CaseFinished, Event, Runner, now_utc
+from llmbox.errors import (
+    GateFailed,
+    Interrupted,
+    LlmboxError,
+    ModelNotFound,
+    RunsFailed,
+    ServerUnreachable,
+    Terminated,
+    UsageError,
+)
+from llmbox.results import BenchReport, ModelInfo, Options
+
+
+@dataclass(frozen=True)
+class GateOptions:
+    fail_under: Sequence[str] = ()
+    fail_over: Sequence[str] = ()
+    baseline: str | None = None
+    max_regression: str | None = None
+
+
+@dataclass
+class Outcome:
+    report: BenchReport
+    error: LlmboxError | None = None  # raise it after printing the report
+
+
+# -- preflight -----------------------------------------------------------------------------------
+
+
+def check_capabilities(plan: Plan, backend: Backend) -> None:
+    """What the options need from the backend, asked of the backend (no name matching)."""
+    caps = backend.capabilities
+    if plan.config.ignore_eos and not caps.ignore_eos:
+        raise UsageError(
+            f"--ignore-eos is not supported by the {backend.kind} backend",
+            hint="use --backend openai (llama.cpp, vLLM) or embedded",
+        )
+    if any(case.cold for _, case in plan.grid) and not caps.unload:
+        raise UsageError(
+            f"--cold needs a server that can unload models; the {backend.kind} backend cannot",
+            hint="use --backend ollama",
+        )
+    if any(case.images for _, case in plan.grid) and not caps.images:
+        raise UsageError(f"the {backend.kind} backend cannot send images", hint="drop --image")
+
+
+async def preflight(plan: Plan, backend: Backend) -> dict[str, ModelInfo]:
+    """Every model's facts, before the first request: unknown models, images on a model without
+    vision, thinking on a model without it and prompts beyond its context fail here."""
+    infos: dict[str, ModelInfo] = {}
+    missing: list[ModelNotFound] = []
+    for model in dict.fromkeys(m for m, _ in plan.grid):
+        try:
+            infos[model] = await backend.model_info(model)
+        except ModelNotFound as err:
+            missing.append(err)
+    if missing:
+        names = ", ".join(err.model for err in missing)
+        first = missing[0]
+        message = first.message if len(missing) == 1 else f"models not found: {names}"
+        raise ModelNotFound(first.model, message=message, hint=first.hint)
+    for model, case in plan.grid:
+        info = infos[model]
+        caps = set(info.capabilities)
+        if case.images and caps and "vision" not in caps:
+            raise UsageError(
+                f"{model} cannot take images (its capabilities: {', '.join(sorted(caps))})",
+                hint="use a vision model (e.g. llama3.2-vision:11b, gemma3) or drop --image",
+            )
+        if case.think and caps and "thinking" not in caps:
+            raise UsageError(
+                f"{model} does not support thinking (its capabilities: {', '.join(sorted(caps))})",
+                hint="drop --think, or use a thinking model (e.g. qwen3, deepseek-r1)",
+            )
+        limit = case.num_ctx or info.context_length
+        if case.prompt_tokens and limit and case.prompt_tokens >= limit:
+            raise UsageError(
+                f"{model} {case.label}: a {case.prompt_tokens}-token prompt exceeds the "
+                f"{limit}-token context",
+                hint="lower --prompt-tokens or raise --num-ctx",
+            )
+    return infos
+
+
+# -- run -----------------------------------------------------------------------------------------
+
+
+def load_baseline(spec: str) -> BenchReport:
+    """``--baseline FILE``: a saved report."""
+    return BenchReport.load(Path(spec))
+
+
+async def new_report(backend: Backend, options: Options) -> BenchReport:
+    """An empty report with its provenance; raises ServerUnreachable before anything runs."""
+    from llmbox import __version__
+    from llmbox.machine import describe
+
+    server = await backend.server_info()
+    return BenchReport(
+        llmbox_version=__version__,
+        backend=backend.kind,  # type: ignore[arg-type]
+        server=server,
+        machine=describe(),
+        started_at=now_utc(),
+        options=options,
+    )
+
+
+def run_bench(
+    plan: Plan,
+    gates: GateOptions = GateOptions(),
+    *,
+    on_event: Callable[[Event], None] = lambda _e: None,
+    checkpoint: Callable[[BenchReport], None] = lambda _r: None,
+    backend: Backend | None = None,
+    baseline_loader: Callable[[str], BenchReport] = load_baseline,
+) -> Outcome:
+    """Run the plan. ``checkpoint(report)`` is called once the report exists (so an unwritable
+    output fails before the first request), after each finished case, on interruption and at the
+    end. Errors before the report exists are raised; later ones come back in the Outcome."""
+    from llmbox.aio import run_main
+    from llmbox.bench import gates as gate_mod
+
+    under = [gate_mod.parse_gate(s, "under") for s in gates.fail_under]
+    over = [gate_mod.parse_gate(s, "over") for s in gates.fail_over]
+    max_regression = (
+        gate_mod.parse_regression(gates.max_regression) if gates.max_regression else None
+    )
+    if max_regression is not None and gates.baseline is None:
+        raise UsageError("--max-regression needs --baseline")
+    baseline = baseline_loader(gates.baseline) if gates.baseline else None
+    if baseline is not None and max_regression is None:
+        max_regression = defaults.MAX_REGRESSION_PCT / 100
+    holder: list[BenchReport] = []
+
+    def on_runner_event(event: Event) -> None:
+        if isinstance(event, CaseFinished):
+            checkpoint(event.report)  # the case is in the report already
+        on_event(event)
+
+    async def go() -> BenchReport:
+        engine = backend or plan.build_backend()
+        try:
+            check_capabilities(plan, engine)
+            report = await new_report(engine, plan.options)
+            infos = await preflight(plan, engine)
+            checkpoint(report)
+            holder.append(report)
+            return await Runner(engine, plan.config, on_runner_event).run(plan.grid, report, infos)
+        except BaseException:
+            if holder:
+                holder[0].interrupted = True
+                checkpoint(holder[0])
+            raise
+        finally:
+            await engine.aclose()
+
+    try:
+        report = run_main(go())
+    except KeyboardInterrupt:
+        if not holder:
+            raise Interrupted("interrupted before the first request") from None
+        return Outcome(holder[0], Interrupted("interrupted"))
+    except (Terminated, ServerUnreachable) as err:
+        if not holder:
+            raise
+        return Outcome(holder[0], err)
+    results = gate_mod.evaluate(
+        report, fail_under=under, fail_over=over, baseline=baseline, max_regression=max_regression
+    )
+    report.gates = results
+    checkpoint(report)
+    return Outcome(report, _verdict(report))
+
+
+def _verdict(report: BenchReport) -> LlmboxError | None:
+    failed_gates = [g for g in report.gates if not g.passed]
+    if failed_gates:
+        from llmbox.bench.gates import render_gate_failures
+
+        return GateFailed(
+            f"{len(failed_gates)} gate(s) failed:\n" + render_gate_failures(failed_gates).rstrip(),
+            hint="see the gates block of the JSON output",
+        )
+    failed = sum(r.failed for r in report.results)
+    if failed:
+        total = sum(len(r.runs) for r in report.results)
+        return RunsFailed(
+            f"{failed} of {total} runs failed", hint="see the warnings above and each run's error"
+        )
+    return None
