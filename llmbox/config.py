@@ -17,16 +17,7 @@ from llmbox.errors import UsageError
 
 DEFAULT_PORT = 11434
 DEFAULT_HOST = f"http://127.0.0.1:{DEFAULT_PORT}"
-#: Seconds to wait for a TCP connection.
-CONNECT_TIMEOUT_S = 10.0
-#: Seconds to wait for a metadata answer (version, tags, ps, show, delete).
-REQUEST_TIMEOUT_S = 30.0
-#: A generation has no overall limit (its first byte only arrives once the model is loaded, which
-#: can take minutes), only this limit on the silence between two bytes of its answer.
-STREAM_IDLE_TIMEOUT_S = 600.0
-#: ``llmbox doctor`` fails fast: connect and metadata limits in seconds.
-QUICK_TIMEOUT_S = 3.0
-#: ``Settings.timeout`` when ``--timeout`` is not given: the limits above apply.
+#: ``Settings.timeout`` when ``--timeout`` is not given: the limits in ``llmbox.defaults`` apply.
 DEFAULT_READ_TIMEOUT_S: float | None = None
 
 CONFIG_ENV = "LLMBOX_CONFIG"

@@ -36,3 +36,15 @@ OUTLIER_MIN_REL = 0.05
 
 #: Embedded engine context per slot when --ctx-size is not given.
 EMBEDDED_CTX_SIZE = 4096
+
+# -- time limits of every server command (``--timeout`` replaces them; see client.Timeouts) --------
+
+#: Seconds to wait for a TCP connection.
+CONNECT_TIMEOUT_S = 10.0
+#: Seconds to wait for a metadata answer (version, tags, ps, show, delete).
+REQUEST_TIMEOUT_S = 30.0
+#: Generations, loads and pulls have no overall limit (a generation's first byte only comes once
+#: the model is loaded, which can take minutes), only this limit on a silence in their answer.
+STREAM_IDLE_TIMEOUT_S = 600.0
+#: ``llmbox doctor`` fails fast: its connect and metadata limits.
+QUICK_TIMEOUT_S = 3.0

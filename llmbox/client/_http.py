@@ -60,20 +60,20 @@ class Timeouts:
     def resolve(cls, timeout: float | None = None, *, quick: bool = False) -> Timeouts:
         """The limits for the user's ``--timeout`` (None: not given; 0: no limit).
 
-        Not given, the defaults of ``llmbox.config`` apply (``quick``: doctor's short ones); given,
-        it bounds every wait, connecting included (which never waits longer than the default).
+        Not given, the defaults of ``llmbox.defaults`` apply (``quick``: doctor's short ones);
+        given, it bounds every wait, connecting included (which never waits beyond the default).
 
         >>> Timeouts.resolve(2.5)
         Timeouts(connect=2.5, request=2.5, idle=2.5)
         >>> Timeouts.resolve(0).request is None
         True
         """
-        from llmbox import config  # read at call time, so tests can shorten the defaults
+        from llmbox import defaults as d  # read at call time, so tests can shorten them
 
-        connect = config.QUICK_TIMEOUT_S if quick else config.CONNECT_TIMEOUT_S
+        connect = d.QUICK_TIMEOUT_S if quick else d.CONNECT_TIMEOUT_S
         if timeout is None:
-            request = config.QUICK_TIMEOUT_S if quick else config.REQUEST_TIMEOUT_S
-            return cls(connect, request, config.STREAM_IDLE_TIMEOUT_S)
+            request = d.QUICK_TIMEOUT_S if quick else d.REQUEST_TIMEOUT_S
+            return cls(connect, request, d.STREAM_IDLE_TIMEOUT_S)
         given = _limit(timeout)
         return cls(connect if given is None else min(connect, given), given, given)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
-from llmbox import config
+from llmbox import defaults
 from llmbox.cli import app
 from tests.fakes.hostile import (
     WEB_UI_TITLE,
@@ -31,8 +31,8 @@ LIMIT_S = 0.3
 def short_limits(monkeypatch: pytest.MonkeyPatch) -> None:
     """The defaults a user gets, shortened so a hung server costs a test 0.3 s, not 30."""
     for name in ("CONNECT_TIMEOUT_S", "REQUEST_TIMEOUT_S", "STREAM_IDLE_TIMEOUT_S"):
-        monkeypatch.setattr(config, name, LIMIT_S)
-    monkeypatch.setattr(config, "QUICK_TIMEOUT_S", LIMIT_S / 2)
+        monkeypatch.setattr(defaults, name, LIMIT_S)
+    monkeypatch.setattr(defaults, "QUICK_TIMEOUT_S", LIMIT_S / 2)
 
 
 def _sync_file(tmp_path: Path) -> str:
@@ -139,7 +139,7 @@ def test_doctor_fails_fast_on_a_silent_server(silent_server: SilentServer) -> No
 def test_explicit_timeout_is_respected(
     silent_server: SilentServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(config, "REQUEST_TIMEOUT_S", 60.0)  # would hang the test
+    monkeypatch.setattr(defaults, "REQUEST_TIMEOUT_S", 60.0)  # would hang the test
     result = runner.invoke(app, ["list", "--host", silent_server.url, "--timeout", "0.2"])
     assert result.exit_code == 3
     assert "sent no answer within 0.2 s" in result.stderr
@@ -148,7 +148,7 @@ def test_explicit_timeout_is_respected(
 def test_env_timeout_is_respected(
     silent_server: SilentServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(config, "REQUEST_TIMEOUT_S", 60.0)
+    monkeypatch.setattr(defaults, "REQUEST_TIMEOUT_S", 60.0)
     monkeypatch.setenv("LLMBOX_TIMEOUT", "0.2")
     result = runner.invoke(app, ["list", "--host", silent_server.url])
     assert result.exit_code == 3

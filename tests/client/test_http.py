@@ -140,8 +140,8 @@ def test_an_error_page_shows_its_first_meaningful_line() -> None:
     assert caught.value.message == (
         "http://fake:11434/api/tags answered HTTP 500 Internal Server Error"
     )  # the title says nothing more than the status, so it is not repeated
+    page = "<html><body><h1>Bad gateway</h1><p>upstream 10.0.0.2 refused</p></body></html>"
     with pytest.raises(ServerError) as caught:
-        page = "<html><body><h1>Bad gateway</h1><p>upstream 10.0.0.2 refused</p></body></html>"
         asyncio.run(_ollama_metadata(_answer(502, page, "text/html")))
     assert caught.value.message == (
         "http://fake:11434/api/tags answered HTTP 502 Bad Gateway: Bad gateway"
@@ -165,9 +165,9 @@ def test_first_line(page: str, line: str) -> None:
 
 def test_api_errors_keep_their_own_words() -> None:
     body = '{"error":"model \'m\' not found"}'
-    with pytest.raises(ServerError, match="^model 'm' not found$"):
+    with pytest.raises(ServerError, match=r"^model 'm' not found$"):
         asyncio.run(_ollama_metadata(_answer(404, body, "application/json")))
-    with pytest.raises(ServerError, match="^Invalid API key$") as caught:
+    with pytest.raises(ServerError, match=r"^Invalid API key$") as caught:
         asyncio.run(
             _openai_metadata(_answer(401, '{"detail": "Invalid API key"}', "application/json"))
         )
