@@ -108,9 +108,10 @@ async def diagnose(client: OllamaClient, env: Mapping[str, str]) -> DoctorReport
         )
         return report
     except LlmboxError as err:  # something answers, but not like Ollama
+        said = err.message if client.host in err.message else f"{client.host} said: {err.message}"
         report.error = WrongServer(
             client.host,
-            message=f"{client.host} did not answer /api/version like Ollama: {err.message}",
+            message=f"/api/version did not answer like Ollama: {said}",
             hint="check that --host points at Ollama (not a proxy or another server)",
         )
         report.problems.append(Problem(report.error.message, report.error.hint or ""))

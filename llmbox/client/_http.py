@@ -164,9 +164,11 @@ class HttpBase:
     all limits at once (tests use it). Pass ``transport`` to test without a network.
     """
 
-    #: How messages name the server and its API, and the URL path a user can probe it with.
+    #: How messages name the server, its API, the options that choose it, and the URL path a
+    #: user can probe it with.
     server: ClassVar[str] = "Ollama"
     api: ClassVar[str] = "Ollama's API"
+    host_options: ClassVar[str] = "--host (or OLLAMA_HOST)"
     probe: ClassVar[str] = "api/version"
 
     def __init__(
@@ -237,9 +239,12 @@ class HttpBase:
             message=f"the server at {self.host} answered with {what}"
             + (f", not {self.api}" if api else "")
             + (f" ({detail})" if detail else ""),
-            hint=f"is --host (or OLLAMA_HOST) pointing at {self.server}? "
-            f"check with: curl {self.host}/{self.probe}",
+            hint=self._check_host_hint(),
         )
+
+    def _check_host_hint(self) -> str:
+        probe = f"curl {self.host}/{self.probe}"
+        return f"is {self.host_options} pointing at {self.server}? check with: {probe}"
 
     def wrong_shape(self, path: str, expected: str) -> WrongServer:
         """For a JSON answer that is not the API's: ``expected`` says what was missing."""
@@ -317,8 +322,7 @@ class HttpBase:
                 self.host,
                 message=f"the server at {self.host} closed the connection without answering "
                 f"({words})",
-                hint=f"is --host (or OLLAMA_HOST) pointing at {self.server}? "
-                f"check with: curl {self.host}/{self.probe}",
+                hint=self._check_host_hint(),
             )
         if streaming:
             return StreamError(f"connection to {self.host} lost mid-stream ({words})")

@@ -187,7 +187,8 @@ class OllamaClient(HttpBase):
         return data
 
     async def load(self, model: str, *, keep_alive: str | float | None = None) -> None:
-        """Load ``model`` into memory (an empty generate request)."""
+        """Load ``model`` into memory (an empty generate request); a load may take minutes
+        without a byte, so it is bounded by the idle limit, not the metadata one."""
         body: dict[str, Any] = {"model": model}
         if keep_alive is not None:
             body["keep_alive"] = keep_alive

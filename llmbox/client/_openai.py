@@ -21,6 +21,7 @@ class OpenAIClient(HttpBase):
 
     server = "the OpenAI-compatible server"
     api = "an OpenAI-compatible API"
+    host_options = "--host"
     probe = "v1/models"
 
     def __init__(

@@ -166,6 +166,6 @@ def test_doctor_reports_a_server_error_on_version_never_status_ok(fake_ollama: F
     result = CliRunner().invoke(app, ["doctor", "--host", fake_ollama.url])
     assert result.exit_code == 3, result.output
     assert "Ollama None" not in result.stdout
-    assert f"problem    {fake_ollama.url} did not answer /api/version like Ollama: boom" in (
+    assert f"problem    /api/version did not answer like Ollama: {fake_ollama.url} said: boom" in (
         result.stdout.splitlines()
     )
