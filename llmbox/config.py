@@ -91,7 +91,7 @@ def parse_host(value: str | None) -> str:
         parts = urlsplit(f"{scheme}://{rest}")
         port = parts.port if parts.port is not None else port
     except ValueError as err:
-        what = "port" if "port" in str(err) else "address"
+        what = "port" if "port" in str(err).lower() else "address"
         hint = "a port is a number from 1 to 65535" if what == "port" else _HOST_HINT
         raise UsageError(f"invalid {what} in host {value!r}", hint=hint) from None
     if not 0 < port < 65536:

@@ -144,6 +144,24 @@ def _dns_failure(err: BaseException) -> bool:
     )
 
 
+def _tls_failure(err: BaseException) -> bool:
+    import ssl
+
+    seen: BaseException | None = err
+    while seen is not None:
+        if isinstance(seen, ssl.SSLError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return "[SSL" in str(err)
+
+
+def _tls_reason(err: BaseException) -> str:
+    """``[SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:1006)`` -> the words."""
+    words = str(err)
+    match = re.search(r"\[SSL: [A-Z_]+\] ([^(]+)", words)
+    return (match.group(1).strip() if match else words)[:100]
+
+
 def _check_url(url: httpx.URL) -> None:
     if url.scheme not in ("http", "https"):
         raise ValueError("the scheme must be http:// or https://")
@@ -298,13 +316,24 @@ class HttpBase:
                 hint="check the host name in --host or OLLAMA_HOST",
                 detail=str(err),
             )
+        if isinstance(err, httpx.ConnectError) and _tls_failure(err):
+            plain = self.host.startswith("https://") and "WRONG_VERSION" in str(err).upper()
+            return ServerUnreachable(
+                self.host,
+                message=f"the TLS handshake with {self.host} failed ({_tls_reason(err)})",
+                hint=f"it speaks plain HTTP: use {'http://' + self.host[len('https://') :]}"
+                if plain
+                else "check the server's certificate, or use http:// if it has none",
+                detail=str(err),
+            )
         if isinstance(err, (httpx.ConnectError, httpx.ConnectTimeout)):
             return ServerUnreachable(self.host, server=self.server, detail=str(err) or None)
         if isinstance(err, httpx.TimeoutException):
             limit = self.timeouts.idle if slow or streaming else self.timeouts.request
             if streaming:
                 return StreamError(
-                    f"no data from {self.host} for {_seconds(limit)} (a stream's idle limit)",
+                    f"no data from {self.host} for {_seconds(limit)} "
+                    "(the idle limit; raise it with --timeout)",
                     hint=_RAISE_HINT,
                 )
             return NoAnswer(

@@ -22,6 +22,7 @@ from tests.fakes.hostile import (
     SilentServer,
     WrongJsonServer,
 )
+from tests.fakes.ollama import FakeModel, FakeOllama
 
 runner = CliRunner()
 LIMIT_S = 0.3
@@ -203,3 +204,25 @@ def test_openai_backend_maps_the_same_way(server: str, request: pytest.FixtureRe
     assert line.startswith(f"Error: the server at {hostile.url} ")
     assert "report it" not in result.output
     assert "Traceback" not in result.output
+
+
+def test_https_to_a_plain_http_server_says_so(html_server: HtmlServer) -> None:
+    https = html_server.url.replace("http://", "https://")
+    result = runner.invoke(app, ["list", "--host", https])
+    assert result.exit_code == 3, result.output
+    assert _error_lines(result) == [
+        f"Error: the TLS handshake with {https} failed (wrong version number)"
+    ]
+    assert f"Hint: it speaks plain HTTP: use {html_server.url}" in result.stderr
+
+
+def test_a_stream_silent_mid_answer_fails_the_run_naming_the_gap(
+    fake_ollama: FakeOllama,
+) -> None:
+    fake_ollama.add(FakeModel("slow", decode_tps=2, load_s=0.0))  # a token every 0.5 s
+    argv = ["bench", "slow", "--runs", "1", "--warmup", "0", "--max-tokens", "3"]
+    result = runner.invoke(app, [*argv, "--host", fake_ollama.url, "--timeout", "0.3"])
+    gap = f"no data from {fake_ollama.url} for 0.3 s (the idle limit; raise it with --timeout)"
+    assert result.exit_code == 1, result.output
+    assert f"run failed: {gap}" in result.stderr.splitlines()
+    assert _error_lines(result) == ["Error: 1 of 1 runs failed"]

@@ -219,7 +219,10 @@ def test_a_silent_server_fails_a_stream_after_the_idle_limit() -> None:
 
     with SilentServer() as server, pytest.raises(StreamError) as caught:
         asyncio.run(go(server.url))
-    assert caught.value.message == f"no data from {server.url} for 0.3 s (a stream's idle limit)"
+    assert (
+        caught.value.message
+        == f"no data from {server.url} for 0.3 s (the idle limit; raise it with --timeout)"
+    )
     assert caught.value.hint == "raise the limit with --timeout SECONDS (0: no limit)"
 
 
@@ -240,7 +243,9 @@ def test_the_idle_limit_is_a_gap_between_bytes_not_a_limit_on_the_stream(
     assert final["eval_count"] == 4
 
     fake_ollama.add(FakeModel("slow", decode_tps=2, load_s=0.0))  # a token every 0.5 s
-    with pytest.raises(StreamError, match=r"no data from .* for 0\.3 s \(a stream's idle limit\)"):
+    with pytest.raises(
+        StreamError, match=r"no data from .* for 0\.3 s \(the idle limit; raise it with --timeout\)"
+    ):
         _generate(fake_ollama, Timeouts(connect=1, request=1, idle=0.3))
 
 
