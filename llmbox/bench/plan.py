@@ -20,6 +20,13 @@ from llmbox.bench.grid import (
     load_suite,
     parse_int_list,
 )
+from llmbox.bench.load import (
+    SweepPlan,
+    parse_arrivals,
+    parse_rates,
+    parse_slo,
+    sweep_phase_one,
+)
 from llmbox.bench.runner import RunnerConfig
 from llmbox.errors import UsageError
 from llmbox.results import Case, Options
@@ -52,6 +59,14 @@ class BenchOptions:
     suite: str | None = None
     order: Order | None = None
     cooldown: float | None = None
+    concurrency_mode: Literal["continuous", "batch"] | None = None
+    rate: str | None = None  # open loop, requests/s: "0.5,1,2"
+    arrivals: str | None = None
+    requests: int | None = None
+    duration: float | None = None
+    max_concurrency: int | None = None
+    slo: str | None = None
+    sweep: bool = False
     backend: str | None = None
     ignore_eos: bool | None = None
     threads: int | None = None
@@ -72,6 +87,7 @@ class Plan:
     backend: str
     max_concurrency: int
     build_backend: Callable[[], Backend] = field(repr=False, compare=False)
+    sweep: SweepPlan | None = None  # rates to add once the first phase has measured
 
 
 def _pick(flag: object, suite: object, default: object) -> object:
@@ -185,6 +201,21 @@ def build_plan(opts: BenchOptions) -> Plan:
     for name, value in (("--cooldown", opts.cooldown), ("--temperature", opts.temperature)):
         if value is not None and (not math.isfinite(value) or value < 0):
             raise UsageError(f"{name} must be a finite number ≥ 0, not {value}")
+    if opts.duration is not None and (not math.isfinite(opts.duration) or opts.duration <= 0):
+        raise UsageError(f"--duration must be a positive number of seconds, not {opts.duration}")
+    if opts.requests is not None and opts.duration is not None:
+        raise UsageError("give --requests or --duration, not both")
+    rates = parse_rates(opts.rate)
+    open_loop_only = {
+        "--arrivals": opts.arrivals, "--requests": opts.requests, "--duration": opts.duration,
+        "--max-concurrency": opts.max_concurrency,
+    }  # fmt: skip
+    if not rates and not opts.sweep and (given := [k for k, v in open_loop_only.items() if v]):
+        raise UsageError(
+            f"{given[0]} applies to open-loop load", hint="add --rate, e.g. --rate 1,2"
+        )
+    arrivals = parse_arrivals(opts.arrivals or "poisson")
+    slo = parse_slo(opts.slo)
     grid_opts = GridOptions(
         prompt=prompt,
         prompt_tokens=parse_int_list(opts.prompt_tokens, "--prompt-tokens"),
@@ -195,12 +226,32 @@ def build_plan(opts: BenchOptions) -> Plan:
         images=tuple(str(p) for p in opts.images),
         api="generate" if opts.api == "generate" else "chat",
         cold=bool(opts.cold),
+        mode=opts.concurrency_mode or "continuous",
+        rates=rates,
+        arrivals=arrivals.label,
+        requests=opts.requests,
+        duration_s=opts.duration,
+        max_concurrency=opts.max_concurrency,
     )
     suite_runs = suite_warmup = None
+    sweep: SweepPlan | None = None
     if opts.suite:
         cases, suite_runs, suite_warmup = _suite_cases(opts, grid_opts)
     else:
         cases = cases_from_options(grid_opts)
+    if opts.sweep:
+        if rates or grid_opts.concurrency:
+            raise UsageError(
+                "--sweep chooses its own load", hint="drop --rate/--concurrency with --sweep"
+            )
+        top = opts.max_concurrency or defaults.SWEEP_CONCURRENCY
+        cases = [c for base in cases for c in sweep_phase_one(base, top)]
+        sweep = SweepPlan(
+            points=defaults.SWEEP_RATES,
+            arrivals=arrivals.label,
+            requests=opts.requests,
+            duration_s=opts.duration,
+        )
     for case in cases:
         _check_context(case)
     runs = int(str(_pick(opts.runs, suite_runs, defaults.RUNS)))
@@ -217,12 +268,13 @@ def build_plan(opts: BenchOptions) -> Plan:
         nonce=nonce,
         order=order,
         cooldown_s=opts.cooldown or defaults.COOLDOWN_S,
+        slo=tuple(slo.items()),
     )
     backend = opts.backend or defaults.BACKEND
     grid = expand(models, cases)
     if order == "interleave":
         grid = [(m, c) for c in _distinct_cases(grid) for m in models]
-    max_conc = max(case.concurrency for _, case in grid)
+    max_conc = max(_in_flight(case) for _, case in grid)
     record = Options(
         models=models,
         runs=runs,
@@ -237,6 +289,7 @@ def build_plan(opts: BenchOptions) -> Plan:
         order=order,
         cooldown_s=config.cooldown_s,
         nonce=nonce,
+        slo=slo,
     )
 
     def build_backend() -> Backend:
@@ -256,7 +309,14 @@ def build_plan(opts: BenchOptions) -> Plan:
             verbose=os.environ.get("LLMBOX_DEBUG", "") not in ("", "0"),
         )
 
-    return Plan(grid, config, record, backend, max_conc, build_backend)
+    return Plan(grid, config, record, backend, max_conc, build_backend, sweep)
+
+
+def _in_flight(case: Case) -> int:
+    """Requests a case may have in flight at once (for connection pools and engine slots)."""
+    if case.rate is not None:
+        return case.max_concurrency or defaults.OPEN_LOOP_CONNECTIONS
+    return case.concurrency
 
 
 def _distinct_cases(grid: Sequence[tuple[str, Case]]) -> list[Case]:

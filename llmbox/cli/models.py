@@ -17,6 +17,7 @@ from llmbox.cli._common import DataFormat, FormatOpt, HostOpt, QuietOpt, Timeout
 if TYPE_CHECKING:
     from llmbox.cli._output import Output
     from llmbox.client import OllamaClient
+    from llmbox.provision import MachineSpec, ModelChange, PullResult, SyncReport
     from llmbox.report.progress import PullView
 
 T = TypeVar("T")
@@ -124,33 +125,25 @@ def pull(
     """Download models, one after another, with progress on stderr.
 
     A dropped connection is retried with backoff; Ollama resumes the download. With several
-    models a failure does not stop the others. `--format json` prints one line per model.
+    models a failure does not stop the others. `--format json` prints an array, one object per
+    model, even for one.
 
     Exit codes: 0 all pulled, 1 a pull failed, 3 server unreachable, 4 model not in the registry,
     130 interrupted (the partial download is kept). Several failures with different codes: 1.
     """
-    import json
-
     from llmbox.cli._output import Output
-    from llmbox.provision import PullEvent, PullFinished, pull_models
+    from llmbox.provision import pull_models
     from llmbox.report.provision import render_pull_results
 
     out = Output(quiet=quiet)
     view = _pull_view(out)
-
-    def on_event(event: PullEvent) -> None:
-        view(event)
-        if format is DataFormat.json and isinstance(event, PullFinished):
-            out.data(json.dumps(event.result.to_dict()))  # one line per model, as it finishes
-
     results = _pulling(
         view,
         lambda: _with_client(
-            host, timeout, lambda c: pull_models(c, models, retries=retries, on_event=on_event)
+            host, timeout, lambda c: pull_models(c, models, retries=retries, on_event=view)
         ),
     )
-    if format is DataFormat.table:
-        out.data(render_pull_results(results))
+    _emit(out, format, lambda: [r.to_dict() for r in results], lambda: render_pull_results(results))
     _finish(results, "pull")
 
 
@@ -210,11 +203,7 @@ def show(
     from llmbox.report.provision import render_facts
 
     facts = _with_client(host, timeout, lambda c: show_model(c, model))
-    out = Output()
-    if format is DataFormat.json:
-        out.json(facts.to_dict())
-    else:
-        out.data(render_facts(facts))
+    _emit(Output(), format, facts.to_dict, lambda: render_facts(facts))
 
 
 def rm(
@@ -232,11 +221,7 @@ def rm(
     from llmbox.report.provision import render_changes
 
     changes = _with_client(host, timeout, lambda c: remove_models(c, models))
-    out = Output()
-    if format is DataFormat.json:
-        out.json([c.to_dict() for c in changes])
-    else:
-        out.data(render_changes(changes))
+    _emit(Output(), format, lambda: [c.to_dict() for c in changes], lambda: render_changes(changes))
     _finish(changes, "delete")
 
 
@@ -294,7 +279,10 @@ def unload(
 def sync(
     file: Annotated[
         Path,
-        typer.Argument(help="YAML file listing the models this machine must have.", dir_okay=False),
+        typer.Argument(
+            help="YAML file listing the models this machine must have ('-': standard input).",
+            dir_okay=False,
+        ),
     ],
     prune: Annotated[
         bool, typer.Option("--prune", help="Also remove installed models the file does not list.")
@@ -311,30 +299,33 @@ def sync(
 ) -> None:
     """Make the server hold the models FILE lists: pull the missing, preload, optionally prune.
 
-    The file is validated before anything changes; `--dry-run` prints the plan. See
+    The file is validated before anything changes; `--dry-run` prints the plan. With `--prune`,
+    nothing is removed unless every listed model is present after the pulls. See
     docs/provisioning.md for the file format.
 
-    Exit codes: 0 the machine matches the file, 1 a step failed or pruning was declined,
-    2 malformed file, 3 server unreachable, 4 a listed model is not in the registry,
-    130 interrupted (partial downloads are kept).
+    Exit codes: 0 the machine matches the file, 1 a step failed, a listed model is missing or
+    pruning was declined, 2 malformed file, 3 server unreachable, 4 a listed model is not in the
+    registry, 130 interrupted (partial downloads are kept).
     """
     from llmbox.cli._output import Output
-    from llmbox.provision import apply_sync, load_spec, plan_sync
+    from llmbox.provision import apply_sync, plan_sync
     from llmbox.report.provision import render_plan, render_sync
 
-    spec = load_spec(file)
+    spec = _read_spec(file)
+    label = "<stdin>" if str(file) == "-" else str(file)
     out = Output(quiet=quiet)
-    plan = _with_client(host, timeout, lambda c: plan_sync(c, spec, prune=prune, file=str(file)))
+    plan = _with_client(host, timeout, lambda c: plan_sync(c, spec, prune=prune, file=label))
+    rule = (
+        f"Nothing is removed unless all {len(plan.listed)} listed model(s) are present after "
+        "the pulls."
+    )
     if dry_run:
         _emit(out, format, lambda: {**plan.to_dict(), "dry_run": True}, lambda: render_plan(plan))
+        if plan.to_remove and plan.to_pull:
+            out.info(rule)
         return
     if plan.to_remove and not yes:
-        names = ", ".join(plan.to_remove)
-        if not typer.confirm(
-            f"Remove {len(plan.to_remove)} model(s) not in {file}: {names}?", err=True
-        ):
-            out.info("Nothing changed.")
-            raise typer.Exit(1)
+        _confirm_prune(out, plan.to_remove, label, rule if plan.to_pull else "")
     view = _pull_view(out)
     report = _pulling(
         view,
@@ -344,5 +335,48 @@ def sync(
     )
     _emit(out, format, report.to_dict, lambda: render_sync(report))
     if report.in_sync:
-        out.info(f"In sync: {len(spec.models)} model(s) from {file}.")
-    _finish([*report.pulled, *report.removed, *report.loaded], "sync")
+        out.info(f"In sync: {len(spec.models)} model(s) from {label}.")
+        return
+    _sync_failed(report, label)
+
+
+def _read_spec(file: Path) -> MachineSpec:
+    """The sync file, or standard input for ``-`` (then pruning needs ``--yes``: no terminal)."""
+    import sys
+
+    from llmbox.provision import load_spec
+    from llmbox.yamlio import decode_text
+
+    if str(file) != "-":
+        return load_spec(file)
+    return load_spec(Path("<stdin>"), text=decode_text(sys.stdin.buffer.read(), "<stdin>"))
+
+
+def _confirm_prune(out: Output, names: list[str], file: str, rule: str) -> None:
+    """Ask before removing ``names``; no answer (EOF, no terminal) or "no" changes nothing."""
+    question = f"Remove {len(names)} model(s) not in {file}: {', '.join(names)}?"
+    try:
+        agreed = typer.confirm(f"{question} {rule}".strip(), err=True)
+    except typer.Abort:  # stdin closed: no answer is a no
+        out.info("")
+        agreed = False
+    if not agreed:
+        from llmbox.errors import LlmboxError
+
+        raise LlmboxError("nothing changed: pruning was not confirmed", hint="add --yes to prune")
+
+
+def _sync_failed(report: SyncReport, file: str) -> None:
+    """Say what went wrong, step by step, and whether the prune was held back; exit non-zero."""
+    from llmbox.cli._output import print_error
+
+    steps: list[PullResult | ModelChange] = [*report.pulled, *report.removed, *report.loaded]
+    for step in steps:
+        if step.error is not None:
+            print_error(f"{step.model}: {step.error.message}", step.error.hint)
+    if report.missing:
+        message = f"{len(report.missing)} listed model(s) missing: {', '.join(report.missing)}"
+        if report.kept:
+            message += f"; nothing removed, kept {', '.join(report.kept)}"
+        print_error(message, f"check the names in {file}, then run the sync again")
+    raise typer.Exit(report.exit_code)
