@@ -226,10 +226,10 @@ def test_a_silent_server_fails_a_stream_after_the_idle_limit() -> None:
     assert caught.value.hint == "raise the limit with --timeout SECONDS (0: no limit)"
 
 
-def _generate(fake: FakeOllama, timeouts: Timeouts) -> dict[str, Any]:
+def _generate(fake: FakeOllama, timeouts: Timeouts, tokens: int) -> dict[str, Any]:
     async def go() -> dict[str, Any]:
         async with OllamaClient(host=fake.url, timeouts=timeouts) as client:
-            body = {"model": "slow", "prompt": "hi", "options": {"num_predict": 4}}
+            body = {"model": "slow", "prompt": "hi", "options": {"num_predict": tokens}}
             return await client.generation("api/generate", body, lambda t, a: None, chat=False)
 
     return asyncio.run(go())
@@ -239,14 +239,14 @@ def test_the_idle_limit_is_a_gap_between_bytes_not_a_limit_on_the_stream(
     fake_ollama: FakeOllama,
 ) -> None:
     fake_ollama.add(FakeModel("slow", decode_tps=10, load_s=0.0))  # a token every 0.1 s
-    final = _generate(fake_ollama, Timeouts(connect=1, request=1, idle=0.3))  # 0.4 s in all
-    assert final["eval_count"] == 4
+    final = _generate(fake_ollama, Timeouts(connect=2, request=2, idle=0.6), tokens=8)
+    assert final["eval_count"] == 8  # 0.8 s in all: longer than the idle limit
 
-    fake_ollama.add(FakeModel("slow", decode_tps=2, load_s=0.0))  # a token every 0.5 s
+    fake_ollama.add(FakeModel("slow", decode_tps=0.8, load_s=0.0))  # a token after 1.25 s
     with pytest.raises(
-        StreamError, match=r"no data from .* for 0\.3 s \(the idle limit; raise it with --timeout\)"
+        StreamError, match=r"no data from .* for 0\.4 s \(the idle limit; raise it with --timeout\)"
     ):
-        _generate(fake_ollama, Timeouts(connect=1, request=1, idle=0.3))
+        _generate(fake_ollama, Timeouts(connect=2, request=2, idle=0.4), tokens=1)
 
 
 def test_a_load_waits_for_the_idle_limit_not_the_metadata_one(fake_ollama: FakeOllama) -> None:
