@@ -16,7 +16,7 @@ import math
 import platform
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from llmbox.errors import UsageError
@@ -72,7 +72,8 @@ def machine_chip(machine: dict[str, Any], catalog: Catalog) -> Chip:
         memory_gb=memory / GB if isinstance(memory, (int, float)) else None,
         isa="neon" if arch in ("arm64", "aarch64") else "avx2",
     )
-    return chip_from_facts(facts, catalog)
+    chip = chip_from_facts(facts, catalog)
+    return replace(chip, name=f"{facts.cpu_name}, {facts.cores} cores")
 
 
 def model_spec(result: Any, models: ModelCatalog) -> ModelSpec | None:

@@ -48,8 +48,22 @@ class Document:
     inputs: dict[str, Any] = field(default_factory=dict)
 
 
-def _data(rows: Sequence[dict[str, Any]]) -> alt.Data:
-    return alt.Data(values=list(rows))  # type: ignore[no-untyped-call]
+class _Datasets:
+    """A chart's data, kept out of altair (which deep-copies and validates every value) and set
+    as the spec's top-level ``datasets`` once the spec is built."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, list[dict[str, Any]]] = {}
+
+    def __call__(self, name: str, rows: Sequence[dict[str, Any]]) -> alt.Data:
+        self.values[name] = list(rows)
+        return alt.Data(name=name)  # type: ignore[no-untyped-call]
+
+    def spec(self, chart: Any) -> dict[str, Any]:
+        spec: dict[str, Any] = chart.to_dict()
+        spec.pop("$schema", None)  # a URL nothing needs; the renderer's version is fixed
+        spec["datasets"] = self.values
+        return spec
 
 
 def _tip(name: str, title: str, fmt: str | None = None, kind: str = "Q") -> alt.Tooltip:
@@ -67,14 +81,9 @@ _STAT_TIPS = [
 ]
 
 
-def _spec(chart: Any) -> dict[str, Any]:
-    spec: dict[str, Any] = chart.to_dict()
-    spec.pop("$schema", None)  # a URL nothing needs; the renderer's version is fixed
-    return spec
-
-
 def speed_chart(rows: list[dict[str, Any]], axis: str, label: str) -> Chart:
-    base = alt.Chart(_data(rows)).encode(
+    data = _Datasets()
+    base = alt.Chart(data("rows", rows)).encode(
         x=alt.X(f"{axis}:Q", title=label, scale=alt.Scale(zero=False)), color=_SERIES
     )
     y = alt.Y("mean:Q", title="tokens/s")
@@ -91,13 +100,14 @@ def speed_chart(rows: list[dict[str, Any]], axis: str, label: str) -> Chart:
         f"Decode and prefill speed vs {label}",
         f"Tokens per second (mean ± sd over every run) of single-request cases, by {label}; "
         "pooled over the other parameters.",
-        _spec(spec),
+        data.spec(spec),
         len(rows),
         rows,
     )
 
 
 def concurrency_chart(rows: list[dict[str, Any]]) -> Chart:
+    data = _Datasets()
     tp = [r for r in rows if "mean" in r]
     ttft = [
         {"series": r["series"], "concurrency": r["concurrency"], "percentile": q, "ms": r[key],
@@ -107,7 +117,7 @@ def concurrency_chart(rows: list[dict[str, Any]]) -> Chart:
         if key in r
     ]  # fmt: skip
     x = alt.X("concurrency:Q", title="concurrent requests", scale=alt.Scale(type="log", base=2))
-    base = alt.Chart(_data(tp)).encode(x=x, color=_SERIES)
+    base = alt.Chart(data("tp", tp)).encode(x=x, color=_SERIES)
     y = alt.Y("mean:Q", title="output tokens/s (all requests)")
     left = alt.layer(
         base.mark_line().encode(y=y),
@@ -116,7 +126,7 @@ def concurrency_chart(rows: list[dict[str, Any]]) -> Chart:
             y=y, tooltip=[_tip("concurrency", "concurrency", "d"), *_STAT_TIPS]
         ),
     ).properties(width=WIDTH, height=220, title="Throughput")
-    tbase = alt.Chart(_data(ttft)).encode(
+    tbase = alt.Chart(data("ttft", ttft)).encode(
         x=x, color=_SERIES, strokeDash=alt.StrokeDash("percentile:N", title="TTFT")
     )
     ty = alt.Y("ms:Q", title="time to first token (ms)")
@@ -139,15 +149,16 @@ def concurrency_chart(rows: list[dict[str, Any]]) -> Chart:
         "Left: output tokens per second of the whole server (a batch's tokens over its wall "
         "time; mean ± sd over batches). Right: time to first token, median and 99th percentile "
         "over every request at that level.",
-        _spec(alt.hconcat(left, right).resolve_scale(color="shared")),
+        data.spec(alt.hconcat(left, right).resolve_scale(color="shared")),
         len(tp) + len(ttft),
         rows,
     )
 
 
 def histogram_chart(rows: list[dict[str, Any]], name: str, what: str, about: str) -> Chart:
+    data = _Datasets()
     bars = (
-        alt.Chart(_data(rows))
+        alt.Chart(data("rows", rows))
         .mark_bar(opacity=0.85)
         .encode(
             x=alt.X("from_ms:Q", title=f"{what} (ms)", bin="binned"),
@@ -169,13 +180,14 @@ def histogram_chart(rows: list[dict[str, Any]], name: str, what: str, about: str
         name,
         f"{what} distribution",
         about,
-        _spec(spec.resolve_scale(y="independent")),
+        data.spec(spec.resolve_scale(y="independent")),
         len(rows),
         rows,
     )
 
 
 def side_by_side_chart(rows: list[dict[str, Any]]) -> Chart:
+    data = _Datasets()
     base = alt.Chart().encode(
         x=alt.X("series:N", title=None, axis=alt.Axis(labels=False, ticks=False)), color=_SERIES
     )
@@ -189,7 +201,7 @@ def side_by_side_chart(rows: list[dict[str, Any]]) -> Chart:
             ],
         ),
         base.mark_rule(color="black").encode(y="lo:Q", y2="hi:Q"),
-        data=_data(rows),
+        data=data("rows", rows),
     ).properties(width=max(60, 28 * len({r["series"] for r in rows})), height=180)
     spec = layered.facet(
         column=alt.Column("case:N", title=None), row=alt.Row("metric:N", title=None)
@@ -199,21 +211,24 @@ def side_by_side_chart(rows: list[dict[str, Any]]) -> Chart:
         "Models side by side",
         "Decode and prefill tokens per second per case: bars are means, whiskers ± one sample "
         "standard deviation. The verdicts below test each difference with Welch's t-test.",
-        _spec(spec),
+        data.spec(spec),
         len(rows),
         rows,
     )
 
 
 def trend_chart(rows: list[dict[str, Any]]) -> Chart:
-    base = alt.Chart(_data(rows)).encode(x=alt.X("at:T", title="run started (UTC)"), color=_SERIES)
+    data = _Datasets()
+    base = alt.Chart(data("rows", rows)).encode(
+        x=alt.X("at:T", title="run started (UTC)"), color=_SERIES
+    )
     y = alt.Y("mean:Q", title="decode tokens/s", scale=alt.Scale(zero=False))
     tips = [
         _tip("at", "started", kind="T"),
+        _tip("case", "case", kind="N"),
         *_STAT_TIPS,
         _tip("runs", "runs", "d"),
         _tip("versions", "versions", kind="N"),
-        _tip("regression", "regression %", "+.1f"),
     ]
     layered = alt.layer(
         base.mark_line().encode(y=y),
@@ -222,22 +237,24 @@ def trend_chart(rows: list[dict[str, Any]]) -> Chart:
         base.transform_filter("isValid(datum.regression)")
         .mark_point(shape="triangle-down", size=220, color="#d62728", filled=False,
                     strokeWidth=2)
-        .encode(y=y, tooltip=tips),
-    ).properties(width=2 * WIDTH, height=260)  # fmt: skip
+        .encode(y=y, tooltip=[*tips, _tip("regression", "regression %", "+.1f")]),
+    ).properties(width=WIDTH, height=180)  # fmt: skip
+    faceted = layered.facet(facet=alt.Facet("case:N", title=None), columns=2)
     flagged = sum(1 for r in rows if "regression" in r)
     return Chart(
         "trend",
         "Decode speed over time",
-        "One point per run of each series and case (mean ± sd of its requests; long histories "
+        "One point per run of each series, per case (mean ± sd of its requests; long histories "
         "are averaged into time buckets). Red triangles mark the regressions the results "
         f"store found ({flagged}).",
-        _spec(layered),
+        data.spec(faceted.resolve_scale(y="independent")),
         len(rows) + flagged,
         rows,
     )
 
 
 def ceiling_chart(rows: list[dict[str, Any]]) -> Chart:
+    data = _Datasets()
     long = [
         {"label": f"{r['series']} · {r['case']}", "metric": f"{r['metric']} (% of {r['ceiling']})",
          "which": which, "pct": r[key], "tok_s": r[tok], "chip": r["chip"]}
@@ -264,14 +281,14 @@ def ceiling_chart(rows: list[dict[str, Any]]) -> Chart:
         )
         .properties(width=WIDTH, height=alt.Step(14))
     )
-    spec = alt.layer(bars, data=_data(long)).facet(column=alt.Column("metric:N", title=None))
+    spec = alt.layer(bars, data=data("long", long)).facet(column=alt.Column("metric:N", title=None))
     return Chart(
         "ceiling",
         "Measured vs predicted, as % of the chip's ceiling",
         "Decode: tokens/s × bytes read per token (active weights + KV cache) over the chip's "
         "memory bandwidth. Prefill: tokens/s × FLOP per token over its peak compute. Grey: "
         "what hw-estimate predicts for the same model, workload and chip.",
-        _spec(spec.resolve_scale(x="independent")),
+        data.spec(spec.resolve_scale(x="independent")),
         len(long),
         rows,
     )

@@ -423,7 +423,7 @@ def trend(
             p = pool(s for _, e in bucket if (s := e.stat(metric)) is not None)
             if p is None:
                 continue
-            row = _row(p, series=f"{series} · {case}", at=bucket[-1][0].strftime(_ISO))
+            row = _row(p, series=series, case=case, at=bucket[-1][0].strftime(_ISO))
             row["runs"] = len(bucket)
             row["versions"] = ", ".join(sorted({_versions(e.report) for _, e in bucket}))
             changes = [c for at, _ in bucket if (c := flagged.get((series, case, at))) is not None]
