@@ -72,6 +72,11 @@ def _tip(name: str, title: str, fmt: str | None = None, kind: str = "Q") -> alt.
     return alt.Tooltip(f"{name}:{kind}", title=title)
 
 
+def _spread(chart: Any) -> Any:
+    """``lo`` and ``hi``: mean ∓ sd, computed by the page rather than shipped in the data."""
+    return chart.transform_calculate(lo="datum.mean - datum.sd", hi="datum.mean + datum.sd")
+
+
 _SERIES = alt.Color("series:N", title="series", legend=alt.Legend(orient="bottom", columns=2))
 _STAT_TIPS = [
     _tip("series", "series", kind="N"),
@@ -90,7 +95,7 @@ def speed_chart(rows: list[dict[str, Any]], axis: str, label: str) -> Chart:
     tips = [_tip("metric", "metric", kind="N"), _tip(axis, label, "d"), *_STAT_TIPS]
     layered = alt.layer(
         base.mark_line().encode(y=y),
-        base.mark_rule().encode(y=alt.Y("lo:Q", title="tokens/s"), y2="hi:Q"),
+        _spread(base).mark_rule().encode(y=alt.Y("lo:Q", title="tokens/s"), y2="hi:Q"),
         base.mark_point(filled=True, size=60).encode(y=y, tooltip=tips),
     ).properties(width=WIDTH, height=220)
     spec = layered.facet(column=alt.Column("metric:N", title=None)).resolve_scale(y="independent")
@@ -121,7 +126,9 @@ def concurrency_chart(rows: list[dict[str, Any]]) -> Chart:
     y = alt.Y("mean:Q", title="output tokens/s (all requests)")
     left = alt.layer(
         base.mark_line().encode(y=y),
-        base.mark_rule().encode(y=alt.Y("lo:Q", title="output tokens/s (all requests)"), y2="hi"),
+        _spread(base)
+        .mark_rule()
+        .encode(y=alt.Y("lo:Q", title="output tokens/s (all requests)"), y2="hi:Q"),
         base.mark_point(filled=True, size=60).encode(
             y=y, tooltip=[_tip("concurrency", "concurrency", "d"), *_STAT_TIPS]
         ),
@@ -200,7 +207,7 @@ def side_by_side_chart(rows: list[dict[str, Any]]) -> Chart:
                 *_STAT_TIPS,
             ],
         ),
-        base.mark_rule(color="black").encode(y="lo:Q", y2="hi:Q"),
+        _spread(base).mark_rule(color="black").encode(y="lo:Q", y2="hi:Q"),
         data=data("rows", rows),
     ).properties(width=max(60, 28 * len({r["series"] for r in rows})), height=180)
     spec = layered.facet(
@@ -219,12 +226,17 @@ def side_by_side_chart(rows: list[dict[str, Any]]) -> Chart:
 
 def trend_chart(rows: list[dict[str, Any]]) -> Chart:
     data = _Datasets()
-    base = alt.Chart(data("rows", rows)).encode(
-        x=alt.X("at:T", title="run started (UTC)"), color=_SERIES
+    base = (
+        alt.Chart(data("rows", rows))
+        .transform_calculate(when="utcFormat(toDate(datum.at), '%Y-%m-%d %H:%M UTC')")
+        .encode(
+            x=alt.X("at:T", title="run started (UTC)", scale=alt.Scale(type="utc")),
+            color=_SERIES,
+        )
     )
     y = alt.Y("mean:Q", title="decode tokens/s", scale=alt.Scale(zero=False))
     tips = [
-        _tip("at", "started", kind="T"),
+        _tip("when", "started", kind="N"),
         _tip("case", "case", kind="N"),
         *_STAT_TIPS,
         _tip("runs", "runs", "d"),
@@ -232,7 +244,9 @@ def trend_chart(rows: list[dict[str, Any]]) -> Chart:
     ]
     layered = alt.layer(
         base.mark_line().encode(y=y),
-        base.mark_rule(opacity=0.5).encode(y=alt.Y("lo:Q", title="decode tokens/s"), y2="hi"),
+        _spread(base)
+        .mark_rule(opacity=0.5)
+        .encode(y=alt.Y("lo:Q", title="decode tokens/s"), y2="hi:Q"),
         base.mark_point(filled=True, size=50).encode(y=y, tooltip=tips),
         base.transform_filter("isValid(datum.regression)")
         .mark_point(shape="triangle-down", size=220, color="#d62728", filled=False,

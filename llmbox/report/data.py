@@ -40,7 +40,7 @@ HIST_BINS = 30
 #: Series shown in a distribution chart (the ones with the most samples).
 MAX_DIST_SERIES = 8
 #: Points per series in a trend chart before runs are averaged into time buckets.
-MAX_TREND_POINTS = 200
+MAX_TREND_POINTS = 60
 
 
 @dataclass(frozen=True)
@@ -156,20 +156,19 @@ def machine_name(report: BenchReport) -> str:
 
 @dataclass(frozen=True)
 class Entry:
-    """One result (a model on a case) of one report, with the series it belongs to."""
+    """One result (a model on a case) of one report, with the series it belongs to and its
+    summary as ``(n, mean, sd)`` per metric (read once: the charts ask for them many times)."""
 
     report: BenchReport
     result: Any  # one element of report.results
+    case: Any  # result.case
     series: str
+    machine: str
     started_at: datetime | None
-
-    @property
-    def case(self) -> Any:
-        return self.result.case
+    stats: dict[str, tuple[float, float, float]]
 
     def stat(self, metric: str) -> tuple[float, float, float] | None:
-        s = self.result.summary.get(metric)
-        return (s.n, s.mean, s.sd) if s is not None else None
+        return self.stats.get(metric)
 
     def ok_runs(self) -> Iterator[Any]:
         return (r for r in self.result.runs if r.error is None)
@@ -177,22 +176,20 @@ class Entry:
 
 def entries(reports: Sequence[BenchReport]) -> list[Entry]:
     """Every result of every report, labelled with its series."""
-    machines = {machine_name(r) for r in reports}
-    backends = {r.backend for r in reports}
-
-    def label(report: BenchReport, model: str) -> str:
-        parts = [model]
-        if len(machines) > 1:
-            parts.append(machine_name(report))
-        if len(backends) > 1:
-            parts.append(report.backend)
-        return " · ".join(parts)
-
+    names = [machine_name(r) for r in reports]
+    several_machines = len(set(names)) > 1
+    several_backends = len({r.backend for r in reports}) > 1
     out = []
-    for report in reports:
+    for report, machine in zip(reports, names, strict=True):
         when = parse_time(report.started_at)
+        suffix = (f" · {machine}" if several_machines else "") + (
+            f" · {report.backend}" if several_backends else ""
+        )
         for result in report.results:
-            out.append(Entry(report, result, label(report, result.model), when))
+            stats = {k: (s.n, s.mean, s.sd) for k, s in result.summary.items()}
+            out.append(
+                Entry(report, result, result.case, result.model + suffix, machine, when, stats)
+            )
     return out
 
 
@@ -210,10 +207,8 @@ def _group(
 def _row(pooled: Pooled, **fields: Any) -> dict[str, Any]:
     return {
         **fields,
-        "mean": round(pooled.mean, 4),
-        "sd": round(pooled.sd, 4),
-        "lo": round(pooled.mean - pooled.sd, 4),
-        "hi": round(pooled.mean + pooled.sd, 4),
+        "mean": round(pooled.mean, 3),
+        "sd": round(pooled.sd, 3),
         "n": pooled.n,
     }
 
@@ -430,6 +425,9 @@ def trend(
             if changes:
                 row["regression"] = round(changes[0], 1)
             rows.append(row)
+    if len({r["versions"] for r in rows}) == 1:  # the same everywhere: not worth a byte per point
+        for r in rows:
+            del r["versions"]
     return rows
 
 

@@ -70,7 +70,7 @@ def test_speed_vs_prompt_has_one_point_per_series_length_and_metric(items: list[
     )
     # Pooled over both output lengths and three days, single-request cases only.
     assert point["n"] == RUNS * len(OUTPUTS) * 3
-    assert point["lo"] == pytest.approx(point["mean"] - point["sd"], abs=1e-3)
+    assert 0 < point["sd"] < point["mean"] / 5
     assert 18 < point["mean"] < 23
 
 
