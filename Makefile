@@ -31,6 +31,7 @@ test: lint typecheck unit
 
 docs: install
 	$(PY) -m llmbox.cli._docgen docs/cli.md
+	$(PY) -c 'import json; from llmbox.results import json_schema; open("docs/schema/bench-1.json", "w").write(json.dumps(json_schema(), indent=2) + "\n")' 
 
 # The main job on the embedded default: a real benchmark of SmolLM2-135M on llama.cpp inside
 # llmbox (no server, no network), then the estimator's prediction for this machine beside it.

@@ -22,9 +22,10 @@ from _common import Figure, log, main, median, server, truths
 from llmbox.backends.base import GenRequest
 from llmbox.backends.ollama import OllamaBackend
 from llmbox.bench.metrics import decode_tps, prefill_tps
-from llmbox.bench.runner import Runner, RunnerConfig, new_report
-from llmbox.bench.types import Case
+from llmbox.bench.runner import Runner, RunnerConfig
+from llmbox.bench.session import new_report
 from llmbox.client import OllamaClient
+from llmbox.results import Case, Options
 
 PREFILL_TPS = 2000.0
 DECODE_TPS = 200.0
@@ -35,10 +36,12 @@ TTFT_BUDGET_MS = 2.0
 async def run_case(base: str, runs: int) -> tuple[list[tuple[float, float, float]], float]:
     """Per measured run: (prefill error %, decode error %, TTFT error ms); and cached share."""
     backend = OllamaBackend(OllamaClient(host=base))
-    report = await new_report(backend, {})
+    report = await new_report(backend, Options())
     truths(base)
     case = Case(label="pp512 tg32", prompt_tokens=512, max_tokens=32)
-    await Runner(backend, RunnerConfig(runs=runs, warmup=1)).run([("bench", case)], report)
+    await Runner(backend, RunnerConfig(runs=runs, warmup=1)).run(
+        [("bench", case)], report, {"bench": await backend.model_info("bench")}
+    )
     await backend.aclose()
     samples = report.results[0].runs
     truth = truths(base)[-len(samples) :]

@@ -19,9 +19,10 @@ import time
 from _common import Figure, log, main, open_fds, rss_bytes, server, truths
 
 from llmbox.backends.ollama import OllamaBackend
-from llmbox.bench.runner import Runner, RunnerConfig, new_report
-from llmbox.bench.types import Case
+from llmbox.bench.runner import Runner, RunnerConfig
+from llmbox.bench.session import new_report
 from llmbox.client import OllamaClient
+from llmbox.results import Case, Options
 
 DECODE_TPS = 10.0  # 100 ms per token per stream: 2,560 tok/s at c256, within one core's reach
 SATURATION_TPS = 100.0  # 10 ms per token: 25,600 reads/s at c256, more than one core can take
@@ -40,10 +41,12 @@ async def sweeps(
     for sweep in range(n_sweeps):
         for c in levels:
             case = Case(label=f"tg{tokens} c{c}", prompt="hello", max_tokens=tokens, concurrency=c)
-            report = await new_report(backend, {})
+            report = await new_report(backend, Options())
             truths(base)  # clear
             c0 = time.process_time()
-            await runner.run([("bench", case)], report)
+            await runner.run(
+                [("bench", case)], report, {"bench": await backend.model_info("bench")}
+            )
             cpu = time.process_time() - c0
             batch = report.results[0].batches[0]
             assert batch.failed == 0, report.results[0].runs[0].error

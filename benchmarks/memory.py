@@ -15,9 +15,9 @@ import resource
 from _common import Figure, log, main
 
 from llmbox.bench.metrics import summarize
-from llmbox.bench.types import BatchStats, BenchReport, Case, CaseResult, ModelInfo, RunSample
 from llmbox.machine import describe
 from llmbox.report.exporters import render
+from llmbox.results import BatchStats, BenchReport, Case, CaseResult, ModelInfo, RunSample, Server
 
 BUDGET_BYTES = 4096
 REQUESTS_PER_CASE = 100
@@ -31,10 +31,9 @@ def build(requests: int) -> BenchReport:
     report = BenchReport(
         llmbox_version="bench",
         backend="ollama",
-        server={"host": "http://127.0.0.1:11434", "version": "0.0.0"},
+        server=Server(kind="ollama", host="http://127.0.0.1:11434", version="0.0.0"),
         machine=describe(),
         started_at="2025-01-01T00:00:00Z",
-        options={},
     )
     for c in range(max(1, requests // REQUESTS_PER_CASE)):
         case = Case(label=f"pp512 tg128 #{c}", prompt_tokens=512, max_tokens=128)
@@ -57,7 +56,7 @@ def build(requests: int) -> BenchReport:
                     started_at=f"2025-01-01T00:{i % 60:02d}:00Z",
                 )
             )
-        result.batches.append(BatchStats(0, REQUESTS_PER_CASE, 0, 1.3, 128 * REQUESTS_PER_CASE))
+        result.batches.append(BatchStats.of(0, REQUESTS_PER_CASE, 0, 1.3, 128 * REQUESTS_PER_CASE))
         result.summary = summarize(result.runs, result.batches)
         report.results.append(result)
     return report
@@ -66,8 +65,7 @@ def build(requests: int) -> BenchReport:
 def exercise(requests: int) -> int:
     """Build, hold and export; returns the bytes of text produced (kept alive meanwhile)."""
     report = build(requests)
-    data = report.to_dict()
-    texts = [render(fmt, data) for fmt in ("json", "csv")]
+    texts = [render(fmt, report) for fmt in ("json", "csv")]
     return sum(len(t) for t in texts)
 
 

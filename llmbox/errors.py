@@ -11,7 +11,9 @@ try) and an exit code. The CLI prints them in one place (``llmbox.cli``); the co
     ├── GateFailed              exit 5  a benchmark gate or regression check failed
     ├── ServerError             exit 1  the server answered with an error
     │   └── StreamError         exit 1  the error came mid-stream, or the stream broke off
+    ├── RunsFailed              exit 1  a benchmark finished, but some of its runs failed
     └── Interrupted             exit 130  Ctrl-C
+        └── Terminated          exit 143  SIGTERM (what CI runners send on timeout)
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ class ExitCode(IntEnum):
     MODEL_NOT_FOUND = 4
     GATE_FAILED = 5
     INTERRUPTED = 130
+    TERMINATED = 143
 
 
 class LlmboxError(Exception):
@@ -96,3 +99,11 @@ class StreamError(ServerError):
 
 class Interrupted(LlmboxError):
     exit_code = ExitCode.INTERRUPTED
+
+
+class Terminated(Interrupted):
+    exit_code = ExitCode.TERMINATED
+
+
+class RunsFailed(LlmboxError):
+    """A benchmark ran to the end but some runs failed; their errors are in the report."""

@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
-from llmbox.bench.types import Api, ModelInfo, RunSample, Think
+from llmbox.results import Api, ModelInfo, RunSample, Server, Think
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a backend can do and measure; the benchmark asks these instead of matching names."""
+
+    unload: bool  # unload a model on request (--cold)
+    ignore_eos: bool  # generate exactly max_tokens (--ignore-eos)
+    images: bool  # send images with a prompt (--image)
+    memory: bool  # say where a loaded model lives (size_vram, CPU/GPU split)
+    server_timings: bool  # the server times prefill and decode itself
 
 
 @dataclass(frozen=True)
@@ -29,9 +40,10 @@ class Backend(Protocol):
 
     kind: str  # "ollama" | "openai" | "embedded"
     host: str
+    capabilities: Capabilities
 
-    async def server_info(self) -> dict[str, Any]:
-        """``{"host", "version", ...}`` for provenance (version may be None)."""
+    async def server_info(self) -> Server:
+        """Provenance: kind, host, version (may be None) and the backend's own facts."""
         ...
 
     async def model_info(self, model: str) -> ModelInfo:

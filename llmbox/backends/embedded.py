@@ -21,11 +21,11 @@ from pathlib import Path
 from time import perf_counter_ns
 from typing import Any
 
-from llmbox.backends.base import GenRequest
+from llmbox.backends.base import Capabilities, GenRequest
 from llmbox.backends.openai import request_body, sample_from_chunks
-from llmbox.bench.types import ModelInfo, RunSample
 from llmbox.client._ndjson import Part
 from llmbox.errors import ModelNotFound, StreamError, UsageError
+from llmbox.results import ModelInfo, RunSample, Server
 
 #: Models that ship inside PyPI packages: alias -> (package, file inside it).
 ALIASES = {
@@ -78,6 +78,9 @@ class EmbeddedBackend:
     once). ``parallel`` slots serve concurrent requests."""
 
     kind = "embedded"
+    capabilities = Capabilities(
+        unload=True, ignore_eos=True, images=False, memory=False, server_timings=True
+    )
 
     def __init__(
         self,
@@ -143,22 +146,24 @@ class EmbeddedBackend:
             path = resolve_model(model)
             await asyncio.get_running_loop().run_in_executor(self._pool, self._start, model, path)
 
-    async def server_info(self) -> dict[str, Any]:
+    async def server_info(self) -> Server:
         try:
             from importlib.metadata import version
 
             engine = f"xllamacpp {version('xllamacpp')}"
         except Exception:
             engine = "xllamacpp (not installed)"
-        return {
-            "kind": self.kind,
-            "host": "in-process",
-            "version": engine,
-            "engine": "llama.cpp embedded in the llmbox process",
-            "threads": self.threads,
-            "parallel": self.parallel,
-            "ctx_per_slot": self.ctx_per_slot,
-        }
+        return Server.model_validate(
+            {
+                "kind": self.kind,
+                "host": "in-process",
+                "version": engine,
+                "engine": "llama.cpp embedded in the llmbox process",
+                "threads": self.threads,
+                "parallel": self.parallel,
+                "ctx_per_slot": self.ctx_per_slot,
+            }
+        )
 
     async def model_info(self, model: str) -> ModelInfo:
         from llmbox.client._openai import OpenAIClient

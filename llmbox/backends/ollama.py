@@ -5,9 +5,9 @@ from __future__ import annotations
 from time import perf_counter_ns
 from typing import Any
 
-from llmbox.backends.base import GenRequest, TokenClock
-from llmbox.bench.types import ModelInfo, RunSample
+from llmbox.backends.base import Capabilities, GenRequest, TokenClock
 from llmbox.client import OllamaClient, processor_label
+from llmbox.results import ModelInfo, RunSample, Server
 
 
 def full_name(model: str) -> str:
@@ -26,13 +26,16 @@ def same_model(a: str, b: str) -> bool:
 
 class OllamaBackend:
     kind = "ollama"
+    capabilities = Capabilities(
+        unload=True, ignore_eos=False, images=True, memory=True, server_timings=True
+    )
 
     def __init__(self, client: OllamaClient) -> None:
         self.client = client
         self.host = client.host
 
-    async def server_info(self) -> dict[str, Any]:
-        return {"kind": self.kind, "host": self.host, "version": await self.client.version()}
+    async def server_info(self) -> Server:
+        return Server(kind=self.kind, host=self.host, version=await self.client.version())
 
     async def model_info(self, model: str) -> ModelInfo:
         show = await self.client.show(model)

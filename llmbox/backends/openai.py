@@ -12,11 +12,11 @@ from collections.abc import AsyncIterator
 from time import perf_counter_ns
 from typing import Any
 
-from llmbox.backends.base import GenRequest, TokenClock
-from llmbox.bench.types import ModelInfo, RunSample
+from llmbox.backends.base import Capabilities, GenRequest, TokenClock
 from llmbox.client._ndjson import Part
 from llmbox.client._openai import OpenAIClient
 from llmbox.errors import LlmboxError, ModelNotFound
+from llmbox.results import ModelInfo, RunSample, Server
 
 
 def sample_from_stream_end(
@@ -53,11 +53,8 @@ def sample_from_stream_end(
     else:
         sample.eval_count = chunks
         sample.counts_source = "chunks"
-    if sample.eval_duration_ns and sample.eval_count > 1:
-        # first→last spans eval_count-1 gaps; scale so eval_count/eval_duration is the gap rate
-        sample.eval_duration_ns = round(
-            sample.eval_duration_ns * sample.eval_count / (sample.eval_count - 1)
-        )
+    # eval_duration is first→last token, as llama.cpp's predicted_ms and Ollama's eval_duration
+    # are: decode t/s = eval_count / eval_duration on every path (docs/benchmarking.md).
 
 
 def request_body(req: GenRequest) -> dict[str, Any]:
@@ -127,13 +124,16 @@ async def sample_from_chunks(parts: AsyncIterator[Part], *, chat: bool, t0_ns: i
 
 class OpenAIBackend:
     kind = "openai"
+    capabilities = Capabilities(
+        unload=False, ignore_eos=True, images=True, memory=False, server_timings=False
+    )
 
     def __init__(self, client: OpenAIClient) -> None:
         self.client = client
         self.host = client.host
         self._llamacpp: bool | None = None
 
-    async def server_info(self) -> dict[str, Any]:
+    async def server_info(self) -> Server:
         info: dict[str, Any] = {"kind": self.kind, "host": self.host, "version": None}
         models = await self.client.models()  # raises ServerUnreachable first
         info["models"] = [m.get("id") for m in models]
@@ -145,7 +145,7 @@ class OpenAIBackend:
         except LlmboxError:
             pass
         self._llamacpp = any(m.get("owned_by") == "llamacpp" for m in models)
-        return info
+        return Server.model_validate(info)
 
     async def model_info(self, model: str) -> ModelInfo:
         models = await self.client.models()

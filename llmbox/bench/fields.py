@@ -37,6 +37,8 @@ _ALL = (
     Metric("itl_s", "ITL", "s", "mean gap between token arrivals"),
     Metric("load_s", "load", "s", "the server's load_duration"),
     Metric("aggregate_tps", "aggregate t/s", "tok/s", "output tokens of a batch / its wall time"),
+    Metric("requests_per_s", "req/s", "req/s", "requests completed per second"),
+    Metric("queue_s", "queue", "s", "time waited for a free slot before the server began"),
 )
 
 #: Every summary metric, in the documented order (CSV columns follow it).
@@ -59,8 +61,12 @@ def fmt_value(metric: str, value: float) -> str:
     ('41.3 tok/s', '123.4 ms', '3.200 s')
     """
     spec = METRICS.get(metric)
-    if spec is None or not spec.is_time:
-        return f"{value:.1f} tok/s" if spec else f"{value:.4g}"
+    if spec is None:
+        return f"{value:.4g}"
+    if spec.unit == "req/s":
+        return f"{value:.2f} req/s"
+    if not spec.is_time:
+        return f"{value:.1f} tok/s"
     if abs(value) < 1:
         return f"{value * 1000:.1f} ms"
     return f"{value:.3f} s"

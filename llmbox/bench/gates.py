@@ -1,4 +1,4 @@
-"""CI gates over a report dict: thresholds (``--fail-under``/``--fail-over``) and regressions
+"""CI gates over a report: thresholds (``--fail-under``/``--fail-over``) and regressions
 against a baseline report (``--baseline FILE --max-regression 10%``).
 
 A gate never passes by default: a metric that a result did not measure fails its gate with
@@ -8,14 +8,15 @@ A gate never passes by default: a metric that a result did not measure fails its
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
 
 from llmbox.bench._text import plain_table
 from llmbox.bench.compare import compare_reports
 from llmbox.bench.fields import METRICS, PERCENTILE_MIN_SAMPLES, STATS, fmt_value
 from llmbox.errors import UsageError
+from llmbox.results import BenchReport, CaseResult, GateResult, Stat
 
 GateKind = Literal["under", "over"]
 ResultKind = Literal["under", "over", "regression"]
@@ -39,25 +40,6 @@ class Gate:
     def spec(self) -> str:
         stat = "" if self.stat == "mean" else f":{self.stat}"
         return f"--fail-{self.kind} {self.metric}{stat}={self.limit:g}"
-
-
-@dataclass(frozen=True)
-class GateResult:
-    """One gate checked against one result. For ``regression``: ``value`` is how much worse the
-    metric got in percent (positive: worse) and ``limit`` the allowed percent."""
-
-    model: str
-    case: str
-    metric: str
-    stat: str
-    value: float | None
-    limit: float
-    kind: ResultKind
-    passed: bool
-    message: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def parse_gate(spec: str, kind: str) -> Gate:
@@ -108,34 +90,52 @@ def parse_regression(spec: str) -> float:
     return pct / 100
 
 
-def _missing_message(metric: str, stat: str, summary: Mapping[str, Mapping[str, float]]) -> str:
+def _missing_message(metric: str, stat: str, result: CaseResult) -> str:
+    summary = result.summary
     if metric in summary and stat in PERCENTILE_MIN_SAMPLES:
-        n = int(summary[metric].get("n", 0))
+        n = int(summary[metric].n)
         return f"{metric} {stat} not measured (needs {PERCENTILE_MIN_SAMPLES[stat]} runs, had {n})"
+    if metric == "prefill_tps" and any(w.code == "cached_prompt" for w in result.warnings):
+        return "prefill_tps not measured: the prompts were served from the server's cache"
     return f"{metric} not measured"
 
 
-def _check(
-    model: str, case: str, summary: Mapping[str, Mapping[str, float]], gate: Gate
+def _gate_result(
+    model: str, case: str, gate: Gate, value: float | None, passed: bool, message: str
 ) -> GateResult:
-    value = summary.get(gate.metric, {}).get(gate.stat)
+    return GateResult(
+        model=model,
+        case=case,
+        metric=gate.metric,
+        stat=gate.stat,
+        value=value,
+        limit=gate.limit,
+        kind=gate.kind,
+        passed=passed,
+        message=message,
+    )
+
+
+def _check(result: CaseResult, gate: Gate) -> GateResult:
+    model, case = result.model, result.case.label
+    stat: Stat | None = result.summary.get(gate.metric)
+    value = stat.get(gate.stat) if stat is not None else None
+    n = stat.n if stat is not None else 0
+    if value is not None and n < PERCENTILE_MIN_SAMPLES.get(gate.stat, 0):
+        value = None  # an interpolated tail from too few samples is not a gate's evidence
     if value is None:
-        return GateResult(
-            model, case, gate.metric, gate.stat, None, gate.limit, gate.kind, False,
-            _missing_message(gate.metric, gate.stat, summary),
-        )  # fmt: skip
+        message = _missing_message(gate.metric, gate.stat, result)
+        return _gate_result(model, case, gate, None, False, message)
     passed = value >= gate.limit if gate.kind == "under" else value <= gate.limit
     op = (">=" if passed else "<") if gate.kind == "under" else ("<=" if passed else ">")
     shown = fmt_value(gate.metric, value)
     limit = fmt_value(gate.metric, gate.limit)
     message = f"{gate.metric} {gate.stat} {shown} {op} {limit}"
-    return GateResult(
-        model, case, gate.metric, gate.stat, value, gate.limit, gate.kind, passed, message
-    )
+    return _gate_result(model, case, gate, value, passed, message)
 
 
 def _regressions(
-    report: Mapping[str, Any], baseline: Mapping[str, Any], max_regression: float
+    report: BenchReport, baseline: BenchReport, max_regression: float
 ) -> list[GateResult]:
     out = []
     for row in compare_reports(baseline, report, threshold=max_regression):
@@ -146,44 +146,44 @@ def _regressions(
             message = f"{row.metric} measured in the baseline but not in this run"
         else:
             change = "" if row.change_pct is None else f" ({row.change_pct:+.1f}%)"
+            p = "" if row.p_value is None else f", p={row.p_value:.3f}"
             message = (
                 f"{row.metric} {fmt_value(row.metric, row.base_mean)} → "
-                f"{fmt_value(row.metric, row.new_mean)}{change}, limit {limit:g}% worse"
+                f"{fmt_value(row.metric, row.new_mean)}{change}{p}, limit {limit:g}% worse"
             )
         out.append(
             GateResult(
-                row.model, row.case, row.metric, "mean", row.worse_pct, limit, "regression",
-                not row.regression, message,
+                model=row.model,
+                case=row.case,
+                metric=row.metric,
+                stat="mean",
+                value=row.worse_pct,
+                limit=limit,
+                kind="regression",
+                passed=not row.regression,
+                message=message,
             )
-        )  # fmt: skip
+        )
     return out
 
 
 def evaluate(
-    report: Mapping[str, Any],
+    report: BenchReport,
     *,
     fail_under: Sequence[Gate] = (),
     fail_over: Sequence[Gate] = (),
-    baseline: Mapping[str, Any] | None = None,
+    baseline: BenchReport | None = None,
     max_regression: float | None = None,
 ) -> list[GateResult]:
     """Every gate against every result (passed ones included, so the report records what was
     checked). With a baseline and ``max_regression``, each metric of each (model, case) in the
     baseline is compared with this report (see ``llmbox.bench.compare.compare_reports``)."""
     gates = [*fail_under, *fail_over]
-    results = list(report.get("results") or [])
     out: list[GateResult] = []
-    for result in results:
-        model, case = str(result.get("model", "")), str(result["case"]["label"])
-        summary = result.get("summary") or {}
-        out += [_check(model, case, summary, gate) for gate in gates]
-    if not results:
-        out += [
-            GateResult(
-                "", "", g.metric, g.stat, None, g.limit, g.kind, False, "no results to check"
-            )
-            for g in gates
-        ]
+    for result in report.results:
+        out += [_check(result, gate) for gate in gates]
+    if not report.results:
+        out += [_gate_result("", "", g, None, False, "no results to check") for g in gates]
     if baseline is not None and max_regression is not None:
         out += _regressions(report, baseline, max_regression)
     return out

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from llmbox.bench.types import Api, Case
+from llmbox import defaults
 from llmbox.errors import UsageError
+from llmbox.results import Api, Case
 
 
 def label_for(case: Case) -> str:
@@ -25,7 +26,7 @@ def label_for(case: Case) -> str:
     if case.num_ctx:
         parts.append(f"ctx{case.num_ctx}")
     if case.images:
-        parts.append("+img" if len(case.images) == 1 else f"+{len(case.images)}img")
+        parts.append("+img" if case.images == 1 else f"+{case.images}img")
     if case.think is True:
         parts.append("think")
     elif case.think is False:
@@ -74,8 +75,8 @@ class GridOptions:
     cold: bool = False
 
 
-DEFAULT_MAX_TOKENS = 128
-DEFAULT_PROMPT_TOKENS = 512
+DEFAULT_MAX_TOKENS = defaults.MAX_TOKENS
+DEFAULT_PROMPT_TOKENS = defaults.PROMPT_TOKENS
 
 
 def cases_from_options(opts: GridOptions) -> list[Case]:
@@ -97,12 +98,13 @@ def cases_from_options(opts: GridOptions) -> list[Case]:
             max_tokens=mt,
             concurrency=conc,
             think=opts.think,
-            images=opts.images,
+            images=len(opts.images),
+            image_paths=opts.images,
             api=opts.api,
             num_ctx=ctx,
             cold=opts.cold,
         )
-        cases.append(replace(case, label=label_for(case)))
+        cases.append(case.model_copy(update={"label": label_for(case)}))
     return cases
 
 
@@ -127,6 +129,14 @@ class SuiteCase(BaseModel):
     api: Api = "chat"
     num_ctx: int | None = Field(default=None, ge=1)
     cold: bool = False
+
+    @model_validator(mode="after")
+    def _one_prompt_kind(self) -> SuiteCase:
+        if self.prompt is not None and self.prompt_tokens is not None:
+            raise ValueError(
+                "give prompt (a literal text) or prompt_tokens (a synthetic prompt), not both"
+            )
+        return self
 
 
 class Suite(BaseModel):
@@ -154,12 +164,13 @@ class Suite(BaseModel):
                 max_tokens=sc.max_tokens,
                 concurrency=sc.concurrency,
                 think=sc.think,
-                images=images,
+                images=len(images),
+                image_paths=images,
                 api=sc.api,
                 num_ctx=sc.num_ctx,
                 cold=sc.cold,
             )
-            out.append(replace(case, label=sc.label or label_for(case)))
+            out.append(case.model_copy(update={"label": sc.label or label_for(case)}))
         return out
 
 

@@ -9,12 +9,19 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 
-from llmbox.bench.types import BatchStats, RunSample
+from llmbox.defaults import CACHED_SHARE_LIMIT
+from llmbox.results import BatchStats, RunSample, Stat
 
 NS = 1e9
 
 #: Metrics where a higher value is better (all others: lower is better).
-HIGHER_IS_BETTER = frozenset({"prefill_tps", "decode_tps", "answer_tps", "aggregate_tps"})
+HIGHER_IS_BETTER = frozenset(
+    {"prefill_tps", "decode_tps", "answer_tps", "aggregate_tps", "requests_per_s"}
+)
+
+#: Latency metrics: their p90 and p99 are always reported (interpolated between the largest
+#: samples when there are fewer than 10 or 100 of them), at every concurrency.
+LATENCY_METRICS = frozenset({"ttft_s", "ttft_answer_s", "e2e_s", "itl_s", "queue_s"})
 
 
 def prefill_tps(run: RunSample) -> float | None:
@@ -27,16 +34,19 @@ def prefill_tps(run: RunSample) -> float | None:
     ...                       prompt_eval_duration_ns=250_000_000))
     2000.0
     """
-    evaluated = run.prompt_eval_count - (run.cached_prompt_tokens or 0)
+    cached = run.cached_prompt_tokens or 0
+    evaluated = run.prompt_eval_count - cached
     if run.prompt_eval_duration_ns <= 0 or evaluated <= 0:
         return None
+    if cached > CACHED_SHARE_LIMIT * run.prompt_eval_count:
+        return None  # mostly served from cache: the rate would measure the cache, not the model
     return evaluated / (run.prompt_eval_duration_ns / NS)
 
 
 def decode_tps(run: RunSample) -> float | None:
     """Generated tokens (thinking included) per second of generation time."""
-    if run.eval_duration_ns <= 0 or run.eval_count <= 0:
-        return None
+    if run.eval_duration_ns <= 0 or run.eval_count < 2:
+        return None  # one token has no decode rate worth showing
     return run.eval_count / (run.eval_duration_ns / NS)
 
 
@@ -66,8 +76,9 @@ def percentile(sorted_values: Sequence[float], q: float) -> float:
     return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)
 
 
-def stats(values: Iterable[float]) -> dict[str, float]:
-    """n, mean, sample sd, median, min, max; p90 from 10 samples on, p99 from 100 on.
+def stats(values: Iterable[float], *, tails: bool = False) -> dict[str, float]:
+    """n, mean, sample sd, median, min, max; p90 from 10 samples on, p99 from 100 on (with
+    ``tails``, both always).
 
     >>> stats([10.0, 12.0, 14.0])["sd"]
     2.0
@@ -87,9 +98,9 @@ def stats(values: Iterable[float]) -> dict[str, float]:
         "max": xs[-1],
         "p50": percentile(xs, 50),
     }
-    if n >= 10:
+    if n >= 10 or tails:
         out["p90"] = percentile(xs, 90)
-    if n >= 100:
+    if n >= 100 or tails:
         out["p99"] = percentile(xs, 99)
     return out
 
@@ -110,9 +121,7 @@ def _present(xs: Iterable[float | None]) -> list[float]:
     return [x for x in xs if x is not None]
 
 
-def summarize(
-    runs: Sequence[RunSample], batches: Sequence[BatchStats] = ()
-) -> dict[str, dict[str, float]]:
+def summarize(runs: Sequence[RunSample], batches: Sequence[BatchStats] = ()) -> dict[str, Stat]:
     """The summary block of a case: statistics of each metric over the successful runs."""
     ok = [r for r in runs if r.ok]
     series: dict[str, list[float]] = {
@@ -126,9 +135,18 @@ def summarize(
     if any(r.thinking_tokens for r in ok):
         series["answer_tps"] = _present(answer_tps(r) for r in ok)
         series["ttft_answer_s"] = _present(r.ttft_answer_s for r in ok)
-    if batches and any(b.requests > 1 for b in batches):
-        series["aggregate_tps"] = [b.aggregate_tps for b in batches if b.wall_s > 0]
-    return {name: s for name, xs in series.items() if (s := stats(xs))}
+    concurrent = [b for b in batches if b.requests > 1 and b.wall_s > 0]
+    if concurrent:
+        series["aggregate_tps"] = [b.aggregate_tps for b in concurrent]
+        series["requests_per_s"] = [b.requests / b.wall_s for b in concurrent]
+        series["queue_s"] = _present(r.queue_s for r in ok)
+    else:
+        series["requests_per_s"] = [1 / r.e2e_s for r in ok if r.e2e_s]
+    return {
+        name: Stat(**s)
+        for name, xs in series.items()
+        if (s := stats(xs, tails=name in LATENCY_METRICS))
+    }
 
 
 def ratio_with_error(a_mean: float, a_sd: float, b_mean: float, b_sd: float) -> tuple[float, float]:

@@ -119,12 +119,16 @@ class PromptBuilder:
     different lengths fit both terms; later requests refine the fit.
     """
 
-    def __init__(self, *, seed: int = 0) -> None:
+    def __init__(self, *, seed: int = 0, nonce: str = "") -> None:
+        # The nonce (new for every invocation) moves the markers and the filler, so a server
+        # that caches every prompt it has seen still meets new text; the seed alone would replay
+        # the previous invocation's prompts.
         self.seed = seed
+        self.nonce = nonce
         self.tokens_per_word = DEFAULT_TOKENS_PER_WORD
         self.overhead = 0.0
         self.points: list[tuple[int, int]] = []
-        self._uid = random.Random(seed).randrange(10_000, 90_000)
+        self._uid = random.Random(f"{seed}/{nonce}").randrange(10_000, 90_000)
 
     def next_uid(self) -> int:
         self._uid += 1
@@ -134,6 +138,10 @@ class PromptBuilder:
     def calibrated(self) -> bool:
         return len({w for w, _ in self.points}) >= 2
 
+    def predicted_tokens(self, words: int) -> float:
+        """The prompt tokens a synthetic text prompt of ``words`` filler words should count."""
+        return self.overhead + self.tokens_per_word * words
+
     def words_for(self, prompt_tokens: int) -> int:
         return max(1, round((prompt_tokens - self.overhead) / self.tokens_per_word))
 
@@ -141,14 +149,17 @@ class PromptBuilder:
         """The prompt text and the number of filler words in it (0 for a literal prompt)."""
         uid = self.next_uid()
         if prompt is not None:
-            return f"{marker(uid)} {prompt}", 0
+            return f"{self._marker(uid)} {prompt}", 0
         return self.synthetic(self.words_for(prompt_tokens or 0), uid), self.words_for(
             prompt_tokens or 0
         )
 
     def synthetic(self, words: int, uid: int | None = None) -> str:
         uid = self.next_uid() if uid is None else uid
-        return f"{marker(uid)} {filler(words, self.seed + uid)}\n\n{INSTRUCTION}"
+        return f"{self._marker(uid)} {filler(words, self.seed + uid)}\n\n{INSTRUCTION}"
+
+    def _marker(self, uid: int) -> str:
+        return f"{marker(uid)[:-1]} {self.nonce}]" if self.nonce else marker(uid)
 
     def observe(self, *, filler_words: int, prompt_eval_count: int) -> None:
         """Record a request's size and refit ``count = overhead + tokens_per_word × words``."""

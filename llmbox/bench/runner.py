@@ -2,7 +2,13 @@
 
 It reports progress as events through a callback and never prints. A failed run keeps its error
 in the results and the benchmark goes on; a server that vanishes ends the benchmark with what has
-finished already in the report.
+finished already in the report. Each finished case is added to the report *before* its
+``CaseFinished`` event, so a listener that saves the report on that event never lags a case.
+
+Two orders: ``sequential`` runs each (model, case) to the end before the next (each model loads
+once); ``interleave`` warms every (model, case) up, then measures in rounds — one repetition of
+each per round — so slow drift (heat, background load) spreads over all of them instead of
+landing on whichever ran last.
 """
 
 from __future__ import annotations
@@ -14,34 +20,29 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from time import perf_counter_ns
+from typing import Literal
 
+from llmbox import defaults
 from llmbox.backends.base import Backend, GenRequest
 from llmbox.bench.metrics import summarize
 from llmbox.bench.prompts import PROBE_WORDS, PromptBuilder
-from llmbox.bench.types import BatchStats, BenchReport, Case, CaseResult, ModelInfo, RunSample
 from llmbox.bench.warnings import check
-from llmbox.errors import (
-    LlmboxError,
-    ModelNotFound,
-    ServerError,
-    ServerUnreachable,
-    StreamError,
-    UsageError,
-)
+from llmbox.errors import LlmboxError, ServerError, ServerUnreachable, StreamError, UsageError
+from llmbox.results import BatchStats, BenchReport, Case, CaseResult, ModelInfo, RunSample
 
-DEFAULT_RUNS = 5
-DEFAULT_WARMUP = 1
-DEFAULT_SEED = 42
 UNLOAD_WAIT_S = 10.0
 
 
 @dataclass(frozen=True)
 class RunnerConfig:
-    runs: int = DEFAULT_RUNS
-    warmup: int = DEFAULT_WARMUP
-    seed: int | None = DEFAULT_SEED
+    runs: int = defaults.RUNS
+    warmup: int = defaults.WARMUP
+    seed: int | None = defaults.SEED
     temperature: float = 0.0
     ignore_eos: bool = False
+    nonce: str = ""
+    order: Literal["sequential", "interleave"] = "sequential"
+    cooldown_s: float = 0.0
 
 
 # -- events (what a progress display listens to) ------------------------------------------------
@@ -53,7 +54,7 @@ class CaseStarted:
     case: Case
     index: int  # 1-based position in the grid
     total: int
-    requests: int  # warm-up + measured requests planned
+    requests: int  # requests this case will send (calibration probes, warm-up, measured)
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,10 @@ class RunFinished:
 
 @dataclass(frozen=True)
 class CaseFinished:
+    """A case is complete and already part of ``report``."""
+
     result: CaseResult
+    report: BenchReport
 
 
 @dataclass(frozen=True)
@@ -79,7 +83,7 @@ class Note:
 Event = CaseStarted | RunFinished | CaseFinished | Note
 
 
-def _now() -> str:
+def now_utc() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
@@ -99,8 +103,22 @@ def read_images(paths: Sequence[str]) -> tuple[str, ...]:
 @dataclass
 class _ModelState:
     info: ModelInfo
+    prompts: PromptBuilder
     first_request: bool = True
-    prompts: PromptBuilder = field(default_factory=PromptBuilder)
+
+
+@dataclass
+class _CaseRun:
+    """A case in progress: its result so far and its request counter."""
+
+    model: str
+    case: Case
+    index: int
+    result: CaseResult
+    images: tuple[str, ...]
+    requests: int
+    done: int = 0
+    extra: list[int] = field(default_factory=list)  # per-request prompt overhead (image tokens)
 
 
 class Runner:
@@ -115,97 +133,139 @@ class Runner:
         self.emit = on_event
         self._images: dict[tuple[str, ...], tuple[str, ...]] = {}
 
-    async def run(self, grid: Sequence[tuple[str, Case]], report: BenchReport) -> BenchReport:
-        """Fill ``report.results`` case by case (the CLI exports after each CaseFinished)."""
-        states: dict[str, _ModelState | LlmboxError] = {}
-        for index, (model, case) in enumerate(grid, start=1):
-            if model not in states:
-                states[model] = await self._open_model(model)
-            state = states[model]
-            if isinstance(state, LlmboxError):
-                result = CaseResult(model=model, case=case, model_info=ModelInfo(name=model))
-                result.runs.append(RunSample(error=state.message, status=404, started_at=_now()))
-                self._finish(result)
-                report.results.append(result)
-                continue
-            try:
-                result = await self._run_case(model, case, state, index, len(grid))
-            except ServerUnreachable:
-                report.interrupted = True
-                raise
-            report.results.append(result)
-        report.finished_at = _now()
+    async def run(
+        self,
+        grid: Sequence[tuple[str, Case]],
+        report: BenchReport,
+        infos: dict[str, ModelInfo],
+    ) -> BenchReport:
+        """Fill ``report.results`` (``infos``: each model's facts, checked before the start)."""
+        states = {
+            model: _ModelState(
+                info=info,
+                prompts=PromptBuilder(seed=self.config.seed or 0, nonce=self.config.nonce),
+            )
+            for model, info in infos.items()
+        }
+        try:
+            if self.config.order == "interleave":
+                await self._interleaved(grid, report, states)
+            else:
+                for index, (model, case) in enumerate(grid, start=1):
+                    run = self._start(model, case, states[model], index, len(grid))
+                    await self._prepare(run, states[model])
+                    for rep in range(self.config.runs):
+                        await self._measure(run, states[model], rep)
+                    await self._finish(run, states[model], report)
+        except ServerUnreachable:
+            report.interrupted = True
+            raise
+        report.finished_at = now_utc()
         return report
 
-    async def _open_model(self, model: str) -> _ModelState | LlmboxError:
-        try:
-            info = await self.backend.model_info(model)
-        except ModelNotFound as err:
-            return err
-        return _ModelState(info=info, prompts=PromptBuilder(seed=self.config.seed or 0))
-
-    def _finish(self, result: CaseResult) -> None:
-        result.summary = summarize(result.runs, result.batches)
-        result.warnings = check(result)
-        self.emit(CaseFinished(result))
-
-    async def _run_case(
-        self, model: str, case: Case, state: _ModelState, index: int, total: int
-    ) -> CaseResult:
-        cfg = self.config
-        requests = (cfg.warmup + cfg.runs) * case.concurrency
-        self.emit(CaseStarted(model, case, index, total, requests))
-        result = CaseResult(model=model, case=case, model_info=state.info)
-        images = self._images.get(case.images)
-        if images is None:
-            images = self._images[case.images] = read_images(case.images)
-        done = 0
-        if case.prompt_tokens and not state.prompts.calibrated:
-            await self._calibrate(model, case, state, result)
-        for _ in range(cfg.warmup):
-            sample, words = await self._one(model, case, state, images)
-            done += 1
-            self.emit(RunFinished(model, case, sample, True, done, requests))
-            if sample.ok and case.prompt_tokens:
-                state.prompts.observe(
-                    filler_words=words, prompt_eval_count=sample.prompt_eval_count
-                )
-            if state.first_request and sample.ok:
-                result.initial_load_s = sample.load_duration_ns / 1e9
-                state.first_request = False
-        if mem := await self._memory(model):
-            result.model_info = _merge(state.info, mem)
-        for batch in range(cfg.runs):
-            if case.concurrency == 1:
-                sample, _ = await self._one(model, case, state, images)
-                sample.batch = batch
-                if state.first_request and sample.ok:
-                    result.initial_load_s = sample.load_duration_ns / 1e9
-                    state.first_request = False
-                result.runs.append(sample)
-                done += 1
-                self.emit(RunFinished(model, case, sample, False, done, requests))
-            else:
-                samples, stats = await self._batch(model, case, state, images, batch)
-                result.runs.extend(samples)
-                result.batches.append(stats)
-                for sample in samples:
-                    done += 1
-                    self.emit(RunFinished(model, case, sample, False, done, requests))
-        if result.model_info.size_vram is None and (mem := await self._memory(model)):
-            result.model_info = _merge(state.info, mem)
-        self._finish(result)
-        return result
-
-    async def _calibrate(
-        self, model: str, case: Case, state: _ModelState, result: CaseResult
+    async def _interleaved(
+        self,
+        grid: Sequence[tuple[str, Case]],
+        report: BenchReport,
+        states: dict[str, _ModelState],
     ) -> None:
-        """Two short prefill-only probes (1 token out) fit the prompt's tokens per word."""
-        prompts = state.prompts
+        runs = []
+        for index, (model, case) in enumerate(grid, start=1):
+            run = self._start(model, case, states[model], index, len(grid))
+            await self._prepare(run, states[model])
+            runs.append(run)
+        for rep in range(self.config.runs):
+            for run in runs:
+                await self._measure(run, states[run.model], rep)
+                if self.config.cooldown_s > 0:
+                    await asyncio.sleep(self.config.cooldown_s)
+        for run in runs:
+            await self._finish(run, states[run.model], report)
+
+    def _start(
+        self, model: str, case: Case, state: _ModelState, index: int, total: int
+    ) -> _CaseRun:
+        cfg = self.config
+        requests = cfg.warmup + cfg.runs * case.concurrency  # warm-ups go one at a time
+        if case.prompt_tokens and not state.prompts.calibrated:
+            requests += 2  # the calibration probes
+        self.emit(CaseStarted(model, case, index, total, requests))
+        images = self._images.get(case.image_paths)
+        if images is None:
+            images = self._images[case.image_paths] = read_images(case.image_paths)
+        result = CaseResult(model=model, case=case, model_info=state.info)
+        return _CaseRun(model, case, index, result, images, requests)
+
+    async def _prepare(self, run: _CaseRun, state: _ModelState) -> None:
+        """Calibration probes (text only) and warm-up runs."""
+        case = run.case
+        if case.prompt_tokens and not state.prompts.calibrated:
+            await self._calibrate(run, state)
+        for _ in range(self.config.warmup):
+            sample, words = await self._one(run, state)
+            self._count(run, sample, warmup=True)
+            self._observe(run, state, sample, words)
+        if mem := await self._memory(run.model):
+            run.result.model_info = _merge(state.info, mem)
+
+    async def _measure(self, run: _CaseRun, state: _ModelState, rep: int) -> None:
+        if run.case.concurrency == 1:
+            sample, words = await self._one(run, state)
+            sample.batch = rep
+            self._observe(run, state, sample, words)
+            run.result.runs.append(sample)
+            self._count(run, sample, warmup=False)
+            return
+        samples, stats = await self._batch(run, state, rep)
+        run.result.runs.extend(samples)
+        run.result.batches.append(stats)
+        for sample in samples:
+            self._count(run, sample, warmup=False)
+
+    async def _finish(self, run: _CaseRun, state: _ModelState, report: BenchReport) -> None:
+        result = run.result
+        if result.model_info.size_vram is None and (mem := await self._memory(run.model)):
+            result.model_info = _merge(state.info, mem)
+        if run.case.concurrency > 1:
+            fill_queue_waits(result.runs)
+        if run.extra:
+            extra = sorted(run.extra)
+            result.image_tokens = extra[len(extra) // 2]
+        result.summary = summarize(result.runs, result.batches)
+        result.failed_runs = result.failed
+        result.warnings = check(result)
+        report.results.append(result)
+        self.emit(CaseFinished(result, report))
+
+    def _count(self, run: _CaseRun, sample: RunSample, *, warmup: bool) -> None:
+        run.done += 1
+        self.emit(RunFinished(run.model, run.case, sample, warmup, run.done, run.requests))
+
+    def _observe(self, run: _CaseRun, state: _ModelState, sample: RunSample, words: int) -> None:
+        """Learn from a successful request: first load time, and the prompt's size."""
+        if not sample.ok:
+            return
+        if state.first_request:
+            run.result.initial_load_s = sample.load_duration_ns / 1e9
+            state.first_request = False
+        if not run.case.prompt_tokens or words <= 0:
+            return
+        if run.case.image_paths:
+            # An image's tokens are not text: keep them out of the text calibration and count
+            # them apart (what the prompt held beyond the text the calibration predicts).
+            predicted = state.prompts.predicted_tokens(words)
+            run.extra.append(max(0, round(sample.prompt_eval_count - predicted)))
+            return
+        state.prompts.observe(filler_words=words, prompt_eval_count=sample.prompt_eval_count)
+
+    async def _calibrate(self, run: _CaseRun, state: _ModelState) -> None:
+        """Two short prefill-only probes (1 token out, text only) fit the tokens per word."""
+        prompts, case = state.prompts, run.case
         target = prompts.words_for(case.prompt_tokens or 0)
-        for words in (PROBE_WORDS, max(target, 4 * PROBE_WORDS)):
+        probes = (PROBE_WORDS, max(target, 4 * PROBE_WORDS))
+        for sent, words in enumerate(probes):
             request = GenRequest(
-                model=model,
+                model=run.model,
                 prompt=prompts.synthetic(words),
                 max_tokens=1,
                 api=case.api,
@@ -219,11 +279,13 @@ class Runner:
             except ServerUnreachable:
                 raise
             except LlmboxError as err:
+                run.requests -= len(probes) - sent  # the probes that will not be sent
                 self.emit(Note(f"prompt calibration failed ({err.message}); using a default"))
                 return
+            self._count(run, sample, warmup=True)
             prompts.observe(filler_words=words, prompt_eval_count=sample.prompt_eval_count)
             if state.first_request:
-                result.initial_load_s = sample.load_duration_ns / 1e9
+                run.result.initial_load_s = sample.load_duration_ns / 1e9
                 state.first_request = False
 
     async def _memory(self, model: str) -> ModelInfo | None:
@@ -234,18 +296,17 @@ class Runner:
         except LlmboxError:
             return None
 
-    def _request(
-        self, model: str, case: Case, state: _ModelState, images: tuple[str, ...]
-    ) -> tuple[GenRequest, int]:
-        """The next request of ``case`` (a fresh prompt) and its number of filler words."""
+    def _request(self, run: _CaseRun, state: _ModelState) -> tuple[GenRequest, int]:
+        """The next request of the case (a fresh prompt) and its number of filler words."""
+        case = run.case
         prompt, words = state.prompts.build(prompt=case.prompt, prompt_tokens=case.prompt_tokens)
         request = GenRequest(
-            model=model,
+            model=run.model,
             prompt=prompt,
             max_tokens=case.max_tokens,
             api=case.api,
             think=case.think,
-            images=images,
+            images=run.images,
             num_ctx=case.num_ctx,
             seed=self.config.seed,
             temperature=self.config.temperature,
@@ -253,17 +314,15 @@ class Runner:
         )
         return request, words
 
-    async def _one(
-        self, model: str, case: Case, state: _ModelState, images: tuple[str, ...]
-    ) -> tuple[RunSample, int]:
-        if case.cold:
-            await self._unload(model)
-        request, words = self._request(model, case, state, images)
+    async def _one(self, run: _CaseRun, state: _ModelState) -> tuple[RunSample, int]:
+        if run.case.cold:
+            await self._unload(run.model)
+        request, words = self._request(run, state)
         return await self._send(request), words
 
     async def _send(self, request: GenRequest) -> RunSample:
         """One request; errors other than an unreachable server become the sample's error."""
-        started = _now()
+        started = now_utc()
         try:
             sample = await self.backend.generate(request)
         except ServerUnreachable:
@@ -279,16 +338,16 @@ class Runner:
         return sample
 
     async def _batch(
-        self, model: str, case: Case, state: _ModelState, images: tuple[str, ...], batch: int
+        self, run: _CaseRun, state: _ModelState, batch: int
     ) -> tuple[list[RunSample], BatchStats]:
         # Prompts are built before the clock starts: the batch's wall time is the server's work.
-        requests = [self._request(model, case, state, images)[0] for _ in range(case.concurrency)]
+        requests = [self._request(run, state)[0] for _ in range(run.case.concurrency)]
         t0 = perf_counter_ns()
         samples = list(await asyncio.gather(*(self._send(r) for r in requests)))
         wall_s = (perf_counter_ns() - t0) / 1e9
         for s in samples:
             s.batch = batch
-        stats = BatchStats(
+        stats = BatchStats.of(
             batch=batch,
             requests=len(samples),
             failed=sum(1 for s in samples if not s.ok),
@@ -308,29 +367,46 @@ class Runner:
             await asyncio.sleep(0.05)
 
 
+def queue_wait(sample: RunSample, warm_load_ns: int | None = None) -> float | None:
+    """Seconds the request waited for a free slot. Ollama counts that wait into
+    ``load_duration`` (its handler starts the clock before the scheduler hands out a runner);
+    other servers leave it out of their timings, so the client's TTFT shows it. Both are counted:
+    ``load_duration`` beyond the model's warm load, plus TTFT beyond the server's own load,
+    prefill and first decode step. None without server timings.
+
+    >>> queue_wait(RunSample(ttft_s=1.5, load_duration_ns=100_000_000,
+    ...     prompt_eval_duration_ns=400_000_000, eval_count=10, eval_duration_ns=200_000_000))
+    0.98
+    >>> queue_wait(RunSample(ttft_s=1.5, load_duration_ns=1_100_000_000,
+    ...     prompt_eval_duration_ns=380_000_000, eval_count=10, eval_duration_ns=200_000_000),
+    ...     warm_load_ns=100_000_000)
+    1.0
+    """
+    if not sample.ok or sample.ttft_s is None or sample.counts_source != "server":
+        return None
+    if sample.prompt_eval_duration_ns <= 0:
+        return None
+    step_ns = sample.eval_duration_ns / sample.eval_count if sample.eval_count > 0 else 0
+    server_s = (sample.load_duration_ns + sample.prompt_eval_duration_ns + step_ns) / 1e9
+    hidden = max(0.0, sample.ttft_s - server_s)
+    in_load = 0.0 if warm_load_ns is None else max(0, sample.load_duration_ns - warm_load_ns) / 1e9
+    return round(hidden + in_load, 6)
+
+
+def fill_queue_waits(runs: Sequence[RunSample]) -> None:
+    """Set ``queue_s`` on concurrent runs; the case's shortest load is the model's warm load."""
+    loads = [r.load_duration_ns for r in runs if r.ok]
+    warm = min(loads, default=0)
+    for r in runs:
+        r.queue_s = queue_wait(r, warm)
+
+
 def _merge(info: ModelInfo, mem: ModelInfo) -> ModelInfo:
-    from dataclasses import replace
-
-    return replace(
-        info,
-        size=mem.size or info.size,
-        size_vram=mem.size_vram,
-        context_length=mem.context_length or info.context_length,
-        processor=mem.processor,
-    )
-
-
-async def new_report(backend: Backend, options: dict[str, object]) -> BenchReport:
-    """An empty report with its provenance; raises ServerUnreachable before anything runs."""
-    from llmbox import __version__
-    from llmbox.machine import describe
-
-    server = await backend.server_info()
-    return BenchReport(
-        llmbox_version=__version__,
-        backend=backend.kind,
-        server=server,
-        machine=describe(),
-        started_at=_now(),
-        options=dict(options),
+    return info.model_copy(
+        update={
+            "size": mem.size or info.size,
+            "size_vram": mem.size_vram,
+            "context_length": mem.context_length or info.context_length,
+            "processor": mem.processor,
+        }
     )

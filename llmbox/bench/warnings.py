@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from llmbox.bench.metrics import decode_tps, modified_z_scores, percentile
-from llmbox.bench.types import Case, CaseResult, RunSample, Warning_
+from llmbox.defaults import CACHED_SHARE_LIMIT, OUTLIER_MIN_REL, OUTLIER_Z
+from llmbox.results import BenchWarning, Case, CaseResult, RunSample
 
 #: code -> advice. Codes are part of the JSON schema; add, never rename.
 ADVICE = {
@@ -17,29 +18,30 @@ ADVICE = {
     "(--warmup 2)",
     "outliers": "close other programs, or add runs (--runs) so outliers weigh less",
     "timing_mismatch": "client and server timings disagree; check for a proxy or a busy client",
-    "cached_prompt": "prefill excludes the cached tokens (reported as cached_prompt_tokens)",
+    "cached_prompt": "runs served mostly from the server's prompt cache are left out of "
+    "prefill statistics; rerun (each llmbox bench sends new prompts) or restart the server",
     "failed_runs": "see each run's error; the statistics use the successful runs only",
     "queued": "requests waited for a free slot; raise OLLAMA_NUM_PARALLEL or lower --concurrency",
     "chunk_counts": "the server reported no token counts; counts are stream chunks, an estimate",
 }
 
-OUTLIER_Z = 3.5
 SLOW_FIRST_FACTOR = 1.5
 MISMATCH_FRACTION = 0.25
 MISMATCH_MIN_S = 0.05
-QUEUE_LOAD_S = 1.0
-CACHED_SHARE = 0.5
+#: A request counts as queued when it waited this long and this share of its TTFT.
+QUEUE_MIN_S = 0.05
+QUEUE_SHARE = 0.25
 
 
-def _w(code: str, message: str) -> Warning_:
-    return Warning_(code=code, message=message, advice=ADVICE[code])
+def _w(code: str, message: str) -> BenchWarning:
+    return BenchWarning(code=code, message=message, advice=ADVICE[code])
 
 
-def check(result: CaseResult) -> list[Warning_]:
+def check(result: CaseResult) -> list[BenchWarning]:
     """All warnings for one case result (pure)."""
     case, runs = result.case, result.runs
     ok = [r for r in runs if r.ok]
-    found: list[Warning_] = []
+    found: list[BenchWarning] = []
     if failed := len(runs) - len(ok):
         found.append(_w("failed_runs", f"{failed} of {len(runs)} runs failed"))
     found += _short_replies(case, ok)
@@ -60,18 +62,23 @@ def check(result: CaseResult) -> list[Warning_]:
         for r in ok
         if r.cached_prompt_tokens and r.prompt_eval_count
     ]
-    if shares and max(shares) > CACHED_SHARE:
+    if excluded := sum(1 for s in shares if s > CACHED_SHARE_LIMIT):
         found.append(
             _w(
                 "cached_prompt",
-                f"the server reused cached tokens for up to {max(shares):.0%} of a prompt",
+                f"{excluded} of {len(ok)} runs had more than {CACHED_SHARE_LIMIT:.0%} of the "
+                f"prompt served from cache (up to {max(shares):.0%})",
             )
         )
     if case.concurrency > 1:
-        queued = [r for r in ok if r.load_duration_ns / 1e9 > QUEUE_LOAD_S]
+        queued = [r.queue_s for r in ok if _queued(r)]
         if queued:
             found.append(
-                _w("queued", f"{len(queued)} requests waited > {QUEUE_LOAD_S:g} s before starting")
+                _w(
+                    "queued",
+                    f"{len(queued)} of {len(ok)} requests waited for a free slot "
+                    f"(up to {max(q or 0.0 for q in queued):.2f} s)",
+                )
             )
         if busy := [r for r in runs if r.status == 503]:
             found.append(
@@ -82,7 +89,12 @@ def check(result: CaseResult) -> list[Warning_]:
     return found
 
 
-def _short_replies(case: Case, ok: Sequence[RunSample]) -> list[Warning_]:
+def _queued(r: RunSample) -> bool:
+    q = r.queue_s
+    return q is not None and q > QUEUE_MIN_S and r.ttft_s is not None and q > QUEUE_SHARE * r.ttft_s
+
+
+def _short_replies(case: Case, ok: Sequence[RunSample]) -> list[BenchWarning]:
     short = [r.eval_count for r in ok if r.eval_count < case.max_tokens]
     if not short:
         return []
@@ -95,7 +107,7 @@ def _short_replies(case: Case, ok: Sequence[RunSample]) -> list[Warning_]:
     ]
 
 
-def _stability(ok: Sequence[RunSample]) -> list[Warning_]:
+def _stability(ok: Sequence[RunSample]) -> list[BenchWarning]:
     rates = [r for r in (decode_tps(x) for x in ok) if r is not None]
     found = []
     if len(rates) >= 3:
@@ -110,8 +122,15 @@ def _stability(ok: Sequence[RunSample]) -> list[Warning_]:
                 )
             )
     if len(rates) >= 4:
+        # Robust (median/MAD) and with a relative floor: 39.95 against a median of 39.98 is
+        # a tight cluster's edge, not an outlier worth a warning.
         z = modified_z_scores(rates)
-        outliers = [i for i, s in enumerate(z) if abs(s) > OUTLIER_Z]
+        median = percentile(sorted(rates), 50)
+        outliers = [
+            i
+            for i, s in enumerate(z)
+            if abs(s) > OUTLIER_Z and abs(rates[i] - median) > OUTLIER_MIN_REL * median
+        ]
         if outliers:
             found.append(
                 _w(
@@ -123,14 +142,14 @@ def _stability(ok: Sequence[RunSample]) -> list[Warning_]:
     return found
 
 
-def _mismatch(ok: Sequence[RunSample]) -> list[Warning_]:
+def _mismatch(ok: Sequence[RunSample]) -> list[BenchWarning]:
     """Client e2e time vs the server's total_duration: they should agree for a local server."""
     worst = 0.0
     for r in ok:
         if r.e2e_s is None or r.total_duration_ns <= 0:
             continue
         server_s = r.total_duration_ns / 1e9
-        gap = abs(r.e2e_s - server_s)
+        gap = abs(r.e2e_s - (r.queue_s or 0.0) - server_s)  # a queue wait is explained
         if gap > MISMATCH_MIN_S and gap > MISMATCH_FRACTION * server_s:
             worst = max(worst, gap / server_s)
     if not worst:

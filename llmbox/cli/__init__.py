@@ -23,7 +23,7 @@ from llmbox.errors import ExitCode, LlmboxError
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "bench": (
         "llmbox.cli.bench",
-        "bench",
+        "app",
         "Benchmark models: prefill/decode tokens/s, TTFT, end-to-end and load time, as mean ± sd.",
     ),
     "hw-estimate": (
@@ -94,8 +94,11 @@ def load_command(name: str) -> Any:
     import importlib
 
     module, attr, _ = COMMANDS[name]
+    target = getattr(importlib.import_module(module), attr)
+    if isinstance(target, typer.Typer):  # a command with subcommands (bench, bench compare)
+        return typer.main.get_command(target)
     single = typer.Typer(pretty_exceptions_enable=False, add_completion=False)
-    single.command(name)(getattr(importlib.import_module(module), attr))
+    single.command(name)(target)
     return typer.main.get_command(single)
 
 

@@ -20,6 +20,7 @@ class BenchProgress:
         self.out = out
         self._live: Any = None
         self._task: Any = None
+        self._advised: set[str] = set()  # warning codes whose advice was printed
         if out.progress_enabled:
             from rich.console import Console
             from rich.progress import (
@@ -68,8 +69,8 @@ class BenchProgress:
     def _case_done(self, event: CaseFinished) -> None:
         r = event.result
         s = r.summary
-        decode = s.get("decode_tps", {}).get("mean")
-        prefill = s.get("prefill_tps", {}).get("mean")
+        decode = s["decode_tps"].mean if "decode_tps" in s else None
+        prefill = s["prefill_tps"].mean if "prefill_tps" in s else None
         line = (
             f"{r.model} {r.case.label}: prefill {_fmt_rate(prefill)} tok/s, "
             f"decode {_fmt_rate(decode)} tok/s"
@@ -79,7 +80,16 @@ class BenchProgress:
         if not self.out.quiet:
             self._print(line)
             for w in r.warnings:
-                self._print(f"Warning: {r.model} {r.case.label}: {w.message} — {w.advice}")
+                # The same advice once per benchmark, however many cases it applies to.
+                advice = "" if w.code in self._advised else f" — {w.advice}"
+                self._advised.add(w.code)
+                self._print(f"Warning: {r.model} {r.case.label}: {w.message}{advice}")
+
+    def __enter__(self) -> BenchProgress:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
 
     def close(self) -> None:
         if self._live is not None:

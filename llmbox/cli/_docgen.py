@@ -45,15 +45,23 @@ def render() -> str:
         cmd = load_command(name)
         if cmd.hidden:
             continue
-        lines.append(f"## `llmbox {name}`\n")
-        doc = (cmd.help or "").strip()
-        lines.append(doc + "\n")
-        rows = [r for p in cmd.params if (r := _param_row(p)) is not None]
-        if rows:
-            lines.append("| argument / option | meaning |\n|---|---|")
-            lines.extend(rows)
-            lines.append("")
+        # A command with subcommands (bench: run, compare): its default one ("run") is documented
+        # under the command's own name.
+        subs = getattr(cmd, "commands", None) or {"": cmd}
+        for sub_name, sub in subs.items():
+            title = name if sub_name in ("", "run") else f"{name} {sub_name}"
+            lines += _section(title, sub)
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _section(title: str, cmd: Any) -> list[str]:
+    lines = [f"## `llmbox {title}`\n", (cmd.help or "").strip() + "\n"]
+    rows = [r for p in cmd.params if (r := _param_row(p)) is not None]
+    if rows:
+        lines.append("| argument / option | meaning |\n|---|---|")
+        lines.extend(rows)
+        lines.append("")
+    return lines
 
 
 def main(argv: list[str]) -> int:

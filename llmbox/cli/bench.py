@@ -1,11 +1,19 @@
+"""``llmbox bench`` (run a benchmark) and ``llmbox bench compare`` (two saved results).
+
+The options map straight into ``llmbox.bench.session.BenchOptions``; ``None`` means "not given",
+so a suite or the defaults in ``llmbox.defaults`` apply. All work happens in the core.
+"""
+
 from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
+from llmbox import defaults as d
 from llmbox.cli._common import HostOpt, QuietOpt, TimeoutOpt
 
 
@@ -28,57 +36,116 @@ class BackendChoice(str, Enum):
     embedded = "embedded"
 
 
+class OrderChoice(str, Enum):
+    sequential = "sequential"
+    interleave = "interleave"
+
+
 _GRID = "Grid (comma lists expand into a grid)"
 _GATES = "CI gates"
 _OUT = "Output"
 _BACKEND = "Backend"
 
+FormatOpt = Annotated[
+    ReportFormat | None,
+    typer.Option(
+        "--format", "-f", help=f"Format on stdout (default {d.FORMAT}).", rich_help_panel=_OUT
+    ),
+]
+FailUnderOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        help="Fail (exit 5) if METRIC's mean < VALUE, e.g. decode_tps=20 or ttft_s:p90=2.",
+        rich_help_panel=_GATES,
+    ),
+]
+FailOverOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        help="Fail (exit 5) if METRIC's mean > VALUE, e.g. ttft_s=1.5.", rich_help_panel=_GATES
+    ),
+]
+MaxRegressionOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Fail (exit 5) if a metric is significantly worse than the baseline by more than "
+        f"this, e.g. 10% (default {d.MAX_REGRESSION_PCT:g}% when a baseline is given).",
+        rich_help_panel=_GATES,
+    ),
+]
 
+
+class _BenchGroup(TyperGroup):
+    """``llmbox bench MODEL…`` runs a benchmark; ``llmbox bench compare A B`` compares."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if not args or args[0] not in ("compare", "run"):
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+app = typer.Typer(
+    cls=_BenchGroup,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help="Benchmark models: prefill/decode tokens/s, TTFT, end-to-end and load time, as mean ± sd."
+    "\n\n`llmbox bench MODEL…` runs a benchmark; `llmbox bench compare A.json B.json` compares two "
+    "saved results.",
+)
+
+
+@app.command("run")
 def bench(
-    models: Annotated[
-        list[str],
-        typer.Argument(
-            help="Models to benchmark, or `compare A.json B.json` to compare two saved results.",
-            show_default=False,
-        ),
-    ],
-    runs: Annotated[int, typer.Option(min=1, help="Measured runs per case.")] = 5,
+    models: Annotated[list[str], typer.Argument(help="Models to benchmark.", show_default=False)],
+    runs: Annotated[
+        int | None, typer.Option(min=1, help=f"Measured runs per case (default {d.RUNS}).")
+    ] = None,
     warmup: Annotated[
-        int, typer.Option(min=0, help="Warm-up runs per case (not in the statistics).")
-    ] = 1,
+        int | None,
+        typer.Option(
+            min=0, help=f"Warm-up runs per case, not in the statistics (default {d.WARMUP})."
+        ),
+    ] = None,
     prompt: Annotated[
         str | None, typer.Option(help="Literal prompt text.", rich_help_panel=_GRID)
     ] = None,
     prompt_file: Annotated[
-        Path | None, typer.Option(help="Read the prompt from a file.", rich_help_panel=_GRID)
+        Path | None,
+        typer.Option(help="Read the prompt from a UTF-8 file.", rich_help_panel=_GRID),
     ] = None,
     prompt_tokens: Annotated[
         str | None,
         typer.Option(
-            help="Synthetic prompt of about N tokens, e.g. 128,512 [default: 512].",
+            help=f"Synthetic prompt of about N tokens, e.g. 128,512 (default {d.PROMPT_TOKENS}).",
             rich_help_panel=_GRID,
         ),
     ] = None,
     max_tokens: Annotated[
         str | None,
         typer.Option(
-            help="Tokens to generate (num_predict), e.g. 32,128 [default: 128].",
+            help=f"Tokens to generate (num_predict), e.g. 32,128 (default {d.MAX_TOKENS}).",
             rich_help_panel=_GRID,
         ),
     ] = None,
     concurrency: Annotated[
         str | None,
-        typer.Option(help="Concurrent requests per level, e.g. 1,2,4,8.", rich_help_panel=_GRID),
+        typer.Option(
+            help=f"Concurrent requests per level, e.g. 1,2,4,8 (default {d.CONCURRENCY}).",
+            rich_help_panel=_GRID,
+        ),
     ] = None,
     num_ctx: Annotated[
         str | None,
-        typer.Option(help="Context size(s) (num_ctx), e.g. 4096,8k.", rich_help_panel=_GRID),
+        typer.Option(
+            help="Context size(s) (num_ctx), e.g. 4096,8k (default: the server's).",
+            rich_help_panel=_GRID,
+        ),
     ] = None,
     think: Annotated[
         bool | None,
         typer.Option(
             "--think/--no-think",
-            help="Turn thinking on/off [default: the server's].",
+            help="Turn thinking on/off (default: the server's).",
             show_default=False,
         ),
     ] = None,
@@ -86,37 +153,62 @@ def bench(
         list[Path] | None,
         typer.Option("--image", help="Image file for vision models (repeatable)."),
     ] = None,
-    api: Annotated[ApiChoice, typer.Option(help="Ollama endpoint to use.")] = ApiChoice.chat,
+    api: Annotated[
+        ApiChoice | None, typer.Option(help=f"Ollama endpoint to use (default {d.API}).")
+    ] = None,
     cold: Annotated[
-        bool,
+        bool | None,
         typer.Option(
-            "--cold", help="Unload the model before each run (measures load and cold TTFT)."
+            "--cold",
+            help="Unload the model before each run (measures load and cold TTFT).",
+            show_default=False,
         ),
-    ] = False,
-    seed: Annotated[int, typer.Option(help="Sampling seed (-1: random).")] = 42,
-    temperature: Annotated[float, typer.Option(min=0.0, help="Sampling temperature.")] = 0.0,
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option(help=f"Sampling seed; -1: random (default {d.SEED}).")
+    ] = None,
+    temperature: Annotated[
+        float | None,
+        typer.Option(min=0.0, help=f"Sampling temperature (default {d.TEMPERATURE:g})."),
+    ] = None,
     suite: Annotated[
         str | None,
         typer.Option(
-            help="A suite name (see configs/suites) or a YAML file.", rich_help_panel=_GRID
+            help="A suite name (configs/suites) or a YAML file; flags given override its cases.",
+            rich_help_panel=_GRID,
         ),
     ] = None,
+    order: Annotated[
+        OrderChoice | None,
+        typer.Option(
+            help="sequential: each model's cases in a row (loads each model once); interleave: "
+            "rounds of every model and case, so drift spreads evenly (default sequential).",
+        ),
+    ] = None,
+    cooldown: Annotated[
+        float | None,
+        typer.Option(min=0.0, help="Seconds to pause between requests with --order interleave."),
+    ] = None,
     backend: Annotated[
-        BackendChoice, typer.Option(help="What serves the model.", rich_help_panel=_BACKEND)
-    ] = BackendChoice.ollama,
+        BackendChoice | None,
+        typer.Option(
+            help=f"What serves the model (default {d.BACKEND}).", rich_help_panel=_BACKEND
+        ),
+    ] = None,
     ignore_eos: Annotated[
-        bool,
+        bool | None,
         typer.Option(
             "--ignore-eos",
             help="Always generate --max-tokens (llama.cpp, vLLM, embedded; not Ollama).",
             rich_help_panel=_BACKEND,
+            show_default=False,
         ),
-    ] = False,
+    ] = None,
     threads: Annotated[
         int | None,
         typer.Option(
             min=1,
-            help="Embedded engine: CPU threads [default: all cores].",
+            help="Embedded engine: CPU threads (default: all cores).",
             rich_help_panel=_BACKEND,
         ),
     ] = None,
@@ -124,7 +216,7 @@ def bench(
         int | None,
         typer.Option(
             min=1,
-            help="Embedded engine: parallel slots [default: the highest --concurrency].",
+            help="Embedded engine: parallel slots (default: the highest --concurrency).",
             rich_help_panel=_BACKEND,
         ),
     ] = None,
@@ -132,7 +224,7 @@ def bench(
         int | None,
         typer.Option(
             min=256,
-            help="Embedded engine: context tokens per slot [default: 4096].",
+            help=f"Embedded engine: context tokens per slot (default {d.EMBEDDED_CTX_SIZE}).",
             rich_help_panel=_BACKEND,
         ),
     ] = None,
@@ -142,60 +234,43 @@ def bench(
         str | None,
         typer.Option(
             "--api-key",
-            help="Bearer token for --backend openai [default: $OPENAI_API_KEY]; never shown.",
+            help="Bearer token for --backend openai (default: $OPENAI_API_KEY); never shown.",
             show_default=False,
         ),
     ] = None,
-    format: Annotated[
-        ReportFormat, typer.Option("--format", "-f", help="Format on stdout.", rich_help_panel=_OUT)
-    ] = ReportFormat.table,
+    format: FormatOpt = None,
     output: Annotated[
         list[str] | None,
         typer.Option(
             "--output",
             "-o",
-            help="Also write FORMAT:PATH, rewritten after each case (repeatable).",
+            help="Also write FORMAT:PATH, rewritten after each case (repeatable); "
+            "FORMAT:- prints that format on stdout.",
             rich_help_panel=_OUT,
         ),
     ] = None,
-    fail_under: Annotated[
-        list[str] | None,
-        typer.Option(
-            help="Fail (exit 5) if METRIC's mean < VALUE, e.g. decode_tps=20.",
-            rich_help_panel=_GATES,
-        ),
-    ] = None,
-    fail_over: Annotated[
-        list[str] | None,
-        typer.Option(
-            help="Fail (exit 5) if METRIC's mean > VALUE, e.g. ttft_s=1.5.", rich_help_panel=_GATES
-        ),
-    ] = None,
+    fail_under: FailUnderOpt = None,
+    fail_over: FailOverOpt = None,
     baseline: Annotated[
-        Path | None,
-        typer.Option(help="An earlier JSON result to compare with.", rich_help_panel=_GATES),
-    ] = None,
-    max_regression: Annotated[
         str | None,
         typer.Option(
-            help="Fail (exit 5) if a metric regressed more than this vs --baseline, e.g. 10%.",
+            help="An earlier JSON result to compare with; gates on --max-regression.",
             rich_help_panel=_GATES,
         ),
     ] = None,
+    max_regression: MaxRegressionOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Benchmark models: prefill/decode tokens/s, TTFT, end-to-end and load time, as mean ± sd.
 
-    Exit codes: 0 ok, 1 some runs failed, 3 server unreachable, 4 model not found, 5 a gate failed,
-    130 interrupted (results so far are written).
+    Exit codes: 0 ok, 1 some runs failed, 2 usage error, 3 server unreachable, 4 model not
+    found, 5 a gate failed, 130 interrupted, 143 terminated (SIGTERM); results so far are written.
     """
-    from llmbox.cli._bench_cmd import BenchArgs, run_bench, run_compare
+    from llmbox.bench.session import BenchOptions, GateOptions, build_plan
+    from llmbox.cli._bench_run import run_and_print
 
-    if models and models[0] == "compare":
-        run_compare(models[1:], format=format.value, quiet=quiet, max_regression=max_regression)
-        return
-    run_bench(
-        BenchArgs(
+    plan = build_plan(
+        BenchOptions(
             models=models,
             runs=runs,
             warmup=warmup,
@@ -206,26 +281,61 @@ def bench(
             concurrency=concurrency,
             num_ctx=num_ctx,
             think=think,
-            images=[str(p) for p in image or []],
-            api=api.value,
+            images=image or (),
+            api=api.value if api else None,
             cold=cold,
             seed=seed,
             temperature=temperature,
             suite=suite,
-            backend=backend.value,
+            order=order.value if order else None,
+            cooldown=cooldown,
+            backend=backend.value if backend else None,
             ignore_eos=ignore_eos,
             threads=threads,
             parallel=parallel,
             ctx_size=ctx_size,
             host=host,
-            api_key=api_key,
             timeout=timeout,
-            format=format.value,
-            outputs=output or [],
-            fail_under=fail_under or [],
-            fail_over=fail_over or [],
-            baseline=baseline,
-            max_regression=max_regression,
-            quiet=quiet,
+            api_key=api_key,
         )
     )
+    gates = GateOptions(
+        fail_under=fail_under or (),
+        fail_over=fail_over or (),
+        baseline=baseline,
+        max_regression=max_regression,
+    )
+    run_and_print(
+        plan, gates, fmt=format.value if format else None, outputs=output or [], quiet=quiet
+    )
+
+
+@app.command("compare")
+def compare(
+    files: Annotated[
+        list[Path], typer.Argument(help="Two result files: BASE NEW.", show_default=False)
+    ],
+    format: FormatOpt = None,
+    fail_under: FailUnderOpt = None,
+    fail_over: FailOverOpt = None,
+    max_regression: MaxRegressionOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Compare two saved benchmark results metric by metric, with significance (Welch's t-test).
+
+    Gates apply to NEW. Exit codes: 0 ok, 2 usage error, 5 a gate failed or a metric regressed
+    significantly beyond --max-regression.
+    """
+    from llmbox.bench.comparison import compare_files
+    from llmbox.cli._output import Output
+    from llmbox.report.exporters import render_comparison
+
+    result = compare_files(
+        files,
+        fail_under=fail_under or (),
+        fail_over=fail_over or (),
+        max_regression=max_regression,
+    )
+    Output(quiet=quiet).data(render_comparison(format.value if format else d.FORMAT, result))
+    if result.error is not None:
+        raise result.error

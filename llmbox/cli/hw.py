@@ -220,14 +220,14 @@ def hw_estimate(
 
 
 def _calibrate(path: Path, chip: str | None, format: DataFormat, out: object) -> None:
-    from llmbox.bench.schema import load_report
     from llmbox.cli._output import Output
     from llmbox.hw.calibrate import calibrate
     from llmbox.hw.chips import load_catalog
     from llmbox.hw.models import load_models
+    from llmbox.results import BenchReport
 
     assert isinstance(out, Output)
-    cal = calibrate(load_report(path), load_catalog(), load_models(), chip)
+    cal = calibrate(BenchReport.load(path), load_catalog(), load_models(), chip)
     if format is DataFormat.json:
         out.json(cal.to_dict())
         return

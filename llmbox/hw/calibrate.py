@@ -14,6 +14,7 @@ from llmbox.errors import UsageError
 from llmbox.hw.chips import Catalog, Chip, Family
 from llmbox.hw.fit import Observation, Report, fit_family, score, with_families
 from llmbox.hw.models import ModelCatalog, ModelSpec, from_params
+from llmbox.results import BenchReport, CaseResult, Stat
 
 BENCH_SCHEMA = "llmbox.bench/1"
 
@@ -63,54 +64,51 @@ def _factors(f: Family) -> dict[str, Any]:
     }
 
 
-def _median(summary: Any, metric: str) -> float | None:
-    block = summary.get(metric) if isinstance(summary, dict) else None
-    value = block.get("median") if isinstance(block, dict) else None
-    return float(value) if isinstance(value, (int, float)) and value > 0 else None
+def _median(summary: dict[str, Stat], metric: str) -> float | None:
+    stat = summary.get(metric)
+    return stat.median if stat is not None and stat.median > 0 else None
 
 
-def _model(result: dict[str, Any], models: ModelCatalog) -> ModelSpec:
-    name = str(result.get("model", ""))
-    info = result.get("model_info") or {}
+def _model(result: CaseResult, models: ModelCatalog) -> ModelSpec:
+    name = result.model
+    info = result.model_info
     spec = models.get(name)
-    quant = info.get("quantization")
+    quant = info.quantization
     if spec is not None:
         if quant:
             from llmbox.hw.models import with_quant
 
             try:
-                spec = with_quant(spec, str(quant))
+                spec = with_quant(spec, quant)
             except UsageError:
                 pass
         return spec
-    size = info.get("parameter_size")
-    if not size:
+    if not info.parameter_size:
         raise UsageError(
             f"bench result for {name!r}: the model is not in the catalog and the result has no "
             "model_info.parameter_size",
             hint="add the model to configs/models.yaml",
         )
-    return from_params(str(size), str(quant or "Q4_K_M"))
+    return from_params(info.parameter_size, quant or "Q4_K_M")
 
 
-def observations(bench: dict[str, Any], chip: Chip, models: ModelCatalog) -> list[Observation]:
+def observations(bench: BenchReport, chip: Chip, models: ModelCatalog) -> list[Observation]:
     out = []
-    for result in bench.get("results") or []:
-        case = result.get("case") or {}
-        summary = result.get("summary") or {}
-        prefill, decode = _median(summary, "prefill_tps"), _median(summary, "decode_tps")
+    for result in bench.results:
+        case = result.case
+        prefill = _median(result.summary, "prefill_tps")
+        decode = _median(result.summary, "decode_tps")
         if prefill is None and decode is None:
             continue
-        images = case.get("images") or 0
         out.append(
             Observation(
                 chip=chip,
                 model=_model(result, models),
-                pp=int(case.get("prompt_tokens") or 0),
-                tg=int(case.get("max_tokens") or 0),
+                pp=int(case.prompt_tokens or 0),
+                tg=int(case.max_tokens or 0),
                 prefill_tps=prefill,
                 decode_tps=decode,
-                images=len(images) if isinstance(images, list) else int(images),
+                images=case.images,
                 source="bench",
             )
         )
@@ -118,10 +116,10 @@ def observations(bench: dict[str, Any], chip: Chip, models: ModelCatalog) -> lis
 
 
 def calibrate(
-    bench: dict[str, Any], catalog: Catalog, models: ModelCatalog, chip_name: str | None
+    bench: BenchReport, catalog: Catalog, models: ModelCatalog, chip_name: str | None
 ) -> Calibration:
     """Fit ``chip``'s family to the bench results and compare predictions before and after."""
-    machine = bench.get("machine") or {}
+    machine = bench.machine
     name = chip_name or machine.get("chip") or "this"
     chip = catalog.resolve(str(name))
     obs = observations(bench, chip, models)

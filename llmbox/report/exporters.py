@@ -1,5 +1,5 @@
-"""Exporters: pure functions from a report dict (``BenchReport.to_dict()``, or ``json.load`` of a
-saved file) to text. They never print; the CLI decides where the text goes.
+"""Exporters: pure functions from a typed report (``llmbox.results.BenchReport``) to text. They
+never print; the CLI decides where the text goes.
 
     table   terminal table: only the columns that vary, ``mean ± sd``, then the verdict lines
     json    the whole report (schema ``llmbox.bench/1``), indented
@@ -17,16 +17,19 @@ import io
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from llmbox.bench.compare import verdicts
+from llmbox.bench.compare import CompareRow, verdicts
+from llmbox.bench.comparison import Comparison
 from llmbox.bench.fields import CSV_STATS, METRICS
+from llmbox.defaults import ALPHA
 from llmbox.errors import UsageError
+from llmbox.results import BenchReport, CaseResult
 
-Report = Mapping[str, Any]
-Result = Mapping[str, Any]
+Report = BenchReport
+Result = CaseResult
 Exporter = Callable[[Report], str]
 
 # -- json / jsonl --------------------------------------------------------------------------------
@@ -44,7 +47,7 @@ def to_json(report: Report) -> str:
     """
     out = io.StringIO()
     write = out.write
-    for chunk in json.JSONEncoder(indent=2, ensure_ascii=False).iterencode(report):
+    for chunk in json.JSONEncoder(indent=2, ensure_ascii=False).iterencode(report.to_json_dict()):
         write(chunk)
     write("\n")
     return out.getvalue()
@@ -53,16 +56,16 @@ def to_json(report: Report) -> str:
 def to_jsonl(report: Report) -> str:
     """One line per result: the provenance keys of ``JSONL_HEADER``, the result's own keys and
     the gates checked on that result."""
-    header = {key: report.get(key) for key in JSONL_HEADER}
-    gates = list(report.get("gates") or [])
+    data = report.to_json_dict()
+    header = {key: data.get(key) for key in JSONL_HEADER}
     lines = []
-    for result in _results(report):
-        label = result["case"]["label"]
+    for result, plain in zip(report.results, data["results"], strict=True):
         mine = [
-            g for g in gates if g.get("model") == result.get("model") and g.get("case") == label
+            g
+            for g, typed in zip(data["gates"], report.gates, strict=True)
+            if typed.model == result.model and typed.case == result.case.label
         ]
-        line = {**header, **result, "gates": mine}
-        lines.append(json.dumps(line, ensure_ascii=False))
+        lines.append(json.dumps({**header, **plain, "gates": mine}, ensure_ascii=False))
     return "".join(line + "\n" for line in lines)
 
 
@@ -111,17 +114,15 @@ def to_csv(report: Report) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
-    server_version = (report.get("server") or {}).get("version")
-    for result in _results(report):
-        case, info = result["case"], result.get("model_info") or {}
-        summary = result.get("summary") or {}
-        row: list[Any] = [result.get("model"), case.get("label")]
-        row += [case.get(key) for key in CASE_COLUMNS]
-        row += [(info.get("digest") or "")[:12], *(info.get(key) for key in MODEL_COLUMNS[1:])]
-        row += [len(result.get("runs") or []), _failed(result)]
-        row += [summary.get(m, {}).get(s) for m in METRICS for s in CSV_STATS]
-        row += [";".join(w["code"] for w in result.get("warnings") or [])]
-        row += [report.get("llmbox_version"), server_version, report.get("started_at")]
+    for result in report.results:
+        case, info, summary = result.case, result.model_info, result.summary
+        row: list[Any] = [result.model, case.label]
+        row += [getattr(case, key) for key in CASE_COLUMNS]
+        row += [info.digest[:12], *(getattr(info, key) for key in MODEL_COLUMNS[1:])]
+        row += [len(result.runs), _failed(result)]
+        row += [summary[m].get(s) if m in summary else None for m in METRICS for s in CSV_STATS]
+        row += [";".join(w.code for w in result.warnings)]
+        row += [report.llmbox_version, report.server.version, report.started_at]
         writer.writerow([_cell(v) for v in row])
     return buffer.getvalue()
 
@@ -129,38 +130,35 @@ def to_csv(report: Report) -> str:
 # -- shared by table and md ----------------------------------------------------------------------
 
 
-def _results(report: Report) -> list[Result]:
-    return list(report.get("results") or [])
-
-
 def _failed(result: Result) -> int:
-    if "failed_runs" in result:
-        return int(result["failed_runs"])
-    return sum(1 for r in result.get("runs") or [] if r.get("error") is not None)
+    return result.failed_runs or result.failed
 
 
 def _has(results: Iterable[Result], metric: str) -> bool:
-    return any(metric in (r.get("summary") or {}) for r in results)
+    return any(metric in r.summary for r in results)
 
 
 def _partial_offload(result: Result) -> bool:
-    processor = (result.get("model_info") or {}).get("processor")
+    processor = result.model_info.processor
     return bool(processor) and processor != "100% GPU"
 
 
 def _cached(result: Result) -> int:
-    return max((r.get("cached_prompt_tokens") or 0 for r in result.get("runs") or []), default=0)
+    return max((r.cached_prompt_tokens or 0 for r in result.runs), default=0)
 
 
 class _Column:
     """A metric column: heading with its unit, and ``mean ± sd`` cells in that unit."""
 
-    def __init__(self, metric: str, results: Sequence[Result]) -> None:
-        self.metric = metric
+    def __init__(self, metric: str, results: Sequence[Result], stat: str = "mean") -> None:
+        self.metric, self.stat = metric, stat
         spec = METRICS[metric]
         self.scale, self.digits, unit = 1.0, 1, "t/s"
-        if spec.is_time:
-            means = [(r.get("summary") or {}).get(metric, {}).get("mean", 0.0) for r in results]
+        if spec.unit == "req/s":
+            self.digits, unit = 2, "req/s"
+            self.heading = spec.label
+        elif spec.is_time:
+            means = [r.summary[metric].mean for r in results if metric in r.summary]
             if max(means, default=0.0) < 1:
                 self.scale, self.digits, unit = 1000.0, 1, "ms"
             else:
@@ -168,33 +166,39 @@ class _Column:
             self.heading = f"{spec.label} {unit}"
         else:
             self.heading = spec.label
+        if stat != "mean":
+            self.heading = f"{spec.label} {stat}" + (f" {unit}" if spec.is_time else "")
 
     def cell(self, result: Result) -> str:
-        s = (result.get("summary") or {}).get(self.metric)
-        if not s or "mean" not in s:
+        s = result.summary.get(self.metric)
+        value = s.get(self.stat) if s is not None else None
+        if s is None or value is None:
             return "-"
-        mean = s["mean"] * self.scale
-        if s.get("n", 2) <= 1:
+        mean = value * self.scale
+        if self.stat != "mean" or s.n <= 1:
             return f"{mean:.{self.digits}f}"
-        return f"{mean:.{self.digits}f} ± {s.get('sd', 0.0) * self.scale:.{self.digits}f}"
+        return f"{mean:.{self.digits}f} ± {s.sd * self.scale:.{self.digits}f}"
 
 
 def _metric_columns(results: Sequence[Result], *, varying_only: bool) -> list[_Column]:
-    """prefill, decode, answer (thinking), aggregate (concurrency), TTFT, TTFT answer, e2e, load."""
+    """prefill, decode, answer (thinking), aggregate and req/s (concurrency), TTFT (p90 too with
+    concurrency), TTFT answer, e2e, load."""
     thinking = _has(results, "answer_tps") or _has(results, "ttft_answer_s")
-    concurrent = any(r["case"].get("concurrency", 1) > 1 for r in results)
-    wanted = ["prefill_tps", "decode_tps"]
+    concurrent = any(r.case.concurrency > 1 for r in results)
+    wanted: list[tuple[str, str]] = [("prefill_tps", "mean"), ("decode_tps", "mean")]
     if thinking:
-        wanted.append("answer_tps")
+        wanted.append(("answer_tps", "mean"))
     if concurrent:
-        wanted.append("aggregate_tps")
-    wanted.append("ttft_s")
+        wanted += [("aggregate_tps", "mean"), ("requests_per_s", "mean")]
+    wanted.append(("ttft_s", "mean"))
+    if concurrent:
+        wanted.append(("ttft_s", "p90"))
     if thinking:
-        wanted.append("ttft_answer_s")
-    wanted += ["e2e_s", "load_s"]
+        wanted.append(("ttft_answer_s", "mean"))
+    wanted += [("e2e_s", "mean"), ("load_s", "mean")]
     if varying_only:
-        wanted = [m for m in wanted if _has(results, m)]
-    return [_Column(m, results) for m in wanted]
+        wanted = [(m, s) for m, s in wanted if _has(results, m)]
+    return [_Column(m, results, s) for m, s in wanted]
 
 
 def _distinct(values: Iterable[Any]) -> list[Any]:
@@ -216,11 +220,11 @@ def to_table(report: Report) -> str:
     with failed runs. The verdict lines follow the table."""
     from llmbox.report.terminal import render_table
 
-    results = _results(report)
+    results = report.results
     if not results:
         return "no results\n"
-    models = _distinct(r.get("model") for r in results)
-    labels = _distinct(r["case"]["label"] for r in results)
+    models = _distinct(r.model for r in results)
+    labels = _distinct(r.case.label for r in results)
     headers: list[str] = []
     getters: list[Callable[[Result], str]] = []
 
@@ -229,20 +233,20 @@ def to_table(report: Report) -> str:
         getters.append(getter)
 
     if len(models) > 1:
-        add("model", lambda r: str(r.get("model")))
+        add("model", lambda r: r.model)
     if len(labels) > 1:
-        add("case", lambda r: str(r["case"]["label"]))
-    if len(_distinct(r["case"].get("concurrency", 1) for r in results)) > 1:
-        add("conc", lambda r: str(r["case"].get("concurrency", 1)))
+        add("case", lambda r: r.case.label)
+    if len(_distinct(r.case.concurrency for r in results)) > 1:
+        add("conc", lambda r: str(r.case.concurrency))
     if any(_partial_offload(r) for r in results):
-        add("processor", lambda r: str((r.get("model_info") or {}).get("processor") or "-"))
+        add("processor", lambda r: r.model_info.processor or "-")
     identity = len(headers)
     for column in _metric_columns(results, varying_only=True):
         add(column.heading, column.cell)
     if any(_cached(r) for r in results):
         add("cached", lambda r: str(_cached(r)) if _cached(r) else "-")
     if any(_failed(r) for r in results):
-        add("failed", lambda r: f"{_failed(r)}/{len(r.get('runs') or [])}")
+        add("failed", lambda r: f"{_failed(r)}/{len(r.runs)}")
     title_parts = []
     if len(models) == 1:
         title_parts.append(str(models[0]))
@@ -256,7 +260,7 @@ def to_table(report: Report) -> str:
         right_align=headers[identity:],
     )
     tail = verdicts(report)
-    if report.get("interrupted"):
+    if report.interrupted:
         tail.append("interrupted: these are the cases that finished")
     if tail:
         text += "\n" + "\n".join(tail) + "\n"
@@ -274,7 +278,7 @@ def to_markdown(report: Report) -> str:
     """A llama-bench-like Markdown table (model | case | prefill t/s | decode t/s | TTFT | e2e |
     load, plus answer/aggregate/failed columns when relevant), a provenance line, the verdicts,
     the warnings with their advice and any failed gates."""
-    results = _results(report)
+    results = report.results
     columns = _metric_columns(results, varying_only=False)
     headers = ["model", "case", *(c.heading for c in columns)]
     failed_any = any(_failed(r) for r in results)
@@ -285,38 +289,32 @@ def to_markdown(report: Report) -> str:
         "| " + " | ".join(["---", "---"] + ["---:"] * (len(headers) - 2)) + " |",
     ]
     for r in results:
-        cells = [str(r.get("model")), str(r["case"]["label"]), *(c.cell(r) for c in columns)]
+        cells = [r.model, r.case.label, *(c.cell(r) for c in columns)]
         if failed_any:
-            cells.append(f"{_failed(r)}/{len(r.get('runs') or [])}")
+            cells.append(f"{_failed(r)}/{len(r.runs)}")
         lines.append("| " + " | ".join(_md_escape(c) for c in cells) + " |")
-    server = report.get("server") or {}
-    machine = report.get("machine") or {}
-    facts = [f"llmbox {report.get('llmbox_version')}"]
-    if server:
-        kind = server.get("kind") or report.get("backend") or "server"
-        facts.append(f"{kind} {server.get('version')} at {server.get('host')}")
+    server, machine = report.server, report.machine
+    facts = [f"llmbox {report.llmbox_version}"]
+    facts.append(f"{server.kind or report.backend} {server.version} at {server.host}")
     if machine.get("chip") or machine.get("cpu"):
         facts.append(str(machine.get("chip") or machine.get("cpu")))
     facts += [str(gpu.get("name")) for gpu in machine.get("gpus") or []]
-    facts.append(f"started {report.get('started_at')}")
+    facts.append(f"started {report.started_at}")
     lines += ["", " · ".join(facts)]
-    if report.get("interrupted"):
+    if report.interrupted:
         lines += ["", "**Interrupted**: only the cases that finished are shown."]
     if found := verdicts(report):
         lines += ["", "**Summary**", "", *(f"- {v}" for v in found)]
-    warned = [(r, w) for r in results for w in r.get("warnings") or []]
+    warned = [(r, w) for r in results for w in r.warnings]
     if warned:
         lines += ["", "**Warnings**", ""]
         lines += [
-            f"- {r.get('model')} {r['case']['label']}: {w['message']} — {w['advice']} "
-            f"(`{w['code']}`)"
-            for r, w in warned
+            f"- {r.model} {r.case.label}: {w.message} — {w.advice} (`{w.code}`)" for r, w in warned
         ]
-    gates = list(report.get("gates") or [])
-    if gates:
-        failed = [g for g in gates if not g.get("passed")]
-        lines += ["", f"**Gates**: {len(gates) - len(failed)} passed, {len(failed)} failed", ""]
-        lines += [f"- {g.get('model')} {g.get('case')}: {g.get('message')}" for g in failed]
+    if report.gates:
+        failed = [g for g in report.gates if not g.passed]
+        lines += ["", f"**Gates**: {len(report.gates) - len(failed)} passed, {len(failed)} failed"]
+        lines += [""] + [f"- {g.model} {g.case}: {g.message}" for g in failed]
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
@@ -340,6 +338,140 @@ def render(fmt: str, report: Report) -> str:
             f"unknown format {fmt!r}", hint=f"use one of {', '.join(EXPORTERS)}"
         ) from None
     return exporter(report)
+
+
+# -- comparisons (llmbox bench compare) ----------------------------------------------------------
+
+COMPARE_COLUMNS = (
+    "model", "case", "metric", "base_mean", "base_sd", "new_mean", "new_sd", "ratio",
+    "ratio_error", "change_pct", "worse_pct", "p_value", "threshold_pct", "regression", "status",
+)  # fmt: skip
+
+
+def _fmt_opt(metric: str, value: float | None) -> str:
+    from llmbox.bench.fields import fmt_value
+
+    return "-" if value is None else fmt_value(metric, value)
+
+
+def _compare_cells(r: CompareRow) -> list[str]:
+    ratio = "-" if r.ratio is None else f"{r.ratio:.2f} ± {r.ratio_error or 0.0:.2f}×"
+    change = "-" if r.change_pct is None else f"{r.change_pct:+.1f}%"
+    p = "-" if r.p_value is None else f"{r.p_value:.3f}"
+    return [r.model, r.case, r.metric, _fmt_opt(r.metric, r.base_mean),
+            _fmt_opt(r.metric, r.new_mean), ratio, change, p, r.status]  # fmt: skip
+
+
+_COMPARE_HEADERS = ["model", "case", "metric", "base", "new", "new/base", "change", "p", "status"]
+
+
+def _compare_tail(c: Comparison) -> list[str]:
+    lines = [f"status 'same': no significant difference (Welch's t-test, p ≥ {ALPHA:g})"]
+    if c.threshold_pct is not None:
+        lines.append(f"{c.regressions} significant regression(s) beyond {c.threshold_pct:g}%")
+    lines += [f"gate {g.model} {g.case}: {g.message}" for g in c.gates if not g.passed]
+    return lines
+
+
+def compare_to_table(c: Comparison) -> str:
+    from llmbox.report.terminal import render_table
+
+    if not c.rows:
+        return "nothing to compare: no (model, case) in common\n"
+    text = render_table(
+        _COMPARE_HEADERS, [_compare_cells(r) for r in c.rows], right_align=_COMPARE_HEADERS[3:8]
+    )
+    return text + "\n" + "\n".join(_compare_tail(c)) + "\n"
+
+
+def compare_to_md(c: Comparison) -> str:
+    lines = [
+        "| " + " | ".join(_COMPARE_HEADERS) + " |",
+        "| " + " | ".join(["---"] * 3 + ["---:"] * 5 + ["---"]) + " |",
+    ]
+    lines += ["| " + " | ".join(_md_escape(x) for x in _compare_cells(r)) + " |" for r in c.rows]
+    return "\n".join([*lines, "", *(f"- {t}" for t in _compare_tail(c))]) + "\n"
+
+
+def _compare_dicts(c: Comparison) -> list[dict[str, Any]]:
+    return [{k: getattr(r, k) for k in COMPARE_COLUMNS} for r in c.rows]
+
+
+def compare_to_json(c: Comparison) -> str:
+    data = {
+        "base": {"started_at": c.base.started_at, "server": c.base.server.model_dump()},
+        "new": {"started_at": c.new.started_at, "server": c.new.server.model_dump()},
+        "alpha": ALPHA,
+        "threshold_pct": c.threshold_pct,
+        "rows": _compare_dicts(c),
+        "regressions": c.regressions,
+        "gates": [g.model_dump() for g in c.gates],
+    }
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def compare_to_jsonl(c: Comparison) -> str:
+    return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in _compare_dicts(c))
+
+
+def compare_to_csv(c: Comparison) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(COMPARE_COLUMNS)
+    for row in _compare_dicts(c):
+        writer.writerow([_cell(row[k]) for k in COMPARE_COLUMNS])
+    return buffer.getvalue()
+
+
+COMPARE_EXPORTERS: dict[str, Callable[[Comparison], str]] = {
+    "table": compare_to_table,
+    "json": compare_to_json,
+    "jsonl": compare_to_jsonl,
+    "csv": compare_to_csv,
+    "md": compare_to_md,
+}
+
+
+def render_comparison(fmt: str, comparison: Comparison) -> str:
+    return COMPARE_EXPORTERS[fmt](comparison)
+
+
+def parse_outputs(specs: Sequence[str]) -> list[tuple[str, Path | None]]:
+    """``json:out/bench.json`` -> ("json", Path(...)); the format may be inferred from a suffix;
+    ``json:-`` -> ("json", None): that format on stdout."""
+    outputs: list[tuple[str, Path | None]] = []
+    for spec in specs:
+        fmt, sep, path = spec.partition(":")
+        if not sep or fmt not in EXPORTERS:
+            suffix = Path(spec).suffix.lstrip(".")
+            if suffix in EXPORTERS and not sep:
+                fmt, path = suffix, spec
+            else:
+                raise UsageError(
+                    f"--output {spec!r}: expected FORMAT:PATH",
+                    hint=f"FORMAT is one of {', '.join(EXPORTERS)}, e.g. --output json:bench.json",
+                )
+        if not path:
+            raise UsageError(f"--output {spec!r}: no path", hint="e.g. --output json:bench.json")
+        outputs.append((fmt, None if path == "-" else Path(path)))
+    if sum(1 for _, p in outputs if p is None) > 1:
+        raise UsageError("only one --output may go to stdout (-)")
+    return outputs
+
+
+def stdout_format(fmt: str | None, outputs: Sequence[tuple[str, Path | None]]) -> str:
+    """The format printed on stdout: ``-f``, or the one ``-o FMT:-`` names (not both)."""
+    piped = next((f for f, p in outputs if p is None), None)
+    if piped is not None and fmt is not None and fmt != piped:
+        raise UsageError(f"-f {fmt} and -o {piped}:- both ask for stdout", hint="give one of them")
+    return piped or fmt or "table"
+
+
+def write_outputs(outputs: Sequence[tuple[str, Path | None]], report: BenchReport) -> None:
+    """Rewrite every output file (atomically) with the report as it stands."""
+    for fmt, path in outputs:
+        if path is not None:
+            write_atomic(path, render(fmt, report))
 
 
 def write_atomic(path: str | Path, text: str) -> None:

@@ -6,8 +6,8 @@ import json
 
 from typer.testing import CliRunner
 
-from llmbox.bench.schema import validate_report
 from llmbox.cli import app
+from llmbox.results import BenchReport
 from tests.fakes.ollama import FakeOllama, Fault
 
 runner = CliRunner()
@@ -19,7 +19,7 @@ def test_usage_counts_with_client_side_durations_are_labelled(fake_ollama: FakeO
                                  "-f", "json", "-q"])  # fmt: skip
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    validate_report(data)
+    BenchReport.parse(data)
     (res,) = data["results"]
     for run in res["runs"]:
         assert run["counts_source"] == "usage"

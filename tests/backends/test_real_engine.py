@@ -15,8 +15,8 @@ import pytest
 from typer.testing import CliRunner
 
 from llmbox.backends.embedded import resolve_model
-from llmbox.bench.schema import validate_report
 from llmbox.cli import app
+from llmbox.results import BenchReport
 
 runner = CliRunner()
 MODEL = "smollm2:135m"
@@ -26,7 +26,7 @@ def _bench(*argv: str) -> dict[str, Any]:
     result = runner.invoke(app, ["bench", *argv, "-f", "json", "--quiet"])
     assert result.exit_code == 0, result.output
     data: dict[str, Any] = json.loads(result.stdout)
-    validate_report(data)
+    BenchReport.parse(data)
     return data
 
 

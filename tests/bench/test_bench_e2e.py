@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from llmbox.bench.schema import validate_report
 from llmbox.cli import app
+from llmbox.results import BenchReport
 from tests.fakes.ollama import FakeModel, FakeOllama, Fault
 
 runner = CliRunner()
@@ -21,7 +21,7 @@ def bench(fake: FakeOllama, *argv: str, code: int = 0) -> dict[str, Any]:
     result = runner.invoke(app, ["bench", *argv, "--host", fake.url, "-f", "json", "-q"])
     assert result.exit_code == code, result.output
     data: dict[str, Any] = json.loads(result.stdout)
-    validate_report(data)
+    BenchReport.parse(data)
     return data
 
 
@@ -143,12 +143,13 @@ def test_baseline_regression_exits_5(fake_ollama: FakeOllama, tmp_path: Path) ->
     assert compared.exit_code == 0, compared.output
 
 
-def test_unknown_model_exits_4_with_pull_hint_and_others_still_run(fake_ollama: FakeOllama) -> None:
-    result = runner.invoke(app, ["bench", "nope:1b", "llama3.2", "--host", fake_ollama.url,
+def test_unknown_models_fail_before_the_first_request(fake_ollama: FakeOllama) -> None:
+    result = runner.invoke(app, ["bench", "llama3.2", "nope:1b", "nada:2b", "--host", fake_ollama.url,
                                  "--runs", "1", "--max-tokens", "4", "--prompt-tokens", "16"])  # fmt: skip
     assert result.exit_code == 4, result.output
+    assert "models not found: nope:1b, nada:2b" in result.output
     assert "llmbox pull nope:1b" in result.output
-    assert "llama3.2" in result.stdout
+    assert not any(r["path"] in ("/api/chat", "/api/generate") for r in fake_ollama.requests)
 
 
 def test_mid_stream_error_keeps_servers_message_and_goes_on(fake_ollama: FakeOllama) -> None:
@@ -203,7 +204,7 @@ def test_server_vanishing_mid_benchmark_keeps_finished_cases(
     assert result.exit_code == 3, result.output
     assert "Cannot reach Ollama" in result.output
     saved = json.loads(out.read_text())
-    validate_report(saved)
+    BenchReport.parse(saved)
     assert saved["interrupted"] is True
     assert [r["case"]["label"] for r in saved["results"]] == ["pp16 tg4"]
 
@@ -235,11 +236,11 @@ def test_ctrl_c_exits_130_and_leaves_valid_json(
     real_one = runner_mod.Runner._one
     calls = {"n": 0}
 
-    async def interrupt_in_second_case(self: Any, model: str, case: Any, *a: Any) -> Any:
-        if case.max_tokens == 8:
+    async def interrupt_in_second_case(self: Any, run: Any, state: Any) -> Any:
+        if run.case.max_tokens == 8:
             raise KeyboardInterrupt
         calls["n"] += 1
-        return await real_one(self, model, case, *a)
+        return await real_one(self, run, state)
 
     monkeypatch.setattr(runner_mod.Runner, "_one", interrupt_in_second_case)
     result = runner.invoke(app, ["bench", "llama3.2", "--host", fake_ollama.url, "--runs", "2", "--warmup", "0",
@@ -247,7 +248,7 @@ def test_ctrl_c_exits_130_and_leaves_valid_json(
     assert result.exit_code == 130, result.output
     assert f"results so far written to {out}" in result.output
     saved = json.loads(out.read_text())
-    validate_report(saved)
+    BenchReport.parse(saved)
     assert saved["interrupted"] is True
     assert [r["case"]["label"] for r in saved["results"]] == ["prompt tg4"]
     assert calls["n"] == 2

@@ -1,43 +1,52 @@
 from __future__ import annotations
 
-import copy
 import json
 import math
-from typing import Any
 
 import pytest
 
-from llmbox.bench.compare import (
-    COMPARE_METRICS,
-    compare_reports,
-    comparison_to_dict,
-    render_comparison,
-    verdicts,
-)
+from llmbox.bench.compare import COMPARE_METRICS, compare_reports, verdicts
+from llmbox.bench.comparison import Comparison
+from llmbox.report.exporters import render_comparison
+from llmbox.results import BenchReport, Case, CaseResult, ModelInfo, Server, Stat
 from tests.report.sample import sample_report
 
 
-def _report(*results: tuple[str, str, dict[str, tuple[float, float]]]) -> dict[str, Any]:
-    """A minimal report: (model, label, {metric: (mean, sd)})."""
-    return {
-        "schema": "llmbox.bench/1",
-        "results": [
-            {
-                "model": model,
-                "case": {"label": label},
-                "summary": {m: {"mean": mean, "sd": sd, "n": 5.0} for m, (mean, sd) in s.items()},
-            }
+def _stat(mean: float, sd: float, n: float = 5.0) -> Stat:
+    return Stat(n=n, mean=mean, sd=sd, median=mean, min=mean - sd, max=mean + sd, p50=mean)
+
+
+def _report(*results: tuple[str, str, dict[str, tuple[float, float]]]) -> BenchReport:
+    """A minimal report: (model, label, {metric: (mean, sd)}), 5 runs each."""
+    return BenchReport(
+        llmbox_version="test",
+        backend="ollama",
+        server=Server(kind="ollama", host="http://h"),
+        started_at="2026-01-01T00:00:00Z",
+        results=[
+            CaseResult(
+                model=model,
+                model_info=ModelInfo(name=model),
+                case=Case(label=label),
+                summary={m: _stat(mean, sd) for m, (mean, sd) in s.items()},
+            )
             for model, label, s in results
         ],
-    }
+    )
 
 
-def _scale(report: dict[str, Any], model: str, metric: str, factor: float) -> dict[str, Any]:
-    out = copy.deepcopy(report)
-    for r in out["results"]:
-        if r["model"] == model and metric in r["summary"]:
-            r["summary"][metric]["mean"] *= factor
+def _scale(report: BenchReport, model: str, metric: str, factor: float) -> BenchReport:
+    out = report.model_copy(deep=True)
+    for r in out.results:
+        if r.model == model and metric in r.summary:
+            r.summary[metric].mean *= factor
     return out
+
+
+def _table(base: BenchReport, new: BenchReport, threshold: float | None) -> str:
+    rows = compare_reports(base, new, threshold=threshold)
+    pct = None if threshold is None else threshold * 100
+    return render_comparison("table", Comparison(base, new, rows, pct))
 
 
 # -- verdicts -------------------------------------------------------------------------------------
@@ -70,7 +79,20 @@ def test_verdict_for_equal_speeds_does_not_say_faster() -> None:
         ("a", "c", {"prefill_tps": (500.0, 5.0)}),
         ("b", "c", {"prefill_tps": (499.0, 5.0)}),
     )
-    assert verdicts(report) == ["a ran 1.00 ± 0.01× as fast as b at prefill (c)"]
+    assert verdicts(report) == ["a and b: no significant difference at prefill (c, p=0.76)"]
+
+
+def test_verdict_needs_significance_not_just_a_different_mean() -> None:
+    noisy = _report(
+        ("a", "c", {"decode_tps": (41.0, 3.0)}),
+        ("b", "c", {"decode_tps": (40.0, 3.0)}),
+    )
+    assert verdicts(noisy) == ["a and b: no significant difference at decode (c, p=0.61)"]
+    tight = _report(
+        ("a", "c", {"decode_tps": (41.0, 0.3)}),
+        ("b", "c", {"decode_tps": (40.0, 0.3)}),
+    )
+    assert verdicts(tight) == ["a ran 1.02 ± 0.01× faster than b at decode (c)"]
 
 
 def test_no_verdict_for_a_case_on_one_model_or_without_the_metric() -> None:
@@ -94,7 +116,7 @@ def test_verdicts_on_the_sample_report() -> None:
 
 def test_identical_reports_have_no_regression() -> None:
     base = sample_report()
-    rows = compare_reports(base, copy.deepcopy(base), threshold=0.05)
+    rows = compare_reports(base, base.model_copy(deep=True), threshold=0.05)
     assert rows
     assert not any(r.regression for r in rows)
     assert {r.status for r in rows} == {"same"}
@@ -177,24 +199,40 @@ def test_zero_base_mean_gives_no_ratio_and_valid_json() -> None:
     assert row.ratio is None
     assert row.change_pct is None
     assert row.regression  # 2.5 s more load than nothing
-    json.dumps(comparison_to_dict([row]), allow_nan=False)
+    text = render_comparison("json", Comparison(base, new, [row], 10.0))
+    json.loads(text)
+    assert "NaN" not in text
+    assert "Infinity" not in text
 
 
-def test_to_dict_and_json_form() -> None:
+def test_json_form() -> None:
     base = sample_report()
-    new = _scale(base, "llama3.1:8b", "decode_tps", 0.5)
-    rows = compare_reports(base, json.loads(json.dumps(new)), threshold=0.1)
-    data = json.loads(json.dumps(comparison_to_dict(rows), allow_nan=False))
+    new = BenchReport.parse(
+        json.loads(json.dumps(_scale(base, "llama3.1:8b", "decode_tps", 0.5).to_json_dict()))
+    )
+    rows = compare_reports(base, new, threshold=0.1)
+    data = json.loads(render_comparison("json", Comparison(base, new, rows, 10.0)))
     assert data["regressions"] == 2  # llama decode in both cases
     first = data["rows"][0]
-    assert set(first) >= {"model", "case", "metric", "base_mean", "new_mean", "ratio", "regression"}
+    assert set(first) >= {"model", "case", "metric", "base_mean", "new_mean", "ratio", "p_value"}
     assert all(math.isfinite(r["ratio"]) for r in data["rows"] if r["ratio"] is not None)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "md", "jsonl"])
+def test_other_formats_carry_every_row(fmt: str) -> None:
+    base = _report(("m", "c", {"decode_tps": (50.0, 1.0), "ttft_s": (0.5, 0.01)}))
+    new = _scale(base, "m", "decode_tps", 0.8)
+    rows = compare_reports(base, new, threshold=0.1)
+    text = render_comparison(fmt, Comparison(base, new, rows, 10.0))
+    assert text.count("decode_tps") == 1
+    assert text.count("ttft_s") == 1
+    assert "regression" in text
 
 
 def test_render_comparison() -> None:
     base = _report(("qwen3:4b", "tg128", {"decode_tps": (50.0, 1.0), "ttft_s": (0.5, 0.01)}))
     new = _scale(base, "qwen3:4b", "decode_tps", 0.8)
-    text = render_comparison(compare_reports(base, new, threshold=0.1))
+    text = _table(base, new, 0.1)
     lines = text.splitlines()
     assert lines[0].split() == [
         "model",
@@ -204,6 +242,7 @@ def test_render_comparison() -> None:
         "new",
         "new/base",
         "change",
+        "p",
         "status",
     ]
     decode = next(line for line in lines if "decode_tps" in line)
@@ -215,8 +254,10 @@ def test_render_comparison() -> None:
     ttft = next(line for line in lines if "ttft_s" in line)
     assert "500.0 ms" in ttft
     assert ttft.endswith("same")
-    assert lines[-1] == "1 regression(s) beyond 10%"
+    assert lines[-1] == "1 significant regression(s) beyond 10%"
 
 
 def test_render_comparison_with_nothing_in_common() -> None:
-    assert "nothing to compare" in render_comparison([])
+    base = _report(("a", "c", {"decode_tps": (1.0, 0.0)}))
+    new = _report(("b", "d", {}))
+    assert "nothing to compare" in render_comparison("table", Comparison(base, new, [], None))

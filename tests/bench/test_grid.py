@@ -13,8 +13,8 @@ from llmbox.bench.grid import (
     load_suite,
     parse_int_list,
 )
-from llmbox.bench.types import Case
 from llmbox.errors import ConfigError, UsageError
+from llmbox.results import Case
 
 
 def test_lists_expand_into_a_grid_with_llama_bench_labels() -> None:
@@ -42,7 +42,7 @@ def test_defaults_are_pp512_tg128() -> None:
 
 
 def test_literal_prompt_case_label() -> None:
-    case = Case(label="", prompt="hi", max_tokens=64, think=False, images=("x.png",))
+    case = Case(label="", prompt="hi", max_tokens=64, think=False, images=1)
     assert label_for(case) == "prompt tg64 +img no-think"
 
 
@@ -61,7 +61,7 @@ def test_shipped_suites_load() -> None:
     for name in available_suites():
         suite, base = load_suite(name)
         for case in suite.to_cases(base):
-            assert all(Path(p).is_file() for p in case.images), name
+            assert all(Path(p).is_file() for p in case.image_paths), name
 
 
 def test_bad_suite_names_file_line_and_field(tmp_path: Path) -> None:

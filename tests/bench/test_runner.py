@@ -3,20 +3,31 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from pathlib import Path
 
 import pytest
 
-from llmbox.backends.base import GenRequest
+from llmbox.backends.base import Capabilities, GenRequest
 from llmbox.bench.grid import GridOptions, cases_from_options, expand
-from llmbox.bench.runner import CaseFinished, Event, RunFinished, Runner, RunnerConfig
-from llmbox.bench.types import BenchReport, ModelInfo, RunSample
+from llmbox.bench.runner import (
+    CaseFinished,
+    CaseStarted,
+    Event,
+    RunFinished,
+    Runner,
+    RunnerConfig,
+    queue_wait,
+)
 from llmbox.errors import ModelNotFound, ServerError, ServerUnreachable
+from llmbox.results import BenchReport, Case, ModelInfo, RunSample, Server
 
 
 class ScriptedBackend:
-    kind = "scripted"
+    kind = "ollama"
     host = "mem://"
+    capabilities = Capabilities(
+        unload=True, ignore_eos=False, images=True, memory=True, server_timings=True
+    )
 
     def __init__(self, *, fail_on: set[int] = frozenset(), vanish_on: int | None = None,
                  words_per_token: float = 1.0, overhead_tokens: int = 0) -> None:  # fmt: skip
@@ -27,9 +38,10 @@ class ScriptedBackend:
         self.tokens_per_word = 1 / words_per_token
         self.unloads = 0
         self.loaded = False
+        self.image_tokens = 0
 
-    async def server_info(self) -> dict[str, Any]:
-        return {"host": self.host, "version": "1"}
+    async def server_info(self) -> Server:
+        return Server(kind="ollama", host=self.host, version="1")
 
     async def model_info(self, model: str) -> ModelInfo:
         if model == "missing":
@@ -54,8 +66,10 @@ class ScriptedBackend:
         if n in self.fail_on:
             raise ServerError("model runner crashed", status=500)
         await asyncio.sleep(0)
-        prompt_tokens = self.overhead_tokens + round(
-            len(request.prompt.split()) * self.tokens_per_word
+        prompt_tokens = (
+            self.overhead_tokens
+            + round(len(request.prompt.split()) * self.tokens_per_word)
+            + self.image_tokens * len(request.images)
         )
         return RunSample(
             prompt_eval_count=prompt_tokens,
@@ -72,14 +86,26 @@ class ScriptedBackend:
 
 
 def _report() -> BenchReport:
-    return BenchReport("0", "scripted", {}, {}, "now", {})
+    return BenchReport(
+        llmbox_version="0",
+        backend="ollama",
+        server=Server(kind="ollama", host="mem://"),
+        started_at="now",
+    )
+
+
+def _infos(backend: ScriptedBackend, grid: list[tuple[str, Case]]) -> dict[str, ModelInfo]:
+    async def go() -> dict[str, ModelInfo]:
+        return {m: await backend.model_info(m) for m in dict.fromkeys(m for m, _ in grid)}
+
+    return asyncio.run(go())
 
 
 def _run(backend: ScriptedBackend, models: list[str], opts: GridOptions, config: RunnerConfig,
          events: list[Event] | None = None) -> BenchReport:  # fmt: skip
     grid = expand(models, cases_from_options(opts))
     sink = events.append if events is not None else (lambda e: None)
-    return asyncio.run(Runner(backend, config, sink).run(grid, _report()))
+    return asyncio.run(Runner(backend, config, sink).run(grid, _report(), _infos(backend, grid)))
 
 
 def test_warmup_is_excluded_and_every_prompt_starts_differently() -> None:
@@ -95,8 +121,8 @@ def test_warmup_is_excluded_and_every_prompt_starts_differently() -> None:
     assert len(result.runs) == 3
     first_words = [r.prompt.split()[0] for r in backend.requests]
     assert len(set(first_words)) == 7  # no shared prefix between any two requests
-    assert result.summary["decode_tps"]["mean"] == pytest.approx(100.0)
-    assert result.summary["prefill_tps"]["mean"] == pytest.approx(1000.0)
+    assert result.summary["decode_tps"].mean == pytest.approx(100.0)
+    assert result.summary["prefill_tps"].mean == pytest.approx(1000.0)
     assert result.model_info.processor == "7%/93% CPU/GPU"
     assert "cpu_spill" in {w.code for w in result.warnings}
 
@@ -118,26 +144,17 @@ def test_failed_run_is_kept_and_benchmark_goes_on() -> None:
     runs = report.results[0].runs
     assert [r.error for r in runs] == [None, "model runner crashed", None]
     assert runs[1].status == 500
-    assert report.results[0].summary["decode_tps"]["n"] == 2
+    assert report.results[0].summary["decode_tps"].n == 2
     assert "failed_runs" in {w.code for w in report.results[0].warnings}
-
-
-def test_missing_model_is_recorded_and_others_still_run() -> None:
-    backend = ScriptedBackend()
-    report = _run(
-        backend, ["missing", "m"], GridOptions(max_tokens=[4]), RunnerConfig(runs=2, warmup=0)
-    )
-    assert report.results[0].model_missing
-    assert not report.results[1].model_missing
-    assert len(report.results[1].runs) == 2
 
 
 def test_vanishing_server_keeps_finished_cases() -> None:
     backend = ScriptedBackend(vanish_on=4)  # 2 probes + 2 runs of the first case, then gone
     grid = expand(["m"], cases_from_options(GridOptions(max_tokens=[4, 8])))
     report = _report()
+    runner = Runner(backend, RunnerConfig(runs=2, warmup=0))
     with pytest.raises(ServerUnreachable):
-        asyncio.run(Runner(backend, RunnerConfig(runs=2, warmup=0)).run(grid, report))
+        asyncio.run(runner.run(grid, report, _infos(backend, grid)))
     assert report.interrupted
     assert [r.case.label for r in report.results] == ["pp512 tg4"]
 
@@ -157,8 +174,92 @@ def test_concurrency_sends_batches_and_reports_aggregate_throughput() -> None:
     assert [b.requests for b in result.batches] == [4, 4]
     assert {r.batch for r in result.runs} == {0, 1}
     assert "aggregate_tps" in result.summary
-    assert sum(isinstance(e, RunFinished) for e in events) == 8
+    measured = [e for e in events if isinstance(e, RunFinished) and not e.warmup]
+    assert len(measured) == 8
     assert sum(isinstance(e, CaseFinished) for e in events) == 1
+    assert "requests_per_s" in result.summary
+
+
+def test_progress_counts_every_request_sent() -> None:
+    events: list[Event] = []
+    backend = ScriptedBackend()
+    _run(backend, ["m"], GridOptions(max_tokens=[4], concurrency=[3]),
+         RunnerConfig(runs=2, warmup=1), events)  # fmt: skip
+    (started,) = [e for e in events if isinstance(e, CaseStarted)]
+    finished = [e for e in events if isinstance(e, RunFinished)]
+    assert started.requests == len(backend.requests) == len(finished)
+    assert finished[-1].done == started.requests
+
+
+def test_a_finished_case_is_in_the_report_when_its_event_arrives() -> None:
+    seen: list[int] = []
+
+    def on_event(e: Event) -> None:
+        if isinstance(e, CaseFinished):
+            seen.append(len(e.report.results))
+            assert e.report.results[-1] is e.result
+
+    _run(ScriptedBackend(), ["m"], GridOptions(max_tokens=[4, 8]),
+         RunnerConfig(runs=1, warmup=0), [])  # fmt: skip
+    backend = ScriptedBackend()
+    grid = expand(["m"], cases_from_options(GridOptions(max_tokens=[4, 8])))
+    runner = Runner(backend, RunnerConfig(runs=1, warmup=0), on_event)
+    asyncio.run(runner.run(grid, _report(), _infos(backend, grid)))
+    assert seen == [1, 2]
+
+
+def test_interleave_runs_models_in_rounds() -> None:
+    backend = ScriptedBackend()
+    cfg = RunnerConfig(runs=3, warmup=0, order="interleave")
+    grid = [
+        (m, c)
+        for m in ("a", "b")
+        for c in cases_from_options(GridOptions(prompt="hi", max_tokens=[4]))
+    ]
+    report = asyncio.run(Runner(backend, cfg).run(grid, _report(), _infos(backend, grid)))
+    assert [r.model for r in backend.requests] == ["a", "b", "a", "b", "a", "b"]
+    assert [r.model for r in report.results] == ["a", "b"]
+    assert [len(r.runs) for r in report.results] == [3, 3]
+
+
+def test_each_invocation_sends_prompts_no_earlier_one_sent() -> None:
+    prompts = []
+    for nonce in ("aaaaaa", "bbbbbb"):
+        backend = ScriptedBackend()
+        _run(backend, ["m"], GridOptions(prompt_tokens=[32], max_tokens=[4]),
+             RunnerConfig(runs=3, warmup=1, seed=42, nonce=nonce))  # fmt: skip
+        prompts.append({r.prompt for r in backend.requests})
+    assert not prompts[0] & prompts[1]
+    again = ScriptedBackend()
+    _run(again, ["m"], GridOptions(prompt_tokens=[32], max_tokens=[4]),
+         RunnerConfig(runs=3, warmup=1, seed=42, nonce="aaaaaa"))  # fmt: skip
+    assert {r.prompt for r in again.requests} == prompts[0]  # the nonce, not chance, decides
+
+
+def test_image_tokens_are_counted_apart_from_the_text_calibration(tmp_path: Path) -> None:
+    image = tmp_path / "x.png"
+    image.write_bytes(b"\x89PNG\r\n\x1a\n" + b"0" * 32)
+    backend = ScriptedBackend(overhead_tokens=10)
+    backend.image_tokens = 300
+    opts = GridOptions(prompt_tokens=[64], max_tokens=[4], images=(str(image),))
+    text_then = cases_from_options(opts) + cases_from_options(
+        GridOptions(prompt_tokens=[64], max_tokens=[4])
+    )
+    grid = expand(["m"], text_then)
+    cfg = RunnerConfig(runs=2, warmup=2)
+    report = asyncio.run(Runner(backend, cfg).run(grid, _report(), _infos(backend, grid)))
+    with_image, text_only = report.results
+    assert with_image.image_tokens == pytest.approx(300, abs=3)
+    text_sizes = [r.prompt_eval_count - 300 for r in with_image.runs]
+    assert all(abs(s - 64) <= 6 for s in text_sizes), text_sizes  # text still ~64 tokens
+    assert all(abs(r.prompt_eval_count - 64) <= 6 for r in text_only.runs)
+
+
+def test_queue_wait_is_ttft_beyond_the_servers_own_work() -> None:
+    sample = RunSample(ttft_s=1.0, load_duration_ns=0, prompt_eval_duration_ns=200_000_000,
+                       eval_count=11, eval_duration_ns=110_000_000)  # fmt: skip
+    assert queue_wait(sample) == pytest.approx(0.79)
+    assert queue_wait(RunSample(ttft_s=0.1, counts_source="usage")) is None
 
 
 def test_cold_runs_unload_before_each_request() -> None:

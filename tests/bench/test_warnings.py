@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from llmbox.bench.types import Case, CaseResult, ModelInfo, RunSample
 from llmbox.bench.warnings import ADVICE, check
+from llmbox.results import Case, CaseResult, ModelInfo, RunSample
 
 
 def _result(

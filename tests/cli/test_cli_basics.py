@@ -6,6 +6,7 @@ import socket
 from pathlib import Path
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from llmbox import __version__
@@ -76,7 +77,7 @@ def test_unexpected_errors_have_no_traceback_unless_debug(monkeypatch: pytest.Mo
         raise RuntimeError("kaput")
 
     monkeypatch.setattr(grid, "cases_from_options", boom)
-    monkeypatch.setattr("llmbox.cli._bench_cmd.cases_from_options", boom)
+    monkeypatch.setattr("llmbox.bench.session.cases_from_options", boom)
     result = runner.invoke(app, ["bench", "m"])
     assert result.exit_code == 1
     assert "Error: unexpected RuntimeError: kaput" in result.output
@@ -98,7 +99,8 @@ def test_command_table_matches_each_commands_docstring() -> None:
     from llmbox.cli import COMMANDS
 
     for name, (module, attr, short) in COMMANDS.items():
-        doc = getattr(importlib.import_module(module), attr).__doc__ or ""
+        target = getattr(importlib.import_module(module), attr)
+        doc = (target.info.help if isinstance(target, typer.Typer) else target.__doc__) or ""
         assert doc.strip().splitlines()[0] == short, name
 
 

@@ -67,6 +67,7 @@ class FakeModel:
     reply_tokens: int = 10_000  # stops with "stop" after this many answer tokens
     reply_text: tuple[str, ...] = ()  # token strings to emit (cycled); default " tok<i>"
     digest: str = ""
+    seen: list[list[str]] = field(default_factory=list, repr=False)  # for cache_every_prompt
 
     def __post_init__(self) -> None:
         self.name = full_name(self.name)
@@ -114,6 +115,15 @@ class _Loaded:
     expires: datetime
     num_ctx: int = 4096
     cache: list[str] = field(default_factory=list)
+
+
+def _shared_prefix(a: list[str], b: list[str]) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
 
 
 def _now_local() -> datetime:
@@ -192,6 +202,9 @@ class FakeOllama:
             self.num_parallel = 1
             self.max_queue = 512
             self.prompt_cache = True
+            # Like llama.cpp's prompt cache or vLLM's prefix caching: every earlier prompt of the
+            # model stays cached (not just the last one), across requests and benchmark runs.
+            self.cache_every_prompt = False
             self.report_cached_count = False
             self.pull_chunk = 1_000_000  # bytes per progress line
             self.pull_delay_s = 0.0
@@ -766,10 +779,10 @@ class _Handler(BaseHTTPRequestHandler):
             entry = self.fake.loaded[model.name]
             cached = 0
             if self.fake.prompt_cache:
-                for a, b in zip(entry.cache, prompt, strict=False):
-                    if a != b:
-                        break
-                    cached += 1
+                earlier = (
+                    [entry.cache, *model.seen] if self.fake.cache_every_prompt else [entry.cache]
+                )
+                cached = max(_shared_prefix(seen, prompt) for seen in earlier)
                 cached = min(cached, len(prompt) - 1)  # llama.cpp evaluates at least one token
         new = len(prompt) - cached
         prefill_ns = round(new / model.prefill_tps * 1e9)
@@ -825,6 +838,8 @@ class _Handler(BaseHTTPRequestHandler):
         total_ns = max(time.perf_counter_ns() - t_start, load_ns + prefill_ns + eval_ns)
         with self.fake._lock:
             entry.cache = prompt + generated
+            if self.fake.cache_every_prompt:
+                model.seen.append(prompt + generated)
         final: dict[str, Any] = {**msg(""), "done": True, "done_reason": done_reason}
         if not chat and not body.get("raw"):
             final["context"] = list(range(1, min(len(prompt), 8) + 1))

@@ -1,14 +1,13 @@
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
+from llmbox.results import BenchReport
 from tests.report.sample import sample_report
 
 
 @pytest.fixture
-def report() -> dict[str, Any]:
+def report() -> BenchReport:
     return sample_report()
 
 

@@ -9,17 +9,17 @@ written out here so that rewording advice in ``llmbox.bench.warnings`` does not 
 
 from __future__ import annotations
 
-from typing import Any
-
 from llmbox.bench.metrics import summarize
-from llmbox.bench.types import (
+from llmbox.results import (
     BatchStats,
     BenchReport,
+    BenchWarning,
     Case,
     CaseResult,
     ModelInfo,
+    Options,
     RunSample,
-    Warning_,
+    Server,
 )
 
 MS = 1_000_000
@@ -96,21 +96,23 @@ def failed(batch: int) -> RunSample:
     )
 
 
-SPILL = Warning_(
-    "cpu_spill",
-    "llama3.1:8b is split 12%/88% CPU/GPU (size_vram < size)",
-    "part of the model runs on the CPU: use a smaller quantization or --num-ctx",
+SPILL = BenchWarning(
+    code="cpu_spill",
+    message="llama3.1:8b is split 12%/88% CPU/GPU (size_vram < size)",
+    advice="part of the model runs on the CPU: use a smaller quantization or --num-ctx",
 )
-CACHED = Warning_(
-    "cached_prompt",
-    "the server reused up to 32 cached prompt tokens",
-    "prefill excludes the cached tokens",
+CACHED = BenchWarning(
+    code="cached_prompt",
+    message="the server reused up to 32 cached prompt tokens",
+    advice="prefill excludes the cached tokens",
 )
-FAILED = Warning_("failed_runs", "1 of 8 runs failed", "see each run's error")
-QUEUED = Warning_(
-    "queued",
-    "1 requests were refused with HTTP 503 (queue full)",
-    "raise OLLAMA_NUM_PARALLEL or lower --concurrency",
+FAILED = BenchWarning(
+    code="failed_runs", message="1 of 8 runs failed", advice="see each run's error"
+)
+QUEUED = BenchWarning(
+    code="queued",
+    message="1 requests were refused with HTTP 503 (queue full)",
+    advice="raise OLLAMA_NUM_PARALLEL or lower --concurrency",
 )
 
 
@@ -119,11 +121,12 @@ def result(
     case: Case,
     runs: list[RunSample],
     batches: list[BatchStats] | None = None,
-    warnings: list[Warning_] | None = None,
+    warnings: list[BenchWarning] | None = None,
 ) -> CaseResult:
     r = CaseResult(model=info.name, case=case, model_info=info, runs=runs, batches=batches or [])
     r.summary = summarize(r.runs, r.batches)
     r.warnings = warnings or []
+    r.failed_runs = r.failed
     r.initial_load_s = 1.25
     return r
 
@@ -150,7 +153,7 @@ def sample_report_obj() -> BenchReport:
     report = BenchReport(
         llmbox_version="0.1.0",
         backend="ollama",
-        server={"kind": "ollama", "host": "http://127.0.0.1:11434", "version": "0.12.3"},
+        server=Server(kind="ollama", host="http://127.0.0.1:11434", version="0.12.3"),
         machine={
             "os": "Linux 6.8.0",
             "arch": "x86_64",
@@ -162,9 +165,8 @@ def sample_report_obj() -> BenchReport:
             "gpus": [{"name": "NVIDIA GeForce RTX 4070", "memory_mib": 12282, "driver": "550.54"}],
         },
         started_at="2026-01-02T03:04:00Z",
-        options={"models": ["qwen3:4b", "llama3.1:8b"], "runs": 3, "warmup": 1, "seed": 42,
-                 "temperature": 0.0, "suite": None, "api": "chat", "think": None, "cold": False,
-                 "backend": "ollama"},
+        options=Options(models=["qwen3:4b", "llama3.1:8b"], runs=3, warmup=1, seed=42,
+                        nonce="0a1b2c"),
         finished_at="2026-01-02T03:06:00Z",
     )  # fmt: skip
     report.results = [
@@ -173,20 +175,19 @@ def sample_report_obj() -> BenchReport:
             QWEN,
             CONC,
             qwen_conc,
-            [BatchStats(0, 4, 0, 5.6, 512), BatchStats(1, 4, 0, 6.0, 512)],
+            [BatchStats.of(0, 4, 0, 5.6, 512), BatchStats.of(1, 4, 0, 6.0, 512)],
         ),
         result(LLAMA, SOLO, llama_solo, warnings=[SPILL]),
         result(
             LLAMA,
             CONC,
             llama_conc,
-            [BatchStats(0, 4, 0, 10.0, 512), BatchStats(1, 4, 1, 10.5, 384)],
+            [BatchStats.of(0, 4, 0, 10.0, 512), BatchStats.of(1, 4, 1, 10.5, 384)],
             warnings=[FAILED, SPILL, QUEUED],
         ),
     ]
     return report
 
 
-def sample_report() -> dict[str, Any]:
-    """The report dict, as ``BenchReport.to_dict()`` returns it."""
-    return sample_report_obj().to_dict()
+def sample_report() -> BenchReport:
+    return sample_report_obj()

@@ -6,13 +6,11 @@ and review the diff.
 
 from __future__ import annotations
 
-import copy
 import csv
 import io
 import json
 import os
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -20,6 +18,7 @@ from llmbox.bench.fields import CSV_STATS, METRICS
 from llmbox.errors import UsageError
 from llmbox.report import exporters
 from llmbox.report.exporters import CSV_COLUMNS, EXPORTERS, render, write_atomic
+from llmbox.results import BenchReport, GateResult
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"  # read at import: the autouse fixture clears env
@@ -31,7 +30,7 @@ def test_registry_has_every_documented_format() -> None:
 
 
 @pytest.mark.parametrize("fmt", sorted(SUFFIX))
-def test_golden(fmt: str, report: dict[str, Any]) -> None:
+def test_golden(fmt: str, report: BenchReport) -> None:
     path = GOLDEN / f"report.{SUFFIX[fmt]}"
     text = render(fmt, report)
     if UPDATE:
@@ -42,48 +41,59 @@ def test_golden(fmt: str, report: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize("fmt", sorted(SUFFIX))
-def test_saved_json_renders_like_the_live_dict(fmt: str, report: dict[str, Any]) -> None:
+def test_saved_json_renders_like_the_live_dict(fmt: str, report: BenchReport) -> None:
     """``bench compare`` and re-rendering work on ``json.load`` of a saved file."""
-    loaded = json.loads(render("json", report))
+    loaded = BenchReport.parse(json.loads(render("json", report)))
     assert render(fmt, loaded) == render(fmt, report)
 
 
-def test_json_is_the_whole_report_in_order(report: dict[str, Any]) -> None:
+def test_a_report_written_by_the_first_release_still_loads() -> None:
+    old = Path(__file__).parents[1] / "data" / "bench_v1_first_wave.json"
+    report = BenchReport.load(old)
+    assert report.results[0].summary["decode_tps"].mean > 0
+    assert report.options.nonce is None  # a field added since: its default
+    assert "qwen3:4b" in render("table", report)
+
+
+def test_json_is_the_whole_report_in_order(report: BenchReport) -> None:
     text = render("json", report)
-    assert json.loads(text) == report
-    assert list(json.loads(text)) == list(report)
+    assert json.loads(text) == report.to_json_dict()
+    assert list(json.loads(text)) == list(report.to_json_dict())
+    assert BenchReport.parse(json.loads(text)) == report
     assert text.startswith('{\n  "schema": "llmbox.bench/1"')
 
 
-def test_jsonl_lines_are_self_contained(report: dict[str, Any]) -> None:
+def test_jsonl_lines_are_self_contained(report: BenchReport) -> None:
     lines = render("jsonl", report).splitlines()
-    assert len(lines) == len(report["results"]) == 4
-    for line, result in zip(lines, report["results"], strict=True):
+    data = report.to_json_dict()
+    assert len(lines) == len(data["results"]) == 4
+    for line, result in zip(lines, data["results"], strict=True):
         row = json.loads(line)
         for key in ("schema", "llmbox_version", "server", "machine", "started_at"):
-            assert row[key] == report[key]
+            assert row[key] == data[key]
         assert row["model"] == result["model"]
         assert row["case"] == result["case"]
         assert row["summary"] == result["summary"]
         assert row["runs"] == result["runs"]
 
 
-def test_jsonl_carries_the_gates_of_its_own_result(report: dict[str, Any]) -> None:
-    gate = {"model": "llama3.1:8b", "case": "pp512 tg128", "metric": "decode_tps", "passed": False}
-    report["gates"] = [gate]
+def test_jsonl_carries_the_gates_of_its_own_result(report: BenchReport) -> None:
+    gate = GateResult(model="llama3.1:8b", case="pp512 tg128", metric="decode_tps", stat="mean",
+                      value=1.0, limit=2.0, kind="under", passed=False, message="slow")  # fmt: skip
+    report.gates = [gate]
     rows = [json.loads(line) for line in render("jsonl", report).splitlines()]
-    assert [r["gates"] for r in rows] == [[], [], [gate], []]
+    assert [r["gates"] for r in rows] == [[], [], [gate.model_dump()], []]
 
 
-def test_csv_parses_with_the_documented_header(report: dict[str, Any]) -> None:
+def test_csv_parses_with_the_documented_header(report: BenchReport) -> None:
     reader = csv.DictReader(io.StringIO(render("csv", report)))
     assert tuple(reader.fieldnames or ()) == CSV_COLUMNS
     rows = list(reader)
     assert [(r["model"], r["case"]) for r in rows] == [
-        (res["model"], res["case"]["label"]) for res in report["results"]
+        (res.model, res.case.label) for res in report.results
     ]
     qwen, _, llama, llama_c4 = rows
-    assert float(qwen["decode_tps_mean"]) == report["results"][0]["summary"]["decode_tps"]["mean"]
+    assert float(qwen["decode_tps_mean"]) == report.results[0].summary["decode_tps"].mean
     assert qwen["digest"] == "e55aed6fe643"
     assert qwen["processor"] == "100% GPU"
     assert qwen["cold"] == "false"
@@ -107,15 +117,13 @@ def _headers(table: str) -> str:
     return next(line for line in table.splitlines() if "decode t/s" in line)
 
 
-def _only(report: dict[str, Any], model: str, label: str) -> dict[str, Any]:
-    report = copy.deepcopy(report)
-    report["results"] = [
-        r for r in report["results"] if r["model"] == model and r["case"]["label"] == label
-    ]
+def _only(report: BenchReport, model: str, label: str) -> BenchReport:
+    report = report.model_copy(deep=True)
+    report.results = [r for r in report.results if r.model == model and r.case.label == label]
     return report
 
 
-def test_table_shows_only_what_varies(report: dict[str, Any]) -> None:
+def test_table_shows_only_what_varies(report: BenchReport) -> None:
     full = _headers(render("table", report))
     for column in ("model", "case", "conc", "processor", "aggregate t/s", "answer t/s"):
         assert column in full
@@ -132,7 +140,7 @@ def test_table_shows_only_what_varies(report: dict[str, Any]) -> None:
     assert "decode t/s" in columns
 
 
-def test_table_hides_processor_when_all_on_gpu(report: dict[str, Any]) -> None:
+def test_table_hides_processor_when_all_on_gpu(report: BenchReport) -> None:
     text = render("table", _only(report, "qwen3:4b", "pp512 tg128 c4"))
     assert "processor" not in text
     assert "aggregate t/s" in text  # concurrency 4
@@ -140,7 +148,7 @@ def test_table_hides_processor_when_all_on_gpu(report: dict[str, Any]) -> None:
     assert "TTFT answer" in text
 
 
-def test_table_cells_and_units(report: dict[str, Any]) -> None:
+def test_table_cells_and_units(report: BenchReport) -> None:
     text = render("table", report)
     assert "63.5 ± 2.4" in text  # decode t/s, 1 decimal
     assert "0.450 ± 0.010" in text  # TTFT in seconds (some mean ≥ 1 s), 3 decimals
@@ -150,7 +158,7 @@ def test_table_cells_and_units(report: dict[str, Any]) -> None:
     assert "1/8" in text
 
 
-def test_table_ends_with_verdicts(report: dict[str, Any]) -> None:
+def test_table_ends_with_verdicts(report: BenchReport) -> None:
     text = render("table", report)
     assert text.rstrip().splitlines()[-4:] == [
         "qwen3:4b ran 2.00 ± 0.11× faster than llama3.1:8b at decode (pp512 tg128)",
@@ -160,19 +168,20 @@ def test_table_ends_with_verdicts(report: dict[str, Any]) -> None:
     ]
 
 
-def test_single_run_shows_no_spread(report: dict[str, Any]) -> None:
+def test_single_run_shows_no_spread(report: BenchReport) -> None:
     one = _only(report, "qwen3:4b", "pp512 tg128")
-    for stats in one["results"][0]["summary"].values():
-        stats["n"] = 1.0
+    for stats in one.results[0].summary.values():
+        stats.n = 1.0
     text = render("table", one)
     assert "±" not in text
 
 
-def test_md_lists_warnings_and_failed_gates(report: dict[str, Any]) -> None:
-    report["gates"] = [
-        {"model": "qwen3:4b", "case": "pp512 tg128", "passed": True, "message": "fine"},
-        {"model": "llama3.1:8b", "case": "pp512 tg128", "passed": False, "message": "too slow"},
-    ]
+def test_md_lists_warnings_and_failed_gates(report: BenchReport) -> None:
+    def gate(model: str, passed: bool, message: str) -> GateResult:
+        return GateResult(model=model, case="pp512 tg128", metric="decode_tps", stat="mean",
+                          value=1.0, limit=1.0, kind="under", passed=passed, message=message)  # fmt: skip
+
+    report.gates = [gate("qwen3:4b", True, "fine"), gate("llama3.1:8b", False, "too slow")]
     text = render("md", report)
     assert "**Gates**: 1 passed, 1 failed" in text
     assert "- llama3.1:8b pp512 tg128: too slow" in text
@@ -182,31 +191,32 @@ def test_md_lists_warnings_and_failed_gates(report: dict[str, Any]) -> None:
     assert header.startswith("| model | case | prefill t/s | decode t/s |")
 
 
-def test_md_escapes_pipes(report: dict[str, Any]) -> None:
-    report["results"][0]["case"]["label"] = "a|b"
+def test_md_escapes_pipes(report: BenchReport) -> None:
+    first = report.results[0]
+    first.case = first.case.model_copy(update={"label": "a|b"})
     assert "| a\\|b |" in render("md", report)
 
 
 @pytest.mark.parametrize("fmt", sorted(SUFFIX))
-def test_empty_and_interrupted_reports_render(fmt: str, report: dict[str, Any]) -> None:
-    report["results"] = []
-    report["interrupted"] = True
+def test_empty_and_interrupted_reports_render(fmt: str, report: BenchReport) -> None:
+    report.results = []
+    report.interrupted = True
     text = render(fmt, report)
     assert text.endswith("\n") or text == ""
     if fmt == "csv":
         assert text.splitlines() == [",".join(CSV_COLUMNS)]
 
 
-def test_interrupted_is_said_in_table_and_md(report: dict[str, Any]) -> None:
-    report["interrupted"] = True
+def test_interrupted_is_said_in_table_and_md(report: BenchReport) -> None:
+    report.interrupted = True
     assert "interrupted" in render("table", report)
     assert "**Interrupted**" in render("md", report)
 
 
-def test_result_with_no_successful_run(report: dict[str, Any]) -> None:
-    broken = report["results"][2]
-    broken["summary"] = {}
-    broken["failed_runs"] = 3
+def test_result_with_no_successful_run(report: BenchReport) -> None:
+    broken = report.results[2]
+    broken.summary = {}
+    broken.failed_runs = 3
     table = render("table", report)
     assert "3/3" in table
     row = next(line for line in table.splitlines() if "llama3.1:8b" in line and "c4" not in line)
@@ -217,7 +227,7 @@ def test_result_with_no_successful_run(report: dict[str, Any]) -> None:
     assert csv_row["decode_tps_mean"] == ""
 
 
-def test_unknown_format_is_a_usage_error(report: dict[str, Any]) -> None:
+def test_unknown_format_is_a_usage_error(report: BenchReport) -> None:
     with pytest.raises(UsageError) as err:
         render("xml", report)
     assert "table" in (err.value.hint or "")

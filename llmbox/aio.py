@@ -1,0 +1,52 @@
+"""Running the async core from synchronous code, with SIGTERM handled like Ctrl-C.
+
+CI runners stop a job with SIGTERM. Python's default would kill the process on the spot, losing
+whatever the command had not saved; instead the running task is cancelled, so the code under it
+unwinds (a benchmark saves its report as interrupted) and ``Terminated`` (exit 143) is raised.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+from llmbox.errors import Terminated
+
+T = TypeVar("T")
+
+
+def run_main(coro: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run(coro)``; SIGTERM cancels it and raises Terminated (Ctrl-C stays a
+    KeyboardInterrupt)."""
+    terminated = False
+
+    async def main() -> T:
+        nonlocal terminated
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+
+        def on_term() -> None:
+            nonlocal terminated
+            terminated = True
+            if task is not None:
+                task.cancel()
+
+        try:
+            loop.add_signal_handler(signal.SIGTERM, on_term)
+            installed = True
+        except (NotImplementedError, RuntimeError, ValueError):  # Windows, or not the main thread
+            installed = False
+        try:
+            return await coro
+        finally:
+            if installed:
+                loop.remove_signal_handler(signal.SIGTERM)
+
+    try:
+        return asyncio.run(main())
+    except asyncio.CancelledError:
+        if terminated:
+            raise Terminated("terminated by SIGTERM") from None
+        raise

@@ -1,0 +1,233 @@
+"""The bench session end to end against the fake Ollama: precedence, pre-flight, honest numbers
+across invocations, queueing, output routing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from llmbox.cli import app
+from llmbox.results import BenchReport
+from tests.fakes.ollama import FakeModel, FakeOllama
+
+runner = CliRunner()
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(64)
+
+
+def bench(fake: FakeOllama, *argv: str, code: int = 0) -> dict[str, Any]:
+    result = runner.invoke(app, ["bench", *argv, "--host", fake.url, "-f", "json", "-q"])
+    assert result.exit_code == code, result.output
+    data: dict[str, Any] = json.loads(result.stdout)
+    BenchReport.parse(data)
+    return data
+
+
+def generations(fake: FakeOllama) -> list[dict[str, Any]]:
+    return [r for r in fake.requests if r["path"] in ("/api/chat", "/api/generate")]
+
+
+def fails(fake: FakeOllama, *argv: str, code: int = 2) -> str:
+    result = runner.invoke(app, ["bench", *argv, "--host", fake.url])
+    assert result.exit_code == code, result.output
+    assert "Traceback" not in result.output
+    assert not generations(fake), "nothing may be sent before the checks pass"
+    return result.output
+
+
+# -- precedence: flag > suite > default ---------------------------------------------------------
+
+
+def test_a_given_flag_beats_the_suite_even_when_it_equals_the_default(
+    fake_ollama: FakeOllama,
+) -> None:
+    data = bench(fake_ollama, "llama3.2", "--suite", "quick", "--runs", "5", "--warmup", "1",
+                 "--max-tokens", "4")  # fmt: skip
+    assert data["options"]["runs"] == 5
+    assert data["options"]["warmup"] == 1
+    assert all(len(r["runs"]) == 5 for r in data["results"])
+    assert {r["case"]["max_tokens"] for r in data["results"]} == {4}  # every suite case
+
+
+def test_the_suite_beats_the_defaults(fake_ollama: FakeOllama, tmp_path: Path) -> None:
+    suite = tmp_path / "s.yaml"
+    suite.write_text(
+        "name: s\nruns: 2\nwarmup: 0\ncases:\n  - prompt_tokens: 16\n    max_tokens: 3\n"
+    )
+    data = bench(fake_ollama, "llama3.2", "--suite", str(suite))
+    assert (data["options"]["runs"], data["options"]["warmup"]) == (2, 0)
+    assert data["results"][0]["case"]["label"] == "pp16 tg3"
+    over = bench(fake_ollama, "llama3.2", "--suite", str(suite), "--prompt-tokens", "32")
+    assert over["results"][0]["case"]["label"] == "pp32 tg3"
+
+
+def test_a_suite_case_with_both_prompt_kinds_is_refused(
+    fake_ollama: FakeOllama, tmp_path: Path
+) -> None:
+    suite = tmp_path / "s.yaml"
+    suite.write_text("name: s\ncases:\n  - prompt: hi\n    prompt_tokens: 64\n")
+    out = fails(fake_ollama, "llama3.2", "--suite", str(suite))
+    assert "not both" in out
+    assert "s.yaml" in out
+
+
+def test_list_values_with_a_suite_are_refused(fake_ollama: FakeOllama) -> None:
+    out = fails(fake_ollama, "llama3.2", "--suite", "quick", "--max-tokens", "8,16")
+    assert "one value with --suite" in out
+
+
+# -- pre-flight ----------------------------------------------------------------------------------
+
+
+def test_image_that_is_not_an_image(fake_ollama: FakeOllama, tmp_path: Path) -> None:
+    text = tmp_path / "notes.txt"
+    text.write_text("hello")
+    out = fails(fake_ollama, "llama3.2-vision:11b", "--image", str(text))
+    assert "is not an image" in out
+    out = fails(fake_ollama, "llama3.2-vision:11b", "--image", str(tmp_path / "nope.png"))
+    assert "not found" in out
+
+
+def test_image_on_a_model_without_vision(fake_ollama: FakeOllama, tmp_path: Path) -> None:
+    png = tmp_path / "x.png"
+    png.write_bytes(PNG)
+    out = fails(fake_ollama, "llama3.2", "--image", str(png))
+    assert "llama3.2 cannot take images" in out
+    assert "vision" in out
+
+
+def test_think_on_a_model_without_thinking(fake_ollama: FakeOllama) -> None:
+    out = fails(fake_ollama, "llama3.2", "--think")
+    assert "does not support thinking" in out
+
+
+def test_prompt_longer_than_the_context(fake_ollama: FakeOllama) -> None:
+    out = fails(fake_ollama, "llama3.2", "--prompt-tokens", "4096", "--num-ctx", "2048")
+    assert "does not fit --num-ctx 2048" in out
+    fake_ollama.add(FakeModel("tiny:1b", context_length=1024))
+    out = fails(fake_ollama, "tiny:1b", "--prompt-tokens", "2048")
+    assert "exceeds the 1024-token context" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["llama3.2", "--prompt", "hi", "--prompt-tokens", "64"], "not both"),
+        (["llama3.2", "--prompt", "   "], "the prompt is empty"),
+        (["llama3.2", "llama3.2"], "listed twice"),
+        ([" "], "empty model name"),
+        (["llama3.2", "--cold", "--backend", "openai"], "--cold needs a server"),
+        (["llama3.2", "--ignore-eos"], "--ignore-eos is not supported by the ollama backend"),
+        (["llama3.2", "--max-regression", "10%"], "--max-regression needs --baseline"),
+        (["llama3.2", "-o", "json:-", "-f", "csv"], "both ask for stdout"),
+    ],
+)
+def test_bad_combinations_are_one_line_usage_errors(
+    fake_ollama: FakeOllama, argv: list[str], message: str
+) -> None:
+    out = fails(fake_ollama, *argv)
+    assert message in out
+
+
+def test_prompt_file_that_is_not_utf8(fake_ollama: FakeOllama, tmp_path: Path) -> None:
+    bad = tmp_path / "p.txt"
+    bad.write_bytes(b"caf\xe9 au lait")
+    assert "not UTF-8" in fails(fake_ollama, "llama3.2", "--prompt-file", str(bad))
+
+
+# -- honest numbers across invocations ------------------------------------------------------------
+
+
+def test_a_second_invocation_meets_no_cached_prompt(
+    fake_ollama: FakeOllama, tmp_path: Path
+) -> None:
+    """A server that caches every earlier prompt (llama.cpp, vLLM prefix caching): the second
+    `llmbox bench` must measure the same server, not its cache."""
+    fake_ollama.cache_every_prompt = True
+    fake_ollama.add(FakeModel("cache:1b", prefill_tps=1000.0, decode_tps=400.0))
+    argv = ("cache:1b", "--runs", "3", "--prompt-tokens", "200", "--max-tokens", "4")
+    first, second = tmp_path / "1.json", tmp_path / "2.json"
+    a = bench(fake_ollama, *argv, "-o", f"json:{first}")
+    b = bench(fake_ollama, *argv, "-o", f"json:{second}")
+    assert a["options"]["nonce"] != b["options"]["nonce"]
+    assert all(t["cached_tokens"] <= 2 for t in fake_ollama.truths)  # only the role token
+    for data in (a, b):
+        prefill = data["results"][0]["summary"]["prefill_tps"]["mean"]
+        assert prefill == pytest.approx(1000.0, rel=0.05)
+        assert data["results"][0]["summary"]["ttft_s"]["mean"] > 0.15  # ~200 tokens at 1000/s
+    compared = runner.invoke(app, ["bench", "compare", str(first), str(second),
+                                   "--max-regression", "10%"])  # fmt: skip
+    assert compared.exit_code == 0, compared.output
+
+
+def test_random_seed_still_sends_new_prompts(fake_ollama: FakeOllama) -> None:
+    data = bench(fake_ollama, "llama3.2", "--seed", "-1", "--runs", "2", "--max-tokens", "2",
+                 "--prompt-tokens", "16")  # fmt: skip
+    assert data["options"]["seed"] is None
+    prompts = [r["json"]["messages"][0]["content"] for r in generations(fake_ollama)]
+    assert len(set(prompts)) == len(prompts)
+    assert all("seed" not in r["json"]["options"] for r in generations(fake_ollama))
+
+
+def test_baseline_without_threshold_gates_at_the_documented_default(
+    fake_ollama: FakeOllama, tmp_path: Path
+) -> None:
+    base = tmp_path / "base.json"
+    fake_ollama.add(FakeModel("reg:1b", decode_tps=400.0))
+    argv = ("reg:1b", "--runs", "3", "--max-tokens", "20", "--prompt-tokens", "16")
+    bench(fake_ollama, *argv, "-o", f"json:{base}")
+    fake_ollama.models["reg:1b"].decode_tps = 300.0  # 25 % slower
+    data = bench(fake_ollama, *argv, "--baseline", str(base), code=5)
+    failed = [g for g in data["gates"] if not g["passed"]]
+    assert {g["metric"] for g in failed} >= {"decode_tps"}
+    assert all(g["limit"] == 10 for g in data["gates"])
+
+
+def test_queueing_is_reported_as_queueing(fake_ollama: FakeOllama) -> None:
+    fake_ollama.num_parallel = 1
+    fake_ollama.add(FakeModel("q:1b", prefill_tps=2000.0, decode_tps=200.0))
+    data = bench(fake_ollama, "q:1b", "--runs", "2", "--warmup", "1", "--concurrency", "4",
+                 "--max-tokens", "20", "--prompt-tokens", "16")  # fmt: skip
+    result = data["results"][0]
+    waits = sorted(r["queue_s"] for r in result["runs"])
+    assert waits[0] < 0.05  # the first of each batch got the slot at once
+    assert waits[-1] > 0.2  # the last waited for three replies of 0.1 s
+    codes = {w["code"] for w in result["warnings"]}
+    assert "queued" in codes
+    assert "timing_mismatch" not in codes
+    queued = next(w for w in result["warnings"] if w["code"] == "queued")
+    assert "waited for a free slot" in queued["message"]
+    assert "OLLAMA_NUM_PARALLEL" in queued["advice"]
+    for key in ("requests_per_s", "queue_s", "ttft_s"):
+        assert result["summary"][key]["p90"] is not None
+        assert result["summary"][key]["p99"] is not None or key == "requests_per_s"
+
+
+def test_interleave_alternates_models_and_records_the_order(fake_ollama: FakeOllama) -> None:
+    data = bench(fake_ollama, "llama3.2", "qwen3:4b", "--order", "interleave", "--runs", "3",
+                 "--warmup", "0", "--prompt", "hi", "--max-tokens", "2")  # fmt: skip
+    models = [r["json"]["model"] for r in generations(fake_ollama)]
+    assert models == ["llama3.2", "qwen3:4b"] * 3
+    assert data["options"]["order"] == "interleave"
+
+
+def test_output_dash_means_stdout(fake_ollama: FakeOllama, tmp_path: Path,
+                                  monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["bench", "llama3.2", "--host", fake_ollama.url, "--runs", "1",
+                                 "--max-tokens", "2", "--prompt", "hi", "-o", "csv:-", "-q"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("model,case,")
+    assert not (tmp_path / "-").exists()
+
+
+def test_progress_lines_name_each_warning_advice_once(fake_ollama: FakeOllama) -> None:
+    fake_ollama.models["llama3.2:latest"].reply_tokens = 2  # every reply stops short
+    result = runner.invoke(app, ["bench", "llama3.2", "--host", fake_ollama.url, "--runs", "2",
+                                 "--max-tokens", "8,16", "--prompt", "hi"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert result.stderr.count("stopped before --max-tokens") == 2
+    assert result.stderr.count("ask for a longer answer") == 1
