@@ -106,18 +106,18 @@ def measure(quick: bool) -> list[Figure]:
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["XDG_CACHE_HOME"] = tmp
         c0, t0 = time.process_time(), time.perf_counter()
-        from llmbox.bench.schema import validate_report
         from llmbox.hw.chips import load_catalog
         from llmbox.hw.models import load_models
         from llmbox.report.charts import build
         from llmbox.report.html import js_bundle, render_html
         from llmbox.report.static import save_text
+        from llmbox.results import BenchReport
 
         c_import, t_import = time.process_time(), time.perf_counter()
         js_bundle()  # the one-time build, outside the figure: the command caches it
         bundle_s = time.perf_counter() - t_import
         c1, t1 = time.process_time(), time.perf_counter()
-        reports = [validate_report(r) for r in raw]
+        reports = [BenchReport.parse(r) for r in raw]
         t2 = time.perf_counter()
         doc = build(reports, load_catalog(), load_models())
         t3 = time.perf_counter()

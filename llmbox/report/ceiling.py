@@ -24,6 +24,7 @@ from llmbox.hw.chips import Catalog, Chip, HostFacts, chip_from_facts, this_mach
 from llmbox.hw.estimate import GB, Workload, estimate, prefill_flops
 from llmbox.hw.models import ModelCatalog, ModelSpec, from_params, with_quant
 from llmbox.report.data import Entry, pool
+from llmbox.results import CaseResult
 
 _GPU_WORDS = ("nvidia", "geforce", "amd", "radeon", "intel", "arc")
 
@@ -76,7 +77,7 @@ def machine_chip(machine: dict[str, Any], catalog: Catalog) -> Chip:
     return replace(chip, name=f"{facts.cpu_name}, {facts.cores} cores")
 
 
-def model_spec(result: Any, models: ModelCatalog) -> ModelSpec | None:
+def model_spec(result: CaseResult, models: ModelCatalog) -> ModelSpec | None:
     """The estimator's description of a result's model: the catalog's entry at the measured
     quantization, else one guessed from the parameter count the server reported."""
     info = result.model_info

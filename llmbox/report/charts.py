@@ -18,6 +18,7 @@ from llmbox.hw.chips import Catalog
 from llmbox.hw.models import ModelCatalog
 from llmbox.report import data as d
 from llmbox.report.ceiling import Ceilings, ceilings
+from llmbox.results import BenchReport
 
 WIDTH = 300
 #: A Vega-Lite release that both altair's schema and vl-convert's bundled renderer know.
@@ -309,7 +310,7 @@ def ceiling_chart(rows: list[dict[str, Any]]) -> Chart:
 
 
 def build(
-    reports: Sequence[d.BenchReport],
+    reports: Sequence[BenchReport],
     catalog: Catalog,
     models: ModelCatalog,
     *,
@@ -359,7 +360,7 @@ def build(
     return doc
 
 
-def summary(reports: Sequence[d.BenchReport], items: Sequence[d.Entry]) -> dict[str, Any]:
+def summary(reports: Sequence[BenchReport], items: Sequence[d.Entry]) -> dict[str, Any]:
     """What went into the report: counts, models, machines, backends, the time span."""
     times = sorted(e.started_at for e in items if e.started_at)
     return {

@@ -19,9 +19,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 from llmbox.bench.metrics import percentile, ratio_with_error
-
-# The typed report: llmbox.results.BenchReport once it lands (same field names).
-from llmbox.bench.schema import Report as BenchReport
+from llmbox.bench.significance import welch_p
+from llmbox.defaults import ALPHA
+from llmbox.results import BenchReport, Case, CaseResult, RunSample
 
 __all__ = [
     "BenchReport",
@@ -30,11 +30,8 @@ __all__ = [
     "Regression",
     "entries",
     "pool",
-    "welch_p",
 ]
 
-#: A p-value below this makes a difference between two models "significant".
-ALPHA = 0.05
 #: Bins of a latency histogram.
 HIST_BINS = 30
 #: Series shown in a distribution chart (the ones with the most samples).
@@ -70,73 +67,6 @@ def pool(parts: Iterable[tuple[float, float, float]]) -> Pooled | None:
     return Pooled(int(total), mean, math.sqrt(max(0.0, (within + between) / (total - 1))))
 
 
-def _betacf(a: float, b: float, x: float) -> float:
-    """Continued fraction of the incomplete beta function (modified Lentz)."""
-    tiny = 1e-300
-    c, d = 1.0, 1.0 - (a + b) * x / (a + 1.0)
-    d = 1.0 / (d if abs(d) > tiny else tiny)
-    h = d
-    for m in range(1, 400):
-        for num in (
-            m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
-            -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1)),
-        ):
-            d = 1.0 + num * d
-            d = 1.0 / (d if abs(d) > tiny else tiny)
-            c = 1.0 + num / c
-            c = c if abs(c) > tiny else tiny
-            h *= d * c
-        if abs(d * c - 1.0) < 1e-13:
-            break
-    return h
-
-
-def _betainc(a: float, b: float, x: float) -> float:
-    """The regularised incomplete beta function I_x(a, b)."""
-    if x <= 0.0:
-        return 0.0
-    if x >= 1.0:
-        return 1.0
-    front = math.exp(
-        math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
-    )
-    if x < (a + 1.0) / (a + b + 2.0):
-        return front * _betacf(a, b, x) / a
-    return 1.0 - front * _betacf(b, a, 1.0 - x) / b
-
-
-def t_two_sided(t: float, df: float) -> float:
-    """P(|T| ≥ |t|) for Student's t with ``df`` degrees of freedom.
-
-    >>> round(t_two_sided(1.0, 1.0), 12)  # Cauchy: half the mass lies beyond ±1
-    0.5
-    >>> round(t_two_sided(2.228, 10.0), 3)  # the textbook 5 % point at 10 df
-    0.05
-    """
-    if math.isinf(t):
-        return 0.0
-    return _betainc(df / 2.0, 0.5, df / (df + t * t))
-
-
-def welch_p(a: Pooled, b: Pooled) -> float | None:
-    """Welch's t-test: the two-sided p-value that the means of ``a`` and ``b`` differ by chance;
-    None with fewer than two samples on a side.
-
-    >>> welch_p(Pooled(5, 10.0, 1.0), Pooled(5, 10.0, 1.0))
-    1.0
-    >>> welch_p(Pooled(5, 20.0, 0.0), Pooled(5, 10.0, 0.0))
-    0.0
-    """
-    if a.n < 2 or b.n < 2:
-        return None
-    va, vb = a.sd * a.sd / a.n, b.sd * b.sd / b.n
-    if va + vb == 0:
-        return 1.0 if a.mean == b.mean else 0.0
-    t = (a.mean - b.mean) / math.sqrt(va + vb)
-    df = (va + vb) ** 2 / (va * va / (a.n - 1) + vb * vb / (b.n - 1))
-    return min(1.0, t_two_sided(t, df))
-
-
 # --- flattening -----------------------------------------------------------------------------------
 
 
@@ -160,8 +90,8 @@ class Entry:
     summary as ``(n, mean, sd)`` per metric (read once: the charts ask for them many times)."""
 
     report: BenchReport
-    result: Any  # one element of report.results
-    case: Any  # result.case
+    result: CaseResult
+    case: Case
     series: str
     machine: str
     started_at: datetime | None
@@ -170,8 +100,8 @@ class Entry:
     def stat(self, metric: str) -> tuple[float, float, float] | None:
         return self.stats.get(metric)
 
-    def ok_runs(self) -> Iterator[Any]:
-        return (r for r in self.result.runs if r.error is None)
+    def ok_runs(self) -> Iterator[RunSample]:
+        return (r for r in self.result.runs if r.ok)
 
 
 def entries(reports: Sequence[BenchReport]) -> list[Entry]:
@@ -331,14 +261,16 @@ class Verdict:
 
     @property
     def text(self) -> str:
-        if self.p is None:
-            how = "too few runs to test"
-        else:
-            word = "significant" if self.significant else "not significant"
-            how = f"p = {self.p:.2g}, {word}"
+        """As ``llmbox bench`` words its verdicts."""
+        if self.p is not None and not self.significant:
+            return (
+                f"{self.faster} and {self.slower}: no significant difference at {self.metric} "
+                f"({self.case}, p={self.p:.2f})"
+            )
+        tail = ", too few runs to test significance" if self.p is None else f", p={self.p:.2g}"
         return (
             f"{self.faster} ran {self.ratio:.2f} ± {self.ratio_error:.2f}× faster than "
-            f"{self.slower} at {self.metric} ({self.case}; {how})"
+            f"{self.slower} at {self.metric} ({self.case}{tail})"
         )
 
 
@@ -355,12 +287,12 @@ def side_by_side(items: Sequence[Entry]) -> tuple[list[dict[str, Any]], list[Ver
             continue
         for metric, word in SPEED_METRICS:
             pooled = {
-                series: p
+                series: both
                 for series, group in sorted(by_case[case].items())
-                if (p := pool(s for e in group if (s := e.stat(metric)) is not None))
+                if (both := pool(s for e in group if (s := e.stat(metric)) is not None))
             }
-            for series, p in pooled.items():
-                rows.append(_row(p, case=case, series=series, metric=word))
+            for series, both in pooled.items():
+                rows.append(_row(both, case=case, series=series, metric=word))
             ranked = sorted(pooled.items(), key=lambda kv: -kv[1].mean)
             if len(ranked) < 2 or ranked[0][1].mean <= 0:
                 continue
@@ -369,9 +301,8 @@ def side_by_side(items: Sequence[Entry]) -> tuple[list[dict[str, Any]], list[Ver
                 if other.mean <= 0:
                     continue
                 ratio, err = ratio_with_error(best.mean, best.sd, other.mean, other.sd)
-                verdicts.append(
-                    Verdict(case, word, best_series, series, ratio, err, welch_p(best, other))
-                )
+                p = welch_p(best.mean, best.sd, best.n, other.mean, other.sd, other.n)
+                verdicts.append(Verdict(case, word, best_series, series, ratio, err, p))
     return rows, verdicts
 
 

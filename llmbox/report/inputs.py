@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from llmbox.bench.schema import load_report, validate_report
 from llmbox.errors import UsageError
-from llmbox.report.data import BenchReport
+from llmbox.results import BenchReport
 
 
 def expand(paths: Iterable[Path]) -> list[Path]:
@@ -30,4 +29,4 @@ def expand(paths: Iterable[Path]) -> list[Path]:
 def load_files(paths: Iterable[Path]) -> list[BenchReport]:
     """Each file read and checked against the ``llmbox.bench/1`` schema; the first bad one raises
     a UsageError naming it (and the field)."""
-    return [validate_report(load_report(p), str(p)) for p in expand(paths)]
+    return [BenchReport.load(p) for p in expand(paths)]

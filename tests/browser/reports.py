@@ -14,10 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from llmbox.bench.metrics import summarize
-from llmbox.bench.schema import validate_report
-from llmbox.bench.types import BatchStats, BenchReport, Case, CaseResult, ModelInfo, RunSample
-from llmbox.report.data import BenchReport as TypedReport
 from llmbox.report.data import Regression
+from llmbox.results import BatchStats, BenchReport, Case, CaseResult, ModelInfo, RunSample
 
 #: (name, decode tok/s, prefill tok/s, parameter size): two catalog models at CPU-like speeds.
 MODELS = (("llama3.2:3b", 28.0, 180.0, "3.2B"), ("qwen3:4b", 21.0, 130.0, "4.0B"))
@@ -120,7 +118,9 @@ def bench_report(
             for output in OUTPUTS:
                 for level in LEVELS:
                     label = f"pp{prompt} tg{output}" + (f" c{level}" if level > 1 else "")
-                    case = Case(label, prompt_tokens=prompt, max_tokens=output, concurrency=level)
+                    case = Case(
+                        label=label, prompt_tokens=prompt, max_tokens=output, concurrency=level
+                    )
                     result = CaseResult(model=name, case=case, model_info=_info(name, size))
                     share = 1.0 if level == 1 else 0.8  # concurrent requests share the chip
                     for b in range(RUNS if level == 1 else 2):
@@ -134,17 +134,17 @@ def bench_report(
                         result.runs += samples
                         if level > 1:
                             wall = max(s.e2e_s or 0 for s in samples) + 0.05
-                            result.batches.append(BatchStats(b, level, 0, wall, output * level))
+                            result.batches.append(BatchStats.of(b, level, 0, wall, output * level))
                     result.summary = summarize(result.runs, result.batches)
                     report.results.append(result)
-    return report.to_dict()
+    return report.to_json_dict()
 
 
-def typed(data: dict[str, Any]) -> TypedReport:
-    return validate_report(data)
+def typed(data: dict[str, Any]) -> BenchReport:
+    return BenchReport.parse(data)
 
 
-def history() -> list[TypedReport]:
+def history() -> list[BenchReport]:
     """Three daily runs of the grid on one machine; on the last day llama3.2:3b got 30 % slower."""
     out = []
     for day in range(DAYS):
