@@ -80,8 +80,13 @@ def parse_time(text: str) -> datetime | None:
 
 
 def machine_name(report: BenchReport) -> str:
-    """The machine a report ran on: its hostname, else the server's host."""
-    return str(report.machine.get("hostname") or report.server.host)
+    """The machine a report ran on, named as the results store groups series: the machine's
+    ``name`` if the report carries one, its hostname, its chip, its CPU, else the server's host."""
+    for key in ("name", "hostname", "chip", "cpu"):
+        value = report.machine.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return report.server.host
 
 
 @dataclass(frozen=True)
@@ -311,10 +316,13 @@ def side_by_side(items: Sequence[Entry]) -> tuple[list[dict[str, Any]], list[Ver
 
 @dataclass(frozen=True)
 class Regression:
-    """A change point the results store found: ``series`` got worse at ``at``."""
+    """A change point the results store found: the series (model, case, machine, backend) got
+    worse from the run that started ``at`` on."""
 
-    series: str
+    model: str
     case: str
+    machine: str
+    backend: str
     metric: str
     at: datetime
     change_pct: float
@@ -330,7 +338,11 @@ def trend(
     for e in items:
         if e.started_at is not None and e.stat(metric) is not None:
             groups[(e.series, e.case.label)].append((e.started_at, e))
-    flagged = {(r.series, r.case, r.at): r.change_pct for r in regressions if r.metric == metric}
+    flagged = {
+        (r.model, r.case, r.machine, r.backend, r.at): r.change_pct
+        for r in regressions
+        if r.metric == metric
+    }
     rows = []
     for (series, case), group in sorted(groups.items(), key=lambda kv: kv[0]):
         if len({at for at, _ in group}) < 2:
@@ -352,7 +364,12 @@ def trend(
             row = _row(p, series=series, case=case, at=bucket[-1][0].strftime(_ISO))
             row["runs"] = len(bucket)
             row["versions"] = ", ".join(sorted({_versions(e.report) for _, e in bucket}))
-            changes = [c for at, _ in bucket if (c := flagged.get((series, case, at))) is not None]
+            changes = [
+                c
+                for at, e in bucket
+                if (c := flagged.get((e.result.model, case, e.machine, e.report.backend, at)))
+                is not None
+            ]
             if changes:
                 row["regression"] = round(changes[0], 1)
             rows.append(row)

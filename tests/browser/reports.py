@@ -159,8 +159,10 @@ def history() -> list[BenchReport]:
 #: The regression a results store would report for ``history()``.
 REGRESSIONS = (
     Regression(
-        series="llama3.2:3b",
+        model="llama3.2:3b",
         case="pp128 tg32",
+        machine="box-a",
+        backend="ollama",
         metric="decode_tps",
         at=DAY0 + timedelta(days=DAYS - 1),
         change_pct=-23.1,
