@@ -73,9 +73,16 @@ def _tip(name: str, title: str, fmt: str | None = None, kind: str = "Q") -> alt.
     return alt.Tooltip(f"{name}:{kind}", title=title)
 
 
-def _spread(chart: Any) -> Any:
-    """``lo`` and ``hi``: mean ∓ sd, computed by the page rather than shipped in the data."""
-    return chart.transform_calculate(lo="datum.mean - datum.sd", hi="datum.mean + datum.sd")
+def _mean_sd(base: Any, title: str, tips: list[alt.Tooltip], *, zero: bool = True) -> list[Any]:
+    """A line through the means, a whisker of ± one sd at each (``lo``/``hi`` are computed by
+    the page rather than shipped in the data), and a point carrying the tooltip."""
+    y = alt.Y("mean:Q", title=title, scale=alt.Scale(zero=zero))
+    spread = base.transform_calculate(lo="datum.mean - datum.sd", hi="datum.mean + datum.sd")
+    return [
+        base.mark_line().encode(y=y),
+        spread.mark_rule(opacity=0.6).encode(y=alt.Y("lo:Q", title=title), y2="hi:Q"),
+        base.mark_point(filled=True, size=60).encode(y=y, tooltip=tips),
+    ]
 
 
 _SERIES = alt.Color("series:N", title="series", legend=alt.Legend(orient="bottom", columns=2))
@@ -92,13 +99,8 @@ def speed_chart(rows: list[dict[str, Any]], axis: str, label: str) -> Chart:
     base = alt.Chart(data("rows", rows)).encode(
         x=alt.X(f"{axis}:Q", title=label, scale=alt.Scale(zero=False)), color=_SERIES
     )
-    y = alt.Y("mean:Q", title="tokens/s")
     tips = [_tip("metric", "metric", kind="N"), _tip(axis, label, "d"), *_STAT_TIPS]
-    layered = alt.layer(
-        base.mark_line().encode(y=y),
-        _spread(base).mark_rule().encode(y=alt.Y("lo:Q", title="tokens/s"), y2="hi:Q"),
-        base.mark_point(filled=True, size=60).encode(y=y, tooltip=tips),
-    ).properties(width=WIDTH, height=220)
+    layered = alt.layer(*_mean_sd(base, "tokens/s", tips)).properties(width=WIDTH, height=220)
     spec = layered.facet(column=alt.Column("metric:N", title=None)).resolve_scale(y="independent")
     name = "prompt" if axis == "prompt_tokens" else "output"
     return Chart(
@@ -124,16 +126,10 @@ def concurrency_chart(rows: list[dict[str, Any]]) -> Chart:
     ]  # fmt: skip
     x = alt.X("concurrency:Q", title="concurrent requests", scale=alt.Scale(type="log", base=2))
     base = alt.Chart(data("tp", tp)).encode(x=x, color=_SERIES)
-    y = alt.Y("mean:Q", title="output tokens/s (all requests)")
-    left = alt.layer(
-        base.mark_line().encode(y=y),
-        _spread(base)
-        .mark_rule()
-        .encode(y=alt.Y("lo:Q", title="output tokens/s (all requests)"), y2="hi:Q"),
-        base.mark_point(filled=True, size=60).encode(
-            y=y, tooltip=[_tip("concurrency", "concurrency", "d"), *_STAT_TIPS]
-        ),
-    ).properties(width=WIDTH, height=220, title="Throughput")
+    tips = [_tip("concurrency", "concurrency", "d"), *_STAT_TIPS]
+    left = alt.layer(*_mean_sd(base, "output tokens/s (all requests)", tips)).properties(
+        width=WIDTH, height=220, title="Throughput"
+    )
     tbase = alt.Chart(data("ttft", ttft)).encode(
         x=x, color=_SERIES, strokeDash=alt.StrokeDash("percentile:N", title="TTFT")
     )
@@ -208,7 +204,9 @@ def side_by_side_chart(rows: list[dict[str, Any]]) -> Chart:
                 *_STAT_TIPS,
             ],
         ),
-        _spread(base).mark_rule(color="black").encode(y="lo:Q", y2="hi:Q"),
+        base.transform_calculate(lo="datum.mean - datum.sd", hi="datum.mean + datum.sd")
+        .mark_rule(color="black")
+        .encode(y="lo:Q", y2="hi:Q"),
         data=data("rows", rows),
     ).properties(width=max(60, 28 * len({r["series"] for r in rows})), height=180)
     spec = layered.facet(
@@ -235,7 +233,6 @@ def trend_chart(rows: list[dict[str, Any]]) -> Chart:
             color=_SERIES,
         )
     )
-    y = alt.Y("mean:Q", title="decode tokens/s", scale=alt.Scale(zero=False))
     tips = [
         _tip("when", "started", kind="N"),
         _tip("case", "case", kind="N"),
@@ -243,17 +240,13 @@ def trend_chart(rows: list[dict[str, Any]]) -> Chart:
         _tip("runs", "runs", "d"),
         _tip("versions", "versions", kind="N"),
     ]
-    layered = alt.layer(
-        base.mark_line().encode(y=y),
-        _spread(base)
-        .mark_rule(opacity=0.5)
-        .encode(y=alt.Y("lo:Q", title="decode tokens/s"), y2="hi:Q"),
-        base.mark_point(filled=True, size=50).encode(y=y, tooltip=tips),
+    layers = _mean_sd(base, "decode tokens/s", tips, zero=False)
+    flag = (
         base.transform_filter("isValid(datum.regression)")
-        .mark_point(shape="triangle-down", size=220, color="#d62728", filled=False,
-                    strokeWidth=2)
-        .encode(y=y, tooltip=[*tips, _tip("regression", "regression %", "+.1f")]),
-    ).properties(width=WIDTH, height=180)  # fmt: skip
+        .mark_point(shape="triangle-down", size=220, color="#d62728", filled=False, strokeWidth=2)
+        .encode(y=alt.Y("mean:Q"), tooltip=[*tips, _tip("regression", "regression %", "+.1f")])
+    )
+    layered = alt.layer(*layers, flag).properties(width=WIDTH, height=180)
     faceted = layered.facet(facet=alt.Facet("case:N", title=None), columns=2)
     flagged = sum(1 for r in rows if "regression" in r)
     return Chart(

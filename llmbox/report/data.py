@@ -202,7 +202,7 @@ def nice_step(span: float, bins: int) -> float:
     """A round bin width (1, 2 or 5 × 10^k) giving about ``bins`` bins over ``span``.
 
     >>> nice_step(100.0, 30), nice_step(0.7, 30)
-    (5.0, 0.02)
+    (5.0, 0.05)
     """
     raw = span / bins if span > 0 else 1.0
     power = 10 ** math.floor(math.log10(raw))
