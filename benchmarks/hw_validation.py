@@ -46,7 +46,10 @@ def main(argv: list[str] | None = None) -> int:
     catalog, models = load_catalog(), load_models()
     obs, _sources = F.load_observations(args.table, catalog, models)
     if args.fit:
-        sys.stdout.write(F.families_yaml(F.fit_all(obs, catalog)))
+        families = F.fit_all(obs, catalog)
+        sys.stdout.write("families:\n" + F.families_yaml(families))
+        fitted = F.with_families(catalog, families)
+        sys.stdout.write("runners:\n" + F.runners_yaml(F.fit_runners(obs, fitted)))
         return 0
     shipped = F.score(obs, catalog)
     loo = F.leave_one_chip_out(obs, catalog)

@@ -36,3 +36,6 @@ OUTLIER_MIN_REL = 0.05
 
 #: Embedded engine context per slot when --ctx-size is not given.
 EMBEDDED_CTX_SIZE = 4096
+
+#: Open-loop load without --max-concurrency: connections the client keeps ready.
+OPEN_LOOP_CONNECTIONS = 64

@@ -54,6 +54,11 @@ class Case(_Model):
     api: Api = "chat"
     num_ctx: int | None = None
     cold: bool = False
+    mode: Literal["continuous", "batch"] = "continuous"  # how concurrency > 1 is kept up
+    rate: float | None = None  # open loop: requests per second (None: closed loop)
+    arrivals: str = "poisson"  # open loop: poisson | constant | gamma:K
+    requests: int | None = None  # open loop: requests sent at this rate
+    max_concurrency: int | None = None  # open loop: cap on requests in flight
     prompt: str | None = Field(default=None, exclude=True)
     image_paths: tuple[str, ...] = Field(default=(), exclude=True)
 
@@ -74,7 +79,9 @@ class RunSample(_Model):
     e2e_s: float | None = None
     itl_mean_s: float | None = None  # mean gap between token arrivals after the first
     itl_max_s: float | None = None
-    queue_s: float | None = None  # client TTFT minus the server's load and prefill, when > 0
+    queue_s: float | None = None  # time waited for a free slot (see llmbox.bench.runner)
+    sched_delay_s: float | None = None  # open loop: actual send − scheduled arrival (included
+    # in ttft_s, ttft_answer_s and e2e_s, which count from the scheduled arrival)
     done_reason: str | None = None
     status: int | None = None  # HTTP status of a failed request (e.g. 503 queue full)
     error: str | None = None
@@ -218,6 +225,7 @@ class Options(BaseModel):
     order: Literal["sequential", "interleave"] = "sequential"
     cooldown_s: float = 0.0
     nonce: str | None = None  # makes this invocation's prompts unseen by any server cache
+    slo: dict[str, float] = Field(default_factory=dict)  # --slo: metric -> limit (s)
 
 
 class BenchReport(_Model):

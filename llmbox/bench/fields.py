@@ -39,6 +39,9 @@ _ALL = (
     Metric("aggregate_tps", "aggregate t/s", "tok/s", "output tokens of a batch / its wall time"),
     Metric("requests_per_s", "req/s", "req/s", "requests completed per second"),
     Metric("queue_s", "queue", "s", "time waited for a free slot before the server began"),
+    Metric("sched_delay_s", "sched delay", "s", "open loop: actual send − scheduled arrival"),
+    Metric("slo_pass", "SLO met", "share", "share of requests that met every --slo limit"),
+    Metric("goodput", "goodput", "req/s", "requests that met every --slo limit, per second"),
 )
 
 #: Every summary metric, in the documented order (CSV columns follow it).
@@ -65,6 +68,8 @@ def fmt_value(metric: str, value: float) -> str:
         return f"{value:.4g}"
     if spec.unit == "req/s":
         return f"{value:.2f} req/s"
+    if spec.unit == "share":
+        return f"{value:.1%}"
     if not spec.is_time:
         return f"{value:.1f} tok/s"
     if abs(value) < 1:

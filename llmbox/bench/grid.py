@@ -10,6 +10,7 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -22,7 +23,13 @@ def label_for(case: Case) -> str:
     """llama-bench-style labels: ``pp512 tg128``, ``tg128 c4``, ``pp512 tg128 +img think``."""
     parts = [f"pp{case.prompt_tokens}" if case.prompt_tokens else "prompt", f"tg{case.max_tokens}"]
     if case.concurrency > 1:
-        parts.append(f"c{case.concurrency}")
+        parts.append(f"c{case.concurrency}" + (" batch" if case.mode == "batch" else ""))
+    if case.rate is not None:
+        parts.append(f"@{case.rate:g}/s")
+        if case.arrivals != "poisson":
+            parts.append(case.arrivals)
+        if case.max_concurrency:
+            parts.append(f"max{case.max_concurrency}")
     if case.num_ctx:
         parts.append(f"ctx{case.num_ctx}")
     if case.images:
@@ -73,6 +80,12 @@ class GridOptions:
     images: tuple[str, ...] = ()
     api: Api = "chat"
     cold: bool = False
+    mode: Literal["continuous", "batch"] = "continuous"
+    rates: Sequence[float] = ()  # open loop, requests per second
+    arrivals: str = "poisson"
+    requests: int | None = None  # open loop: per rate (None: see load.default_requests)
+    duration_s: float | None = None  # open loop: requests = rate × duration
+    max_concurrency: int | None = None
 
 
 DEFAULT_MAX_TOKENS = defaults.MAX_TOKENS
@@ -84,14 +97,27 @@ def cases_from_options(opts: GridOptions) -> list[Case]:
     if opts.prompt is None:
         prompt_sizes = list(opts.prompt_tokens or [DEFAULT_PROMPT_TOKENS])
     contexts: list[int | None] = list(opts.num_ctx) or [None]
+    if opts.rates and opts.concurrency:
+        raise UsageError(
+            "give --rate (open loop) or --concurrency (closed loop), not both",
+            hint="cap requests in flight under --rate with --max-concurrency",
+        )
+    loads: list[tuple[int, float | None]] = [(c, None) for c in opts.concurrency or [1]]
+    if opts.rates:
+        loads = [(1, r) for r in opts.rates]
     cases = []
-    for ctx, pt, mt, conc in itertools.product(
+    for ctx, pt, mt, (conc, rate) in itertools.product(
         contexts,
         prompt_sizes,
         opts.max_tokens or [DEFAULT_MAX_TOKENS],
-        opts.concurrency or [1],
+        loads,
     ):
         case = Case(
+            mode=opts.mode,
+            rate=rate,
+            arrivals=opts.arrivals,
+            requests=_open_loop_requests(opts, rate),
+            max_concurrency=opts.max_concurrency if rate is not None else None,
             label="",
             prompt_tokens=pt,
             prompt=opts.prompt,
@@ -106,6 +132,18 @@ def cases_from_options(opts: GridOptions) -> list[Case]:
         )
         cases.append(case.model_copy(update={"label": label_for(case)}))
     return cases
+
+
+def _open_loop_requests(opts: GridOptions, rate: float | None) -> int | None:
+    if rate is None:
+        return None
+    if opts.requests is not None:
+        return opts.requests
+    if opts.duration_s is not None:
+        return max(1, round(rate * opts.duration_s))
+    from llmbox.bench.load import default_requests
+
+    return default_requests(rate)
 
 
 def expand(models: Sequence[str], cases: Sequence[Case]) -> list[tuple[str, Case]]:

@@ -7,7 +7,7 @@ shows up as spread instead of being averaged away.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from llmbox.defaults import CACHED_SHARE_LIMIT
 from llmbox.results import BatchStats, RunSample, Stat
@@ -16,12 +16,22 @@ NS = 1e9
 
 #: Metrics where a higher value is better (all others: lower is better).
 HIGHER_IS_BETTER = frozenset(
-    {"prefill_tps", "decode_tps", "answer_tps", "aggregate_tps", "requests_per_s"}
+    {
+        "prefill_tps",
+        "decode_tps",
+        "answer_tps",
+        "aggregate_tps",
+        "requests_per_s",
+        "goodput",
+        "slo_pass",
+    }
 )
 
 #: Latency metrics: their p90 and p99 are always reported (interpolated between the largest
 #: samples when there are fewer than 10 or 100 of them), at every concurrency.
-LATENCY_METRICS = frozenset({"ttft_s", "ttft_answer_s", "e2e_s", "itl_s", "queue_s"})
+LATENCY_METRICS = frozenset(
+    {"ttft_s", "ttft_answer_s", "e2e_s", "itl_s", "queue_s", "sched_delay_s"}
+)
 
 
 def prefill_tps(run: RunSample) -> float | None:
@@ -121,7 +131,32 @@ def _present(xs: Iterable[float | None]) -> list[float]:
     return [x for x in xs if x is not None]
 
 
-def summarize(runs: Sequence[RunSample], batches: Sequence[BatchStats] = ()) -> dict[str, Stat]:
+def slo_met(run: RunSample, slo: Mapping[str, float]) -> bool:
+    """Did a successful run meet every limit? ``slo``: ``ttft_s``, ``e2e_s``, ``itl_s`` (per-run
+    mean gap), ``ttft_answer_s``, ``queue_s`` → seconds. A limit on a value the run lacks fails.
+
+    >>> slo_met(RunSample(ttft_s=1.0, e2e_s=4.0), {"ttft_s": 2, "e2e_s": 10})
+    True
+    """
+    values = {
+        "ttft_s": run.ttft_s,
+        "ttft_answer_s": run.ttft_answer_s,
+        "e2e_s": run.e2e_s,
+        "itl_s": run.itl_mean_s,
+        "queue_s": run.queue_s,
+    }
+    for metric, limit in slo.items():
+        value = values.get(metric)
+        if value is None or value > limit:
+            return False
+    return run.ok
+
+
+def summarize(
+    runs: Sequence[RunSample],
+    batches: Sequence[BatchStats] = (),
+    slo: Mapping[str, float] | None = None,
+) -> dict[str, Stat]:
     """The summary block of a case: statistics of each metric over the successful runs."""
     ok = [r for r in runs if r.ok]
     series: dict[str, list[float]] = {
@@ -135,13 +170,21 @@ def summarize(runs: Sequence[RunSample], batches: Sequence[BatchStats] = ()) -> 
     if any(r.thinking_tokens for r in ok):
         series["answer_tps"] = _present(answer_tps(r) for r in ok)
         series["ttft_answer_s"] = _present(r.ttft_answer_s for r in ok)
-    concurrent = [b for b in batches if b.requests > 1 and b.wall_s > 0]
-    if concurrent:
-        series["aggregate_tps"] = [b.aggregate_tps for b in concurrent]
-        series["requests_per_s"] = [b.requests / b.wall_s for b in concurrent]
+    timed = [b for b in batches if b.wall_s > 0]
+    if timed:  # concurrent batches, or the windows of a load phase
+        series["aggregate_tps"] = [b.aggregate_tps for b in timed]
+        series["requests_per_s"] = [b.requests / b.wall_s for b in timed]
         series["queue_s"] = _present(r.queue_s for r in ok)
+        series["sched_delay_s"] = _present(r.sched_delay_s for r in ok)
+        wall_s = sum(b.wall_s for b in timed)
     else:
         series["requests_per_s"] = [1 / r.e2e_s for r in ok if r.e2e_s]
+        wall_s = sum(r.e2e_s or 0.0 for r in ok)
+    if slo and runs:
+        met = [1.0 if slo_met(r, slo) else 0.0 for r in runs]
+        series["slo_pass"] = met
+        if wall_s > 0:
+            series["goodput"] = [sum(met) / wall_s]
     return {
         name: Stat(**s)
         for name, xs in series.items()

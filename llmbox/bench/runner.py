@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -43,6 +44,7 @@ class RunnerConfig:
     nonce: str = ""
     order: Literal["sequential", "interleave"] = "sequential"
     cooldown_s: float = 0.0
+    slo: tuple[tuple[str, float], ...] = ()  # metric -> limit in seconds
 
 
 # -- events (what a progress display listens to) ------------------------------------------------
@@ -154,8 +156,7 @@ class Runner:
                 for index, (model, case) in enumerate(grid, start=1):
                     run = self._start(model, case, states[model], index, len(grid))
                     await self._prepare(run, states[model])
-                    for rep in range(self.config.runs):
-                        await self._measure(run, states[model], rep)
+                    await self._measure_all(run, states[model])
                     await self._finish(run, states[model], report)
         except ServerUnreachable:
             report.interrupted = True
@@ -176,7 +177,11 @@ class Runner:
             runs.append(run)
         for rep in range(self.config.runs):
             for run in runs:
-                await self._measure(run, states[run.model], rep)
+                if _whole(run.case):
+                    if rep == 0:  # a load phase is one piece: it runs whole in the first round
+                        await self._measure_all(run, states[run.model])
+                else:
+                    await self._measure(run, states[run.model], rep)
                 if self.config.cooldown_s > 0:
                     await asyncio.sleep(self.config.cooldown_s)
         for run in runs:
@@ -186,7 +191,9 @@ class Runner:
         self, model: str, case: Case, state: _ModelState, index: int, total: int
     ) -> _CaseRun:
         cfg = self.config
-        requests = cfg.warmup + cfg.runs * case.concurrency  # warm-ups go one at a time
+        open_loop = (case.requests or 0) if case.rate is not None else None
+        measured = cfg.runs * case.concurrency if open_loop is None else open_loop
+        requests = cfg.warmup + measured  # warm-ups go one at a time
         if case.prompt_tokens and not state.prompts.calibrated:
             requests += 2  # the calibration probes
         self.emit(CaseStarted(model, case, index, total, requests))
@@ -208,6 +215,80 @@ class Runner:
         if mem := await self._memory(run.model):
             run.result.model_info = _merge(state.info, mem)
 
+    async def _measure_all(self, run: _CaseRun, state: _ModelState) -> None:
+        case = run.case
+        if case.rate is not None:
+            await self._open_loop(run, state)
+        elif case.concurrency > 1 and case.mode == "continuous":
+            await self._continuous(run, state)
+        else:
+            for rep in range(self.config.runs):
+                await self._measure(run, state, rep)
+
+    async def _continuous(self, run: _CaseRun, state: _ModelState) -> None:
+        """C workers keep C requests in flight: each sends its next one when its last is done."""
+        total = self.config.runs * run.case.concurrency
+        pending = iter(range(total))
+        done: list[tuple[int, RunSample]] = []
+        t0 = perf_counter_ns()
+
+        async def worker() -> None:
+            for i in pending:  # one shared iterator: the workers take turns
+                request = self._request(run, state)[0]
+                sample = await self._send(request)
+                sample.batch = i
+                done.append((perf_counter_ns(), sample))
+                run.result.runs.append(sample)
+                self._count(run, sample, warmup=False)
+
+        await asyncio.gather(*(worker() for _ in range(run.case.concurrency)))
+        run.result.batches.extend(windows(done, t0, self.config.runs))
+
+    async def _open_loop(self, run: _CaseRun, state: _ModelState) -> None:
+        """Requests sent on their own schedule; latencies count from the scheduled arrival."""
+        from llmbox.bench.load import parse_arrivals, schedule
+
+        case = run.case
+        assert case.rate is not None
+        n = case.requests or 1
+        rng = random.Random(f"{self.config.seed}/{self.config.nonce}/{run.index}")
+        due = schedule(parse_arrivals(case.arrivals), case.rate, n, rng)
+        requests = [self._request(run, state)[0] for _ in range(n)]  # before the clock starts
+        cap = asyncio.Semaphore(case.max_concurrency) if case.max_concurrency else None
+        done: list[tuple[int, RunSample]] = []
+        loop = asyncio.get_running_loop()
+        t0 = perf_counter_ns() + 5_000_000  # a moment to get going
+
+        async def send(i: int, due_ns: int) -> None:
+            if cap is not None:
+                await cap.acquire()
+            try:
+                delay = (perf_counter_ns() - due_ns) / 1e9
+                sample = await self._send(requests[i])
+            finally:
+                if cap is not None:
+                    cap.release()
+            sample.batch = i
+            sample.sched_delay_s = round(delay, 6)
+            for key in ("ttft_s", "ttft_answer_s", "e2e_s"):
+                value = getattr(sample, key)
+                if value is not None:
+                    setattr(sample, key, value + delay)
+            done.append((perf_counter_ns(), sample))
+            run.result.runs.append(sample)
+            self._count(run, sample, warmup=False)
+
+        tasks = []
+        for i, t in enumerate(due):
+            due_ns = t0 + round(t * 1e9)
+            wait = (due_ns - perf_counter_ns()) / 1e9
+            if wait > 0:
+                await asyncio.sleep(wait)
+            tasks.append(loop.create_task(send(i, due_ns)))
+        await asyncio.gather(*tasks)
+        run.result.runs.sort(key=lambda r: r.batch)
+        run.result.batches.extend(windows(done, t0, self.config.runs))
+
     async def _measure(self, run: _CaseRun, state: _ModelState, rep: int) -> None:
         if run.case.concurrency == 1:
             sample, words = await self._one(run, state)
@@ -226,12 +307,12 @@ class Runner:
         result = run.result
         if result.model_info.size_vram is None and (mem := await self._memory(run.model)):
             result.model_info = _merge(state.info, mem)
-        if run.case.concurrency > 1:
+        if run.case.concurrency > 1 or run.case.rate is not None:
             fill_queue_waits(result.runs)
         if run.extra:
             extra = sorted(run.extra)
             result.image_tokens = extra[len(extra) // 2]
-        result.summary = summarize(result.runs, result.batches)
+        result.summary = summarize(result.runs, result.batches, dict(self.config.slo))
         result.failed_runs = result.failed
         result.warnings = check(result)
         report.results.append(result)
@@ -391,6 +472,36 @@ def queue_wait(sample: RunSample, warm_load_ns: int | None = None) -> float | No
     hidden = max(0.0, sample.ttft_s - server_s)
     in_load = 0.0 if warm_load_ns is None else max(0, sample.load_duration_ns - warm_load_ns) / 1e9
     return round(hidden + in_load, 6)
+
+
+def _whole(case: Case) -> bool:
+    """Cases measured in one piece (a load phase), not run by run."""
+    return case.rate is not None or (case.concurrency > 1 and case.mode == "continuous")
+
+
+def windows(done: Sequence[tuple[int, RunSample]], t0_ns: int, n: int) -> list[BatchStats]:
+    """Throughput of a load phase in ``n`` equal windows of its wall time (by completion time),
+    so the statistics have a spread; a window without a completion is left out."""
+    if not done:
+        return []
+    end = max(t for t, _ in done)
+    span = max(end - t0_ns, 1)
+    out = []
+    for w in range(max(1, n)):
+        lo, hi = t0_ns + span * w // n, t0_ns + span * (w + 1) // n
+        inside = [s for t, s in done if lo < t <= hi or (w == 0 and t == lo)]
+        if not inside:
+            continue
+        out.append(
+            BatchStats.of(
+                batch=w,
+                requests=len(inside),
+                failed=sum(1 for s in inside if not s.ok),
+                wall_s=(hi - lo) / 1e9,
+                output_tokens=sum(s.eval_count for s in inside if s.ok),
+            )
+        )
+    return out
 
 
 def fill_queue_waits(runs: Sequence[RunSample]) -> None:

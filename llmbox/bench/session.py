@@ -1,34 +1,22 @@
-"""A benchmark session: what the user asked for → a validated plan → a report, saved as it grows.
+"""A benchmark session: a validated plan → a report, saved as it grows.
 
-``BenchOptions`` holds the options exactly as given (``None``: not given). ``build_plan`` resolves
-them — flag > suite > default, in this one place — and checks everything that can be checked
-without a server. ``run_bench`` then asks the backend what it can do and what the server has
-(every model, its capabilities, its context) before the first request, runs the grid, saves the
-report through ``checkpoint`` after each case (and when interrupted, or killed by SIGTERM), and
-evaluates the gates. It returns an ``Outcome``: the report and, if the run did not fully succeed,
-the error to report *after* the data has been printed.
+``run_bench`` asks the backend what it can do and what the server has (every model, its
+capabilities, its context) before the first request, runs the grid, saves the report through
+``checkpoint`` after each case (and when interrupted, or killed by SIGTERM), and evaluates the
+gates. It returns an ``Outcome``: the report and, if the run did not fully succeed, the error to
+report *after* the data has been printed. The plan comes from ``llmbox.bench.plan``.
 """
 
 from __future__ import annotations
 
-import math
-import secrets
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 from llmbox import defaults
 from llmbox.backends.base import Backend
-from llmbox.bench.grid import (
-    GridOptions,
-    cases_from_options,
-    expand,
-    label_for,
-    load_suite,
-    parse_int_list,
-)
-from llmbox.bench.runner import CaseFinished, Event, Runner, RunnerConfig, now_utc
+from llmbox.bench.plan import Plan
+from llmbox.bench.runner import CaseFinished, Event, Runner, now_utc
 from llmbox.errors import (
     GateFailed,
     Interrupted,
@@ -39,44 +27,7 @@ from llmbox.errors import (
     Terminated,
     UsageError,
 )
-from llmbox.results import BenchReport, Case, ModelInfo, Options
-
-Order = Literal["sequential", "interleave"]
-
-#: File signatures of the image formats vision models take (PNG, JPEG, GIF, WebP, BMP).
-_IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM")
-
-
-@dataclass(frozen=True)
-class BenchOptions:
-    """``llmbox bench``'s options as given; ``None`` means "not given" (see llmbox.defaults)."""
-
-    models: Sequence[str]
-    runs: int | None = None
-    warmup: int | None = None
-    prompt: str | None = None
-    prompt_file: Path | None = None
-    prompt_tokens: str | None = None  # comma lists: "128,512"
-    max_tokens: str | None = None
-    concurrency: str | None = None
-    num_ctx: str | None = None
-    think: bool | None = None
-    images: Sequence[Path] = ()
-    api: str | None = None
-    cold: bool | None = None
-    seed: int | None = None
-    temperature: float | None = None
-    suite: str | None = None
-    order: Order | None = None
-    cooldown: float | None = None
-    backend: str | None = None
-    ignore_eos: bool | None = None
-    threads: int | None = None
-    parallel: int | None = None
-    ctx_size: int | None = None
-    host: str | None = None
-    timeout: float | None = None
-    api_key: str | None = None
+from llmbox.results import BenchReport, ModelInfo, Options
 
 
 @dataclass(frozen=True)
@@ -87,232 +38,10 @@ class GateOptions:
     max_regression: str | None = None
 
 
-@dataclass(frozen=True)
-class Plan:
-    """Everything a run needs, validated: the grid in run order and the runner's settings."""
-
-    grid: list[tuple[str, Case]]
-    config: RunnerConfig
-    options: Options
-    backend: str
-    max_concurrency: int
-    build_backend: Callable[[], Backend] = field(repr=False, compare=False)
-
-
 @dataclass
 class Outcome:
     report: BenchReport
     error: LlmboxError | None = None  # raise it after printing the report
-
-
-# -- plan ----------------------------------------------------------------------------------------
-
-
-def _pick(flag: object, suite: object, default: object) -> object:
-    """flag > suite > default, where None means "not given"."""
-    if flag is not None:
-        return flag
-    return suite if suite is not None else default
-
-
-def _read_prompt(path: Path) -> str:
-    try:
-        return path.read_bytes().decode("utf-8")
-    except IsADirectoryError:
-        raise UsageError(f"--prompt-file {path} is a directory", hint="give a text file") from None
-    except OSError as err:
-        raise UsageError(
-            f"cannot read {path}: {err.strerror}", hint="check --prompt-file"
-        ) from None
-    except UnicodeDecodeError:
-        raise UsageError(
-            f"--prompt-file {path} is not UTF-8 text", hint="save the prompt as UTF-8"
-        ) from None
-
-
-def check_image(path: Path) -> None:
-    """A readable PNG/JPEG/GIF/WebP/BMP file, or a UsageError saying what it is not."""
-    try:
-        with path.open("rb") as handle:
-            head = handle.read(16)
-    except IsADirectoryError:
-        raise UsageError(f"--image {path} is a directory", hint="give an image file") from None
-    except OSError as err:
-        reason = "not found" if isinstance(err, FileNotFoundError) else err.strerror
-        raise UsageError(f"image {path}: {reason}", hint="check --image PATH") from None
-    webp = head[:4] == b"RIFF" and head[8:12] == b"WEBP"
-    if not webp and not any(head.startswith(m) for m in _IMAGE_MAGIC):
-        raise UsageError(
-            f"--image {path} is not an image (PNG, JPEG, GIF, WebP or BMP)",
-            hint="vision models take image files; check the path",
-        )
-
-
-def _single(values: list[int], option: str) -> int | None:
-    if len(values) > 1:
-        raise UsageError(
-            f"{option} takes one value with --suite", hint="the suite's cases form the grid"
-        )
-    return values[0] if values else None
-
-
-def _suite_cases(
-    opts: BenchOptions, grid: GridOptions
-) -> tuple[list[Case], int | None, int | None]:
-    """The suite's cases with every given flag applied to each case (flag > suite)."""
-    assert opts.suite is not None
-    suite, base = load_suite(opts.suite)
-    pt = _single(list(grid.prompt_tokens), "--prompt-tokens")
-    mt = _single(list(grid.max_tokens), "--max-tokens")
-    conc = _single(list(grid.concurrency), "--concurrency")
-    ctx = _single(list(grid.num_ctx), "--num-ctx")
-    out = []
-    for case, spec in zip(suite.to_cases(base), suite.cases, strict=True):
-        update: dict[str, object] = {}
-        if grid.prompt is not None:
-            update |= {"prompt": grid.prompt, "prompt_tokens": None}
-        elif pt is not None:
-            update |= {"prompt": None, "prompt_tokens": pt}
-        if mt is not None:
-            update["max_tokens"] = mt
-        if conc is not None:
-            update["concurrency"] = conc
-        if ctx is not None:
-            update["num_ctx"] = ctx
-        if opts.think is not None:
-            update["think"] = opts.think
-        if grid.images:
-            update |= {"images": len(grid.images), "image_paths": grid.images}
-        if opts.api is not None:
-            update["api"] = opts.api
-        if opts.cold is not None:
-            update["cold"] = opts.cold
-        if update:
-            case = case.model_copy(update=update)
-            if spec.label is None:
-                case = case.model_copy(update={"label": label_for(case)})
-        out.append(case)
-    return out, suite.runs, suite.warmup
-
-
-def build_plan(opts: BenchOptions) -> Plan:
-    """Resolve and validate the options; no request is sent. Raises UsageError."""
-    models = [m.strip() for m in opts.models]
-    if not models:
-        raise UsageError("no model given", hint="e.g. llmbox bench llama3.2:3b")
-    if any(not m for m in models):
-        raise UsageError("an empty model name was given", hint="e.g. llmbox bench llama3.2:3b")
-    if len(set(models)) != len(models):
-        raise UsageError("a model is listed twice", hint="list each model once")
-    if opts.prompt is not None and opts.prompt_file is not None:
-        raise UsageError("give --prompt or --prompt-file, not both")
-    prompt = _read_prompt(opts.prompt_file) if opts.prompt_file is not None else opts.prompt
-    if prompt is not None and not prompt.strip():
-        raise UsageError("the prompt is empty", hint="give --prompt TEXT or --prompt-tokens N")
-    if prompt is not None and opts.prompt_tokens is not None:
-        raise UsageError(
-            "give --prompt/--prompt-file (a literal text) or --prompt-tokens (a synthetic "
-            "prompt), not both"
-        )
-    for image in opts.images:
-        check_image(image)
-    for name, value in (("--cooldown", opts.cooldown), ("--temperature", opts.temperature)):
-        if value is not None and (not math.isfinite(value) or value < 0):
-            raise UsageError(f"{name} must be a finite number ≥ 0, not {value}")
-    grid_opts = GridOptions(
-        prompt=prompt,
-        prompt_tokens=parse_int_list(opts.prompt_tokens, "--prompt-tokens"),
-        max_tokens=parse_int_list(opts.max_tokens, "--max-tokens"),
-        concurrency=parse_int_list(opts.concurrency, "--concurrency"),
-        num_ctx=parse_int_list(opts.num_ctx, "--num-ctx"),
-        think=opts.think,
-        images=tuple(str(p) for p in opts.images),
-        api="generate" if opts.api == "generate" else "chat",
-        cold=bool(opts.cold),
-    )
-    suite_runs = suite_warmup = None
-    if opts.suite:
-        cases, suite_runs, suite_warmup = _suite_cases(opts, grid_opts)
-    else:
-        cases = cases_from_options(grid_opts)
-    for case in cases:
-        _check_context(case)
-    runs = int(str(_pick(opts.runs, suite_runs, defaults.RUNS)))
-    warmup = int(str(_pick(opts.warmup, suite_warmup, defaults.WARMUP)))
-    seed = opts.seed if opts.seed is not None else defaults.SEED
-    order: Order = opts.order or "sequential"
-    nonce = secrets.token_hex(3)
-    config = RunnerConfig(
-        runs=runs,
-        warmup=warmup,
-        seed=None if seed < 0 else seed,
-        temperature=opts.temperature if opts.temperature is not None else defaults.TEMPERATURE,
-        ignore_eos=bool(opts.ignore_eos),
-        nonce=nonce,
-        order=order,
-        cooldown_s=opts.cooldown or defaults.COOLDOWN_S,
-    )
-    backend = opts.backend or defaults.BACKEND
-    grid = expand(models, cases)
-    if order == "interleave":
-        grid = [(m, c) for c in _distinct_cases(grid) for m in models]
-    max_conc = max(case.concurrency for _, case in grid)
-    record = Options(
-        models=models,
-        runs=runs,
-        warmup=warmup,
-        seed=config.seed,
-        temperature=config.temperature,
-        suite=opts.suite,
-        api=opts.api or defaults.API,
-        think=opts.think,
-        cold=bool(opts.cold),
-        backend=backend,
-        order=order,
-        cooldown_s=config.cooldown_s,
-        nonce=nonce,
-    )
-
-    def build_backend() -> Backend:
-        import os
-
-        from llmbox.backends.factory import make_backend
-
-        return make_backend(
-            backend,
-            host=opts.host,
-            timeout=opts.timeout,
-            max_connections=max_conc + 4,
-            api_key=opts.api_key,
-            threads=opts.threads,
-            parallel=opts.parallel or max_conc,
-            ctx_size=opts.ctx_size,
-            verbose=os.environ.get("LLMBOX_DEBUG", "") not in ("", "0"),
-        )
-
-    return Plan(grid, config, record, backend, max_conc, build_backend)
-
-
-def _distinct_cases(grid: Sequence[tuple[str, Case]]) -> list[Case]:
-    seen: list[Case] = []
-    for _, case in grid:
-        if case not in seen:
-            seen.append(case)
-    return seen
-
-
-def _check_context(case: Case) -> None:
-    if case.num_ctx is None:
-        return
-    tokens = case.prompt_tokens
-    if tokens is None and case.prompt is not None:
-        tokens = round(len(case.prompt.split()) * 1.3)  # a rough size of a literal prompt
-    if tokens is not None and tokens >= case.num_ctx:
-        raise UsageError(
-            f"{case.label}: a prompt of about {tokens} tokens does not fit --num-ctx "
-            f"{case.num_ctx}; the server would cut it and measure a shorter prompt",
-            hint=f"raise --num-ctx above {tokens + case.max_tokens} or shorten the prompt",
-        )
 
 
 # -- preflight -----------------------------------------------------------------------------------

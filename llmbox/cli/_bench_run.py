@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from llmbox.bench.session import GateOptions, Plan, run_bench
+from llmbox.bench.plan import Plan
+from llmbox.bench.session import GateOptions, run_bench
 from llmbox.cli._bench_view import BenchProgress
 from llmbox.cli._output import Output
 from llmbox.errors import Interrupted

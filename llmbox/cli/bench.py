@@ -36,6 +36,11 @@ class BackendChoice(str, Enum):
     embedded = "embedded"
 
 
+class ModeChoice(str, Enum):
+    continuous = "continuous"
+    batch = "batch"
+
+
 class OrderChoice(str, Enum):
     sequential = "sequential"
     interleave = "interleave"
@@ -45,6 +50,7 @@ _GRID = "Grid (comma lists expand into a grid)"
 _GATES = "CI gates"
 _OUT = "Output"
 _BACKEND = "Backend"
+_LOAD = "Load (closed and open loop)"
 
 FormatOpt = Annotated[
     ReportFormat | None,
@@ -130,7 +136,8 @@ def bench(
     concurrency: Annotated[
         str | None,
         typer.Option(
-            help=f"Concurrent requests per level, e.g. 1,2,4,8 (default {d.CONCURRENCY}).",
+            help=f"Requests in flight per level (closed loop), e.g. 1,2,4,8 (default "
+            f"{d.CONCURRENCY}).",
             rich_help_panel=_GRID,
         ),
     ] = None,
@@ -188,6 +195,57 @@ def bench(
     cooldown: Annotated[
         float | None,
         typer.Option(min=0.0, help="Seconds to pause between requests with --order interleave."),
+    ] = None,
+    concurrency_mode: Annotated[
+        ModeChoice | None,
+        typer.Option(
+            help="continuous: keep C requests in flight, a new one as each finishes (default); "
+            "batch: send C at once and wait for all.",
+            rich_help_panel=_LOAD,
+        ),
+    ] = None,
+    rate: Annotated[
+        str | None,
+        typer.Option(
+            help="Open loop: requests per second, sent on schedule whatever the server does, "
+            "e.g. 0.5,1,2,4.",
+            rich_help_panel=_LOAD,
+        ),
+    ] = None,
+    arrivals: Annotated[
+        str | None,
+        typer.Option(
+            help="Open loop: poisson (default), constant, or gamma:K (K < 1 burstier).",
+            rich_help_panel=_LOAD,
+        ),
+    ] = None,
+    requests: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Open loop: requests per rate (default: 30 s worth, at least 10).",
+            rich_help_panel=_LOAD,
+        ),
+    ] = None,
+    duration: Annotated[
+        float | None,
+        typer.Option(help="Open loop: seconds of load per rate.", rich_help_panel=_LOAD),
+    ] = None,
+    max_concurrency: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Open loop: at most this many requests in flight (the wait counts).",
+            rich_help_panel=_LOAD,
+        ),
+    ] = None,
+    slo: Annotated[
+        str | None,
+        typer.Option(
+            help="Service levels per request, e.g. ttft_s=2,itl_ms=100,e2e_s=10: share met "
+            "and goodput.",
+            rich_help_panel=_LOAD,
+        ),
     ] = None,
     backend: Annotated[
         BackendChoice | None,
@@ -266,7 +324,8 @@ def bench(
     Exit codes: 0 ok, 1 some runs failed, 2 usage error, 3 server unreachable, 4 model not
     found, 5 a gate failed, 130 interrupted, 143 terminated (SIGTERM); results so far are written.
     """
-    from llmbox.bench.session import BenchOptions, GateOptions, build_plan
+    from llmbox.bench.plan import BenchOptions, build_plan
+    from llmbox.bench.session import GateOptions
     from llmbox.cli._bench_run import run_and_print
 
     plan = build_plan(
@@ -289,6 +348,13 @@ def bench(
             suite=suite,
             order=order.value if order else None,
             cooldown=cooldown,
+            concurrency_mode=concurrency_mode.value if concurrency_mode else None,
+            rate=rate,
+            arrivals=arrivals,
+            requests=requests,
+            duration=duration,
+            max_concurrency=max_concurrency,
+            slo=slo,
             backend=backend.value if backend else None,
             ignore_eos=ignore_eos,
             threads=threads,

@@ -14,11 +14,13 @@ import typer
 from llmbox.cli._common import DataFormat, FormatOpt, HostOpt, QuietOpt, TimeoutOpt, run
 
 if TYPE_CHECKING:
+    from llmbox.cli._output import Output
     from llmbox.hw.models import ModelCatalog, ModelSpec
 
 # Literal copies of llmbox.hw.estimate's defaults, so --help imports nothing (a test checks).
 _PROMPT_TOKENS = 512
 _GEN_TOKENS = 128
+_RUNNER = "ollama"
 
 ChipOpt = Annotated[
     list[str] | None,
@@ -111,7 +113,8 @@ def hw_estimate(
         str | None,
         typer.Option(
             "--params",
-            help="Parameter count (7b, 1.5B, 135m) instead of a model.",
+            help="Parameter count instead of a model: 7b, 1.5B, 135m, 7e9; a bare number is "
+            "billions (7 = 7B).",
             show_default=False,
         ),
     ] = None,
@@ -145,7 +148,40 @@ def hw_estimate(
         float | None,
         typer.Option(
             "--memory",
-            help="Machine memory in GB. Default: the smallest size offered that fits.",
+            help="Machine memory in GB as sold (= GiB); a discrete GPU's VRAM. Default: the "
+            "smallest size offered that fits.",
+            show_default=False,
+        ),
+    ] = None,
+    runner_opt: Annotated[
+        str | None,
+        typer.Option(
+            "--runner",
+            help=f"What serves the model: ollama, llama.cpp, mlx, vllm. Default: {_RUNNER} "
+            "(for a bench file: its backend's).",
+            show_default=False,
+        ),
+    ] = None,
+    kv_cache: Annotated[
+        str,
+        typer.Option("--kv-cache", help="KV cache type (OLLAMA_KV_CACHE_TYPE): f16, q8_0, q4_0."),
+    ] = "f16",
+    flash_attention: Annotated[
+        bool,
+        typer.Option("--flash-attention", help="Flash attention on (OLLAMA_FLASH_ATTENTION=1)."),
+    ] = False,
+    parallel: Annotated[
+        int,
+        typer.Option(
+            "--parallel", help="Requests served at once (OLLAMA_NUM_PARALLEL): context x N."
+        ),
+    ] = 1,
+    gpus: Annotated[int, typer.Option("--gpus", help="Discrete GPUs of this kind.")] = 1,
+    ram: Annotated[
+        float | None,
+        typer.Option(
+            "--ram",
+            help="System RAM in GB beside a discrete GPU, for layers that spill.",
             show_default=False,
         ),
     ] = None,
@@ -153,8 +189,32 @@ def hw_estimate(
         Path | None,
         typer.Option(
             "--calibrate",
-            help="Fit the chip family's factors to `llmbox bench -f json` results; show "
-            "predicted vs measured.",
+            help="Fit the chip family's factors to `llmbox bench -f json` results (single-"
+            "request cases; --model picks one model); show predicted vs measured.",
+            show_default=False,
+        ),
+    ] = None,
+    save: Annotated[
+        bool,
+        typer.Option(
+            "--save",
+            help="With --calibrate: store the factors; later estimates on that chip family "
+            "and runner use them.",
+        ),
+    ] = False,
+    from_bench: Annotated[
+        Path | None,
+        typer.Option(
+            "--from-bench",
+            help="Scale the cases measured in an `llmbox bench -f json` file to --chip.",
+            show_default=False,
+        ),
+    ] = None,
+    from_chip: Annotated[
+        str | None,
+        typer.Option(
+            "--from-chip",
+            help="With --from-bench: the chip the file was measured on, when it does not say.",
             show_default=False,
         ),
     ] = None,
@@ -169,6 +229,9 @@ def hw_estimate(
     """Predict prefill/decode speed, TTFT and memory fit of a model on a chip; no server needed.
 
     Example: llmbox hw-estimate --chip m4pro --model llama3.2-vision:11b --images 1
+
+    With -f json, one chip gives one object and several chips an array of them, in the order
+    given.
     """
     from llmbox.cli._output import Output
     from llmbox.errors import UsageError
@@ -176,6 +239,7 @@ def hw_estimate(
     from llmbox.hw.models import load_models
 
     out = Output(quiet=quiet)
+    runner = runner_opt or _RUNNER
     catalog, models = load_catalog(), load_models()
     if list_models:
         rows: list[dict[str, Any]] = [
@@ -197,19 +261,42 @@ def hw_estimate(
             )
         return
     names = [*(chip or []), *[c.strip() for c in (compare or "").split(",") if c.strip()]]
+    if save and calibrate is None:
+        raise UsageError("--save goes with --calibrate", hint="--calibrate bench.json --save")
     if calibrate is not None:
-        _calibrate(calibrate, names[0] if names else None, format, out)
+        _calibrate(calibrate, names[0] if names else None, model, runner_opt, save, format, out)
+        return
+    if from_bench is not None:
+        if len(names) != 1:
+            raise UsageError(
+                "--from-bench needs one target chip", hint="e.g. --from-bench m2.json --chip m4pro"
+            )
+        _from_bench(from_bench, names[0], from_chip, model, runner_opt, memory, format, out)
         return
     if not names:
         raise UsageError(
             "which chip?", hint="give --chip m4pro (or --chip this); `llmbox chips` lists them"
         )
+    from llmbox.hw.calibrate import apply_saved
     from llmbox.hw.estimate import Workload, estimate
 
-    workload = Workload(prompt_tokens, gen_tokens, context, images, memory)
+    workload = Workload(
+        prompt_tokens,
+        gen_tokens,
+        context,
+        images,
+        memory,
+        runner=runner,
+        kv_cache=kv_cache.lower(),
+        flash_attention=flash_attention,
+        parallel=parallel,
+        gpus=gpus,
+        ram_gb=ram,
+    )
     workload.validate()
     chips = [catalog.resolve(n) for n in names]
     spec = _model_spec(models, model, gguf, params, quant, from_server, host, timeout)
+    catalog = apply_saved(catalog, runner)
     results = [estimate(c, catalog, spec, workload) for c in chips]
     if format is DataFormat.json:
         out.json(results[0].to_dict() if len(results) == 1 else [r.to_dict() for r in results])
@@ -219,21 +306,71 @@ def hw_estimate(
     out.data(render_estimate(results[0]) if len(results) == 1 else render_compare(results))
 
 
-def _calibrate(path: Path, chip: str | None, format: DataFormat, out: object) -> None:
-    from llmbox.cli._output import Output
-    from llmbox.hw.calibrate import calibrate
+def _calibrate(
+    path: Path,
+    chip: str | None,
+    model: str | None,
+    runner: str | None,
+    save: bool,
+    format: DataFormat,
+    out: Output,
+) -> None:
+    from llmbox.hw import calibrate as cal_mod
     from llmbox.hw.chips import load_catalog
     from llmbox.hw.models import load_models
     from llmbox.results import BenchReport
 
-    assert isinstance(out, Output)
-    cal = calibrate(BenchReport.load(path), load_catalog(), load_models(), chip)
+    cal = cal_mod.calibrate(
+        BenchReport.load(path), load_catalog(), load_models(), chip, model=model, runner=runner
+    )
+    if save:
+        where = cal_mod.save(cal)
+        out.info(
+            f"saved: {cal.after.name} with {cal.runner} now uses these factors ({where}); "
+            "estimates say so"
+        )
     if format is DataFormat.json:
         out.json(cal.to_dict())
         return
     from llmbox.report.hw import render_calibration
 
     out.data(render_calibration(cal))
+
+
+def _from_bench(
+    path: Path,
+    target: str,
+    source: str | None,
+    model: str | None,
+    runner: str | None,
+    memory: float | None,
+    format: DataFormat,
+    out: Output,
+) -> None:
+    from llmbox.hw.calibrate import from_bench
+    from llmbox.hw.chips import load_catalog
+    from llmbox.hw.models import load_models
+    from llmbox.results import BenchReport
+
+    catalog = load_catalog()
+    rows, skipped = from_bench(
+        BenchReport.load(path),
+        catalog,
+        load_models(),
+        catalog.resolve(target),
+        source_chip=source,
+        model=model,
+        runner=runner,
+        memory_gb=memory,
+    )
+    for line in skipped:
+        out.info(f"skipped {line}")
+    if format is DataFormat.json:
+        out.json([r.to_dict() for r in rows])
+        return
+    from llmbox.report.hw import render_scaled
+
+    out.data(render_scaled(rows))
 
 
 def chips(

@@ -59,8 +59,14 @@ class Chip:
     bw_gbs: float
     fp16_tflops: float | None = None
     fp32_tflops: float | None = None
+    #: Dense INT8 tensor TOPS, where the chip has int8 matrix units (llama.cpp's MMQ uses them).
+    int8_tops: float | None = None
     gpu_cores: int | None = None
     cpu_cores: int | None = None
+    #: Board power (W: TDP/TGP of a card, package power of an SoC or CPU) and launch price
+    #: (USD, the vendor's list price at launch; for a Mac the cheapest machine with the chip).
+    board_power_w: float | None = None
+    launch_price_usd: float | None = None
     #: Share of memory the GPU may use; None for Apple (the catalog's rule by memory size).
     gpu_mem_share: float | None = None
     aliases: tuple[str, ...] = ()
@@ -78,9 +84,28 @@ class Chip:
 
 @dataclass(frozen=True)
 class AppleGpuMemory:
-    share_small: float = 0.67
-    share_large: float = 0.75
-    threshold_gb: float = 36
+    """Metal's ``recommendedMaxWorkingSetSize`` as a share of unified memory, by memory size:
+    ``steps`` are (up to this many GB, share) pairs, the first that covers the size applies."""
+
+    steps: tuple[tuple[float, float], ...] = ((32, 2 / 3), (96, 0.75), (1e9, 0.84))
+
+
+@dataclass(frozen=True)
+class Runner:
+    """How much of llama-bench's speed one serving runner reaches, per chip family."""
+
+    name: str
+    decode: dict[str, float] = field(default_factory=dict)
+    prefill: dict[str, float] = field(default_factory=dict)
+    #: Families the runner runs on (empty = all).
+    only: tuple[str, ...] = ()
+    #: Splits tensors across GPUs (``--gpus N`` speeds decode up) rather than layers.
+    tensor_parallel: bool = False
+    fitted_on: str = "prior"
+
+    def factor(self, metric: str, family: str) -> float:
+        table = self.decode if metric == "decode" else self.prefill
+        return table.get(family, table.get("default", 1.0))
 
 
 @dataclass
@@ -90,6 +115,7 @@ class Catalog:
     families: dict[str, Family]
     sources: dict[str, str] = field(default_factory=dict)
     apple_gpu_memory: AppleGpuMemory = field(default_factory=AppleGpuMemory)
+    runners: dict[str, Runner] = field(default_factory=dict)
     _index: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -103,8 +129,8 @@ class Catalog:
     def gpu_share(self, chip: Chip, memory_gb: float) -> float:
         """Share of ``memory_gb`` the GPU may use (1.0 for discrete GPUs and CPUs)."""
         if chip.kind == "soc" and chip.vendor == "apple":
-            rule = self.apple_gpu_memory
-            return rule.share_small if memory_gb <= rule.threshold_gb else rule.share_large
+            steps = self.apple_gpu_memory.steps
+            return next((share for top, share in steps if memory_gb <= top), steps[-1][1])
         if chip.kind == "soc":
             return chip.gpu_mem_share if chip.gpu_mem_share is not None else 0.75
         return 1.0
@@ -203,7 +229,7 @@ def parse_catalog(data: Any, path: Path, text: str) -> Catalog:
 
     if not isinstance(data, dict):
         raise fail((), "expected a mapping with 'chips' and 'families'")
-    allowed_top = {"schema", "apple_gpu_memory", "families", "sources", "chips"}
+    allowed_top = {"schema", "apple_gpu_memory", "families", "runners", "sources", "chips"}
     for key in data:
         if key not in allowed_top:
             raise fail((key,), "unknown field")
@@ -218,22 +244,57 @@ def parse_catalog(data: Any, path: Path, text: str) -> Catalog:
         if entry.get("compute", "fp16") not in ("fp16", "fp32"):
             raise fail(("families", name, "compute"), "expected fp16 or fp32")
         families[name] = Family(name=name, **entry)
-    apple = data.get("apple_gpu_memory") or {}
-    _check_entry(
-        apple,
-        {"share_small", "share_large", "threshold_gb"},
-        ("share_small", "share_large", "threshold_gb"),
-        fail,
-        ("apple_gpu_memory",),
+    apple = _check_entry(
+        data.get("apple_gpu_memory") or {}, {"steps", "source"}, (), fail, ("apple_gpu_memory",)
     )
+    steps = []
+    for i, step in enumerate(apple.get("steps") or []):
+        ok = isinstance(step, list) and len(step) == 2 and all(_number(v) for v in step)
+        if not ok or not 0 < step[1] <= 1:
+            raise fail(("apple_gpu_memory", "steps", i), "expected [up to GB, share 0..1]")
+        steps.append((float(step[0]), float(step[1])))
+    runners: dict[str, Runner] = {}
+    for name, raw in (data.get("runners") or {}).items():
+        entry = _check_entry(
+            raw,
+            {"decode", "prefill", "only", "tensor_parallel", "fitted_on", "note"},
+            (),
+            fail,
+            ("runners", name),
+        )
+        tables: dict[str, dict[str, float]] = {}
+        for metric in ("decode", "prefill"):
+            table = entry.get(metric) or {}
+            if not isinstance(table, dict) or not all(
+                _number(v) and 0 < v <= 2 for v in table.values()
+            ):
+                raise fail(("runners", name, metric), "expected family: factor (0..2]")
+            tables[metric] = {str(k): float(v) for k, v in table.items()}
+        runners[str(name)] = Runner(
+            name=str(name),
+            decode=tables["decode"],
+            prefill=tables["prefill"],
+            only=tuple(entry.get("only") or ()),
+            tensor_parallel=bool(entry.get("tensor_parallel", False)),
+            fitted_on=str(entry.get("fitted_on", "prior")),
+        )
     chips: dict[str, Chip] = {}
     raw_chips = data.get("chips")
     if not isinstance(raw_chips, list) or not raw_chips:
         raise fail(("chips",), "expected a non-empty list")
     for i, raw in enumerate(raw_chips):
-        numbers = ("bw_gbs", "fp16_tflops", "fp32_tflops", "gpu_cores", "cpu_cores")
+        chip_numbers = (
+            "bw_gbs",
+            "fp16_tflops",
+            "fp32_tflops",
+            "int8_tops",
+            "gpu_cores",
+            "cpu_cores",
+            "board_power_w",
+            "launch_price_usd",
+        )
         entry = dict(
-            _check_entry(raw, _CHIP_FIELDS, (*numbers, "gpu_mem_share"), fail, ("chips", i))
+            _check_entry(raw, _CHIP_FIELDS, (*chip_numbers, "gpu_mem_share"), fail, ("chips", i))
         )
         for key in _REQUIRED:
             if key not in entry:
@@ -267,7 +328,8 @@ def parse_catalog(data: Any, path: Path, text: str) -> Catalog:
         chips=chips,
         families=families,
         sources={str(k): str(v) for k, v in (data.get("sources") or {}).items()},
-        apple_gpu_memory=AppleGpuMemory(**apple),
+        apple_gpu_memory=AppleGpuMemory(tuple(steps)) if steps else AppleGpuMemory(),
+        runners=runners,
     )
 
 
@@ -419,6 +481,9 @@ def as_dict(chip: Chip, catalog: Catalog | None = None) -> dict[str, Any]:
         "fp16_tflops": chip.fp16_tflops,
         "fp32_tflops": chip.fp32_tflops,
         "gpu_cores": chip.gpu_cores,
+        "int8_tops": chip.int8_tops,
+        "board_power_w": chip.board_power_w,
+        "launch_price_usd": chip.launch_price_usd,
         "confidence": chip.confidence,
         "source": list(chip.source),
     }

@@ -1,50 +1,78 @@
 """The estimator: speed and memory fit of one model on one chip, from first principles plus a few
-efficiency factors per chip family (see docs/hw-estimate.md for the model and its assumptions).
+efficiency factors per chip family and runner (see docs/hw-estimate.md for the model).
 
 Pure functions on plain data; nothing here reads files, the network or the clock.
 
+* **Memory** is planned the way Ollama's scheduler plans it, in GiB: the GPU may use Metal's
+  working-set limit (Apple) or the free VRAM (discrete GPUs); the vision encoder and its image
+  buffers go to the first GPU, then repeating layers (weights + their KV cache) while they fit
+  beside the compute graph, then the output layer; what is left runs on the CPU.
 * **Decode** is bound by memory bandwidth: each token reads the active weights and the KV cache
-  once, at ``bandwidth x decode_bw_eff``, plus a fixed cost per layer (kernel launches, syncs).
-* **Prefill** is bound by compute: ``2 x active params`` FLOP per token plus attention
-  (``2 x layers x heads x head_dim x N²`` for a causal prompt of N tokens), at
+  once, each side of a CPU/GPU split at its own bandwidth, plus a fixed cost per layer.
+* **Prefill** is bound by compute: ``2 x active params`` FLOP per token plus attention, at
   ``TFLOPS x prefill_eff x quant factor``; never faster than one pass over the weights.
-* **Images** add the vision encoder's ``2 x vision params x tokens per image`` to prefill.
-* **Partial offload** splits the layers between GPU and CPU, each read at its own bandwidth.
+* **Runner**: llama-bench is the reference the family factors are fitted on; Ollama, MLX and
+  vLLM reach a share of it per family (``runners:`` in configs/chips.yaml).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from llmbox.errors import UsageError
-from llmbox.hw.chips import Catalog, Chip, Family
+from llmbox.hw.chips import Catalog, Chip, Family, Runner
 from llmbox.hw.models import ModelSpec
 from llmbox.hw.quant import lookup
 
+#: Bandwidths are in GB/s (10^9 bytes); memory sizes are GiB, as machines and runners count them.
 GB = 1e9
+GIB = float(2**30)
+MIB = float(2**20)
 #: Context (tokens) a runner allocates by default: Ollama's default ``num_ctx``.
 DEFAULT_CONTEXT = 4096
 DEFAULT_PROMPT_TOKENS = 512
 DEFAULT_GEN_TOKENS = 128
-#: Runtime memory besides weights and KV cache: the backend's context and buffers (bytes) ...
-RUNTIME_BASE_BYTES = 0.5 * GB
-#: ... plus compute buffers that grow with the model (share of the weights).
-RUNTIME_WEIGHT_SHARE = 0.06
+RUNNERS = ("ollama", "llama.cpp", "mlx", "vllm")
+DEFAULT_RUNNER = "ollama"
+#: Bytes per cached K or V element: f16, and the block formats Ollama's OLLAMA_KV_CACHE_TYPE takes.
+KV_CACHE_BYTES = {"f16": 2.0, "q8_0": 34 / 32, "q4_0": 18 / 32}
+#: What the GPU backend keeps free (Ollama: 512 MiB on Metal, 457 MiB on CUDA and ROCm).
+GPU_MINIMUM = {"apple": 512 * MIB, "other": 457 * MIB}
+#: Free VRAM is less than the card's: the driver, the display and the CUDA context (a prior).
+DGPU_RESERVE = 0.5 * GIB
+#: Prompt tokens processed per step (Ollama's and llama.cpp's default ``num_batch``).
+BATCH = 512
 #: Memory the operating system keeps for itself on a machine whose RAM holds the model.
 OS_RESERVE_SHARE = 0.1
+#: The largest --memory accepted (GB): a petabyte is a typo, not a machine.
+MAX_MEMORY_GB = 1e5
+MAX_GPUS = 16
+#: Share of linear scaling a tensor-parallel split keeps (a prior: all-reduce per layer).
+TENSOR_SCALING = 0.85
 
 
 @dataclass(frozen=True)
 class Workload:
     prompt_tokens: int = DEFAULT_PROMPT_TOKENS
     gen_tokens: int = DEFAULT_GEN_TOKENS
-    #: KV cache size allocated (tokens); None = min(DEFAULT_CONTEXT, model maximum), at least
-    #: prompt + generated tokens.
+    #: KV cache size per request (``num_ctx``); None = min(DEFAULT_CONTEXT, model maximum), at
+    #: least prompt + generated tokens.
     context: int | None = None
     images: int = 0
-    #: Memory size of the machine (GB); None = the smallest size offered where the model fits.
+    #: Memory of the machine (GB as sold, i.e. GiB); for a discrete GPU its VRAM. None = the
+    #: smallest size offered where the model fits.
     memory_gb: float | None = None
+    runner: str = DEFAULT_RUNNER
+    #: KV cache element type (OLLAMA_KV_CACHE_TYPE): f16, q8_0, q4_0.
+    kv_cache: str = "f16"
+    flash_attention: bool = False
+    #: Requests served at once (OLLAMA_NUM_PARALLEL): the runner allocates context x parallel.
+    parallel: int = 1
+    gpus: int = 1
+    #: System RAM (GB) beside a discrete GPU, for what spills; None = not checked.
+    ram_gb: float | None = None
 
     def validate(self) -> None:
         for name in ("prompt_tokens", "gen_tokens", "images"):
@@ -53,27 +81,98 @@ class Workload:
                 raise UsageError(f"{flag} must not be negative", hint=f"e.g. {flag} 512")
         if self.context is not None and self.context <= 0:
             raise UsageError("--context must be positive", hint="e.g. --context 4096")
-        if self.memory_gb is not None and self.memory_gb <= 0:
-            raise UsageError("--memory must be positive", hint="e.g. --memory 24")
+        for flag, value in (("--memory", self.memory_gb), ("--ram", self.ram_gb)):
+            if value is not None and not 0 < value <= MAX_MEMORY_GB:
+                raise UsageError(
+                    f"{flag} {value:g}: expected a size in GB, above 0 and at most "
+                    f"{MAX_MEMORY_GB:g}",
+                    hint=f"e.g. {flag} 24",
+                )
+        if self.runner not in RUNNERS:
+            raise UsageError(f"unknown runner {self.runner!r}", hint="one of " + ", ".join(RUNNERS))
+        if self.kv_cache not in KV_CACHE_BYTES:
+            raise UsageError(
+                f"unknown KV cache type {self.kv_cache!r}", hint="one of f16, q8_0, q4_0"
+            )
+        if not 1 <= self.parallel <= 256:
+            raise UsageError("--parallel must be 1 to 256", hint="e.g. --parallel 4")
+        if not 1 <= self.gpus <= MAX_GPUS:
+            raise UsageError(f"--gpus must be 1 to {MAX_GPUS}", hint="e.g. --gpus 2")
+
+    def check_context(self, model: ModelSpec) -> list[str]:
+        """Reject a context the runner could not allocate; notes for one it would shift."""
+        context = context_for(model, self)
+        if self.context is not None and self.context > model.context_length:
+            raise UsageError(
+                f"--context {self.context} is beyond {model.name}'s maximum of "
+                f"{model.context_length} tokens",
+                hint=f"use --context {model.context_length} or less",
+            )
+        if self.prompt_tokens > context:
+            if self.context is None:
+                raise UsageError(
+                    f"--prompt-tokens {self.prompt_tokens} is beyond {model.name}'s maximum "
+                    f"context of {model.context_length} tokens",
+                    hint=f"use --prompt-tokens {model.context_length} or less",
+                )
+            raise UsageError(
+                f"--context {context} is smaller than the prompt ({self.prompt_tokens} tokens)",
+                hint=f"raise --context to at least {self.prompt_tokens + self.gen_tokens}, "
+                "or lower --prompt-tokens",
+            )
+        if self.prompt_tokens + self.gen_tokens > context:
+            return [
+                f"prompt + answer ({self.prompt_tokens + self.gen_tokens} tokens) overrun the "
+                f"{context}-token context: the runner drops old tokens (context shift) "
+                "mid-answer"
+            ]
+        return []
 
 
 @dataclass(frozen=True)
 class Memory:
+    """Where the model goes. Byte figures; ``*_gib`` helpers for display."""
+
     weights_bytes: float
     vision_bytes: float
     kv_bytes: float
+    #: Compute graph, image buffers and the backend's minimum.
     overhead_bytes: float
-    #: The machine's memory (GB) and what the GPU may use of it (bytes).
     memory_gb: float
+    #: What the GPU(s) may use, in all.
     gpu_budget_bytes: float
-    #: Share of the layers that runs on the GPU (1.0 = all; 0.0 on a CPU).
+    #: Share of the bytes read per generated token that the GPU reads (1.0 = all, 0.0 on a CPU).
     gpu_fraction: float
     verdict: str  # fits | partial | cpu | does-not-fit
     context: int
+    layers: int = 0
+    layers_on_gpu: int = 0
+    output_on_gpu: bool = True
+    #: Layers per GPU (``--gpus``), as Ollama's log prints ``layers.split``.
+    split: tuple[int, ...] = ()
+    vram_bytes: float = 0.0
+    cpu_bytes: float = 0.0
+    kv_cache: str = "f16"
+    parallel: int = 1
 
     @property
     def total_bytes(self) -> float:
-        return self.weights_bytes + self.vision_bytes + self.kv_bytes + self.overhead_bytes
+        return self.vram_bytes + self.cpu_bytes
+
+    @property
+    def cpu_percent(self) -> int:
+        """As ``ollama ps`` rounds it."""
+        return round(100 * self.cpu_bytes / self.total_bytes) if self.total_bytes else 0
+
+    @property
+    def processor(self) -> str:
+        """The PROCESSOR column of ``ollama ps``."""
+        cpu = self.cpu_percent
+        if self.vram_bytes == 0:
+            return "100% CPU"
+        if cpu == 0:
+            return "100% GPU"
+        return f"{cpu}%/{100 - cpu}% CPU/GPU"
 
 
 @dataclass(frozen=True)
@@ -91,12 +190,21 @@ class Estimate:
     e2e_s: float
     family: Family
     notes: tuple[str, ...] = field(default_factory=tuple)
+    runner: str = DEFAULT_RUNNER
+    #: Where the factors came from: "catalog" or a calibration's label.
+    factors: str = "catalog"
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready, with the metric names ``llmbox bench`` uses."""
+        """JSON-ready, with the metric names ``llmbox bench`` uses; memory in GiB."""
         m = self.memory
-        return {
+
+        def gib(x: float) -> float:
+            return round(x / GIB, 3)
+
+        out: dict[str, Any] = {
             "chip": {"id": self.chip.id, "name": self.chip.name, "family": self.family.name},
+            "runner": self.runner,
+            "factors": self.factors,
             "model": {
                 "name": self.model.name,
                 "params": self.model.params,
@@ -110,6 +218,10 @@ class Estimate:
                 "gen_tokens": self.workload.gen_tokens,
                 "images": self.workload.images,
                 "context": m.context,
+                "parallel": m.parallel,
+                "kv_cache": m.kv_cache,
+                "flash_attention": self.workload.flash_attention,
+                "gpus": self.workload.gpus,
             },
             "prefill_tps": round(self.prefill_tps, 2),
             "decode_tps": round(self.decode_tps, 2),
@@ -119,63 +231,210 @@ class Estimate:
             "ttft_s": round(self.ttft_s, 4),
             "e2e_s": round(self.e2e_s, 4),
             "memory": {
-                "weights_gb": round(m.weights_bytes / GB, 3),
-                "vision_gb": round(m.vision_bytes / GB, 3),
-                "kv_cache_gb": round(m.kv_bytes / GB, 3),
-                "overhead_gb": round(m.overhead_bytes / GB, 3),
-                "total_gb": round(m.total_bytes / GB, 3),
+                "weights_gib": gib(m.weights_bytes),
+                "vision_gib": gib(m.vision_bytes),
+                "kv_cache_gib": gib(m.kv_bytes),
+                "overhead_gib": gib(m.overhead_bytes),
+                "total_gib": gib(m.total_bytes),
                 "machine_gb": m.memory_gb,
-                "gpu_budget_gb": round(m.gpu_budget_bytes / GB, 3),
-                "gpu_share": round(m.gpu_fraction, 3),
+                "gpu_budget_gib": gib(m.gpu_budget_bytes),
+                "vram_gib": gib(m.vram_bytes),
+                "cpu_gib": gib(m.cpu_bytes),
+                "layers_on_gpu": m.layers_on_gpu + int(m.output_on_gpu),
+                "layers": m.layers + 1,
+                "split": list(m.split),
+                "processor": m.processor,
                 "verdict": m.verdict,
             },
             "notes": list(self.notes),
         }
+        return out
 
 
 # --- memory ---------------------------------------------------------------------------------------
 
 
 def context_for(model: ModelSpec, workload: Workload) -> int:
+    """The context the runner allocates: ``--context``, else Ollama's default raised to hold
+    prompt + answer, never beyond the model's maximum."""
     if workload.context is not None:
         return workload.context
-    wanted = min(DEFAULT_CONTEXT, model.context_length)
-    return max(wanted, workload.prompt_tokens + workload.gen_tokens)
+    wanted = max(
+        min(DEFAULT_CONTEXT, model.context_length), workload.prompt_tokens + workload.gen_tokens
+    )
+    return min(wanted, model.context_length)
 
 
-def memory_need(model: ModelSpec, context: int) -> tuple[float, float, float, float]:
-    """(weights, vision, kv cache, runtime overhead) in bytes."""
-    weights = model.weight_bytes
-    vision = model.vision_bytes
-    kv = model.kv_bytes_per_token * context
-    overhead = RUNTIME_BASE_BYTES + RUNTIME_WEIGHT_SHARE * (weights + vision)
-    return weights, vision, kv, overhead
+def kv_cache_type(workload: Workload) -> str:
+    """A quantized KV cache needs flash attention (Ollama ignores the setting without it)."""
+    return workload.kv_cache if workload.flash_attention else "f16"
+
+
+def kv_layer_bytes(model: ModelSpec, context: int, kv_cache: str, parallel: int) -> float:
+    """KV cache of the self-attention layers, all of them, for ``parallel`` slots."""
+    per_token_layer = model.kv_layer_bytes_per_token * KV_CACHE_BYTES[kv_cache] / 2
+    return per_token_layer * model.kv_tokens_held(context) * parallel
+
+
+def graph_bytes(model: ModelSpec, context: int, flash_attention: bool) -> tuple[float, float]:
+    """(full offload, partial offload) compute-graph sizes, in the form of Ollama's estimate for
+    llama-family models: activations of one 512-token batch, the attention scores (which flash
+    attention does without), and the logits; a partial offload also stages the output layer."""
+    e, h, hkv, dh = model.hidden, model.heads, model.kv_heads, model.head_dim
+    vocab = model.vocab or 32000
+    scores = 0 if flash_attention else context * (1 + h)
+    full = max(4 * BATCH * (1 + 4 * e + scores), 4 * BATCH * (e + vocab))
+    partial = 4 * BATCH * e + max(
+        4 * BATCH * (1 + e + max(context, e))
+        + e * e * 9 / 16
+        + 4 * context * (BATCH * h + dh * hkv),
+        4 * BATCH * (e + vocab) + e * vocab * 105 / 128,
+    )
+    return float(full), float(partial)
+
+
+def image_buffer_bytes(model: ModelSpec) -> float:
+    """The vision encoder's compute buffers, sized as Ollama sizes mllama's: pixels, patch
+    embeddings, nine activations per padded patch, and the attention scores over all tiles."""
+    if not model.multimodal:
+        return 0.0
+    patches = model.vision_tokens_per_image
+    padded = patches + (-patches) % 8
+    tiles = model.vision_max_tiles
+    pixels = (math.isqrt(max(patches - 1, 1)) * 14) ** 2
+    e, h = model.vision_hidden, model.vision_heads
+    return 4.0 * (
+        8
+        + pixels * 3 * tiles
+        + e * patches * tiles
+        + 9 * e * padded * tiles
+        + (padded * tiles) ** 2 * h
+    )
+
+
+def memory_need(model: ModelSpec, workload: Workload) -> tuple[float, float, float, float]:
+    """(weights, vision, kv cache, overhead) in bytes, if everything went to one GPU."""
+    context = context_for(model, workload)
+    kv = kv_layer_bytes(model, context, kv_cache_type(workload), workload.parallel)
+    kv += model.image_kv_bytes
+    full, partial = graph_bytes(model, context * workload.parallel, workload.flash_attention)
+    overhead = max(full, partial) + image_buffer_bytes(model)
+    return model.weight_bytes, model.vision_bytes, kv, overhead
+
+
+def gpu_budget(chip: Chip, catalog: Catalog, memory_gb: float) -> float:
+    """Bytes the GPU may allocate, per GPU."""
+    if chip.kind == "cpu":
+        return 0.0
+    if chip.kind == "dgpu":
+        return max(0.0, memory_gb * GIB - DGPU_RESERVE)
+    return memory_gb * GIB * catalog.gpu_share(chip, memory_gb)
+
+
+def plan_memory(
+    chip: Chip, catalog: Catalog, model: ModelSpec, workload: Workload, memory_gb: float
+) -> Memory:
+    """Place the model as Ollama's scheduler does (``llm/memory.go``): the vision encoder's
+    weights and image buffers on the first GPU, then each layer (weights + its KV cache) on the
+    GPUs in turn while it fits beside the compute graph, then the output layer."""
+    context = context_for(model, workload)
+    kv_type = kv_cache_type(workload)
+    n = model.layers
+    self_kv = kv_layer_bytes(model, context, kv_type, workload.parallel)
+    cross = model.image_kv_bytes
+    kv_per_layer = self_kv / n + cross / n
+    layer = model.layer_bytes + kv_per_layer
+    output = model.output_bytes
+    vision = model.vision_bytes + image_buffer_bytes(model)
+    full, partial = graph_bytes(model, context * workload.parallel, workload.flash_attention)
+    graph = max(full, partial)
+    minimum = GPU_MINIMUM["apple" if chip.vendor == "apple" else "other"]
+    budget = gpu_budget(chip, catalog, memory_gb)
+    gpus = workload.gpus if chip.kind == "dgpu" else 1
+    alloc = [0.0] * gpus
+    with_space = [
+        i
+        for i in range(gpus)
+        if budget > (vision if i == 0 else 0) + graph + minimum + 2 * layer and chip.kind != "cpu"
+    ]
+    for i in with_space:
+        alloc[i] += minimum + layer  # Ollama holds one layer's room before placing any
+    if with_space:
+        alloc[with_space[0]] += vision
+    counts = [0] * gpus
+    placed = 0
+    for i in range(n):
+        while with_space:
+            g = with_space[i % len(with_space)]
+            if budget > alloc[g] + graph + layer:
+                alloc[g] += layer
+                counts[g] += 1
+                placed += 1
+                break
+            with_space.remove(g)
+        else:
+            break
+    output_on_gpu = False
+    if placed == n and output:
+        for g in with_space:
+            if budget > alloc[g] + graph + output:
+                alloc[g] += output
+                output_on_gpu = True
+                break
+    elif placed == n:
+        output_on_gpu = True
+    fully = placed == n and output_on_gpu
+    for g in range(gpus):
+        if counts[g]:
+            alloc[g] += full if fully else partial
+    vram = sum(alloc)
+    if vram and not placed:  # nothing but the encoder fitted: the runner keeps it all on the CPU
+        vram = 0.0
+    overflow = (n - placed) * layer + (0 if output_on_gpu else output)
+    if vram == 0:
+        overflow = model.weight_bytes + self_kv + cross + vision + partial
+    weights_read = model.active_weight_bytes - output
+    kv_read = kv_per_layer
+    gpu_read = placed / n * (weights_read + kv_read * n) + (output if output_on_gpu else 0)
+    fraction = gpu_read / (weights_read + kv_read * n + output) if chip.kind != "cpu" else 0.0
+    if chip.kind == "cpu":
+        ram_need = vram + overflow
+        verdict = "cpu" if ram_need <= memory_gb * GIB * (1 - OS_RESERVE_SHARE) else "does-not-fit"
+    elif fully:
+        verdict = "fits"
+    else:
+        if chip.kind == "dgpu":
+            ram = workload.ram_gb
+            host_ok = ram is None or overflow <= ram * GIB * (1 - OS_RESERVE_SHARE)
+        else:
+            host_ok = vram + overflow <= memory_gb * GIB * (1 - OS_RESERVE_SHARE)
+        verdict = ("partial" if placed else "cpu") if host_ok else "does-not-fit"
+    return Memory(
+        weights_bytes=model.weight_bytes,
+        vision_bytes=model.vision_bytes,
+        kv_bytes=self_kv + cross,
+        overhead_bytes=(full if fully else partial) + image_buffer_bytes(model) + minimum,
+        memory_gb=memory_gb,
+        gpu_budget_bytes=budget * gpus,
+        gpu_fraction=fraction,
+        verdict=verdict,
+        context=context,
+        layers=n,
+        layers_on_gpu=placed,
+        output_on_gpu=output_on_gpu,
+        split=tuple(counts) if gpus > 1 else (),
+        vram_bytes=vram,
+        cpu_bytes=overflow,
+        kv_cache=kv_type,
+        parallel=workload.parallel,
+    )
 
 
 def fit_memory(chip: Chip, catalog: Catalog, model: ModelSpec, workload: Workload) -> Memory:
-    """Where the model goes: all on the GPU, split between GPU and CPU, on the CPU, or nowhere."""
-    context = context_for(model, workload)
-    weights, vision, kv, overhead = memory_need(model, context)
-    total = weights + vision + kv + overhead
-
-    def place(memory_gb: float) -> Memory:
-        ram = memory_gb * GB
-        if chip.kind == "cpu":
-            verdict = "cpu" if total <= ram * (1 - OS_RESERVE_SHARE) else "does-not-fit"
-            return Memory(weights, vision, kv, overhead, memory_gb, 0.0, 0.0, verdict, context)
-        budget = ram * catalog.gpu_share(chip, memory_gb)
-        if total <= budget:
-            return Memory(weights, vision, kv, overhead, memory_gb, budget, 1.0, "fits", context)
-        # Layers (weights + their KV) that fit beside the fixed parts stay on the GPU.
-        room = budget - overhead - vision
-        fraction = max(0.0, min(1.0, room / (weights + kv))) if weights + kv else 0.0
-        host_ok = chip.kind == "dgpu" or total <= ram * (1 - OS_RESERVE_SHARE)
-        verdict = "partial" if host_ok else "does-not-fit"
-        return Memory(weights, vision, kv, overhead, memory_gb, budget, fraction, verdict, context)
-
+    """The plan at ``--memory``, else at the smallest memory size offered where it fits."""
     if workload.memory_gb is not None:
-        return place(workload.memory_gb)
-    options = [place(size) for size in sorted(chip.memory_gb)]
+        return plan_memory(chip, catalog, model, workload, workload.memory_gb)
+    options = [plan_memory(chip, catalog, model, workload, s) for s in sorted(chip.memory_gb)]
     good = "cpu" if chip.kind == "cpu" else "fits"
     return next((m for m in options if m.verdict == good), options[-1])
 
@@ -230,23 +489,34 @@ def _engines(chip: Chip, catalog: Catalog) -> tuple[_Engine, _Engine]:
 
 
 def decode_seconds_per_token(
-    model: ModelSpec, gpu: _Engine, cpu: _Engine, gpu_fraction: float, kv_tokens: float
+    model: ModelSpec,
+    gpu: _Engine,
+    cpu: _Engine,
+    gpu_fraction: float,
+    kv_tokens: float,
+    *,
+    image_kv: float = 0.0,
+    kv_scale: float = 1.0,
+    hops: int = 0,
 ) -> float:
-    """Time to generate one token with ``kv_tokens`` of context already in the cache."""
-    read = model.active_weight_bytes + model.kv_bytes_per_token * kv_tokens
+    """Time to generate one token with ``kv_tokens`` of context already in the cache.
+
+    ``gpu_fraction`` of the bytes are read by the GPU; ``hops`` device hand-overs per token."""
+    kv = model.kv_layer_bytes_per_token * model.kv_tokens_held(kv_tokens) * kv_scale
+    read = model.active_weight_bytes + kv + image_kv
     g = gpu_fraction
     t = g * read / (gpu.bw_gbs * GB) + (1 - g) * read / (cpu.bw_gbs * GB)
     t += (g * gpu.layer_ms + (1 - g) * cpu.layer_ms) * model.layers / 1000
-    if 0 < g < 1:
-        t += 2 * gpu.layer_ms / 1000  # hand-over between devices, twice per token
-    return t
+    if 0 < g < 1 and not hops:
+        hops = 2
+    return t + hops * gpu.layer_ms / 1000
 
 
 def prefill_flops(model: ModelSpec, tokens: int) -> float:
     """FLOP to process a causal prompt of ``tokens`` tokens."""
-    layers = model.kv_layers if model.kv_layers is not None else model.layers
     matmul = 2 * model.active * tokens
-    attention = 2 * layers * model.heads * model.head_dim * tokens * tokens
+    # Q·K and scores·V over the keys each layer holds (a sliding window caps them).
+    attention = 2 * model.heads * model.head_dim * tokens * model.kv_tokens_held(tokens)
     return matmul + attention
 
 
@@ -279,28 +549,82 @@ def image_seconds(model: ModelSpec, gpu: _Engine, images: int) -> float:
     return flops / (gpu.tflops * 1e12 * lookup(model.vision_quant).prefill_factor)
 
 
+def runner_for(catalog: Catalog, chip: Chip, name: str) -> Runner:
+    """The runner's factors; a runner that does not run on this chip is a usage error."""
+    if name == "llama.cpp":
+        return catalog.runners.get(name) or Runner(name)
+    runner = catalog.runners.get(name)
+    if runner is None:
+        return Runner(name)
+    if runner.only and chip.family not in runner.only:
+        raise UsageError(
+            f"--runner {name} does not run on {chip.name} ({chip.family})",
+            hint="runs on: " + ", ".join(runner.only),
+        )
+    return runner
+
+
 def estimate(chip: Chip, catalog: Catalog, model: ModelSpec, workload: Workload) -> Estimate:
     """Predict speed and memory fit of ``model`` on ``chip`` for ``workload``."""
     workload.validate()
+    notes: list[str] = workload.check_context(model)
+    runner = runner_for(catalog, chip, workload.runner)
+    if workload.gpus > 1 and chip.kind != "dgpu":
+        raise UsageError(
+            f"--gpus {workload.gpus}: {chip.name} is not a discrete GPU",
+            hint="--gpus counts graphics cards of the same kind (e.g. --chip 4090 --gpus 2)",
+        )
     fam = catalog.family(chip)
     mem = fit_memory(chip, catalog, model, workload)
     gpu, cpu = _engines(chip, catalog)
-    notes: list[str] = []
+    if workload.kv_cache != "f16" and not workload.flash_attention:
+        notes.append(
+            f"a {workload.kv_cache} KV cache needs flash attention (OLLAMA_FLASH_ATTENTION=1): "
+            "f16 assumed"
+        )
     g = mem.gpu_fraction if chip.kind != "cpu" else 1.0
     if mem.verdict == "does-not-fit":
-        g = mem.gpu_fraction
         notes.append(
-            f"needs {mem.total_bytes / GB:.1f} GB but the machine has {mem.memory_gb:g} GB: "
+            f"needs {mem.total_bytes / GIB:.1f} GiB but the machine has {mem.memory_gb:g} GB: "
             "the speeds assume it could be loaded anyway"
         )
     elif mem.verdict == "partial":
         notes.append(
-            f"{(1 - g) * 100:.0f}% of the layers run on {cpu.label} "
-            f"({cpu.bw_gbs:.0f} GB/s reached), which sets most of the decode time"
+            f"{mem.layers - mem.layers_on_gpu + (not mem.output_on_gpu)} of {mem.layers + 1} "
+            f"layers run on {cpu.label} ({cpu.bw_gbs:.0f} GB/s reached), which sets much of "
+            "the decode time"
         )
+        if chip.kind == "dgpu" and workload.ram_gb is None:
+            notes.append(
+                f"{mem.cpu_bytes / GIB:.1f} GiB spill to system RAM: give --ram to check it fits"
+            )
+    hops = 0
+    tensor = runner.tensor_parallel and workload.gpus > 1 and chip.kind == "dgpu"
+    if chip.kind == "dgpu" and workload.gpus > 1:
+        hops = workload.gpus - 1 if not tensor else 0
+        if not tensor:
+            notes.append(
+                f"{workload.gpus} GPUs split by layers ({runner.name}): memory pools, decode "
+                "does not speed up"
+            )
+    kv_scale = KV_CACHE_BYTES[mem.kv_cache] / 2
+    image_kv = model.image_kv_bytes if workload.images else 0.0
     mid_context = workload.prompt_tokens + workload.gen_tokens / 2
-    t_tok = decode_seconds_per_token(model, gpu, cpu, g, mid_context)
-    t_first = decode_seconds_per_token(model, gpu, cpu, g, workload.prompt_tokens)
+    if tensor:
+        n = workload.gpus
+        tflops = gpu.tflops * n * TENSOR_SCALING if gpu.tflops else None
+        gpu = _Engine(gpu.bw_gbs * n * TENSOR_SCALING, tflops, gpu.layer_ms * 1.5, gpu.label)
+        notes.append(
+            f"{n} GPUs split tensors ({runner.name}): {TENSOR_SCALING:.0%} scaling assumed"
+        )
+
+    def per_token(kv_tokens: float) -> float:
+        return decode_seconds_per_token(
+            model, gpu, cpu, g, kv_tokens, image_kv=image_kv, kv_scale=kv_scale, hops=hops
+        )
+
+    t_tok = per_token(mid_context)
+    t_first = per_token(workload.prompt_tokens)
     t_prefill = prefill_seconds(model, gpu, cpu, g, workload.prompt_tokens)
     if t_prefill is None:
         notes.append(f"{chip.name} has no compute figure in the catalog: prefill is unknown")
@@ -308,6 +632,10 @@ def estimate(chip: Chip, catalog: Catalog, model: ModelSpec, workload: Workload)
     t_image = image_seconds(model, gpu, workload.images)
     if workload.images and not model.multimodal:
         notes.append(f"{model.name} has no vision encoder in its description: images ignored")
+    dec_f = runner.factor("decode", fam.name)
+    pre_f = runner.factor("prefill", fam.name)
+    t_tok, t_first = t_tok / dec_f, t_first / dec_f
+    t_prefill, t_image = t_prefill / pre_f, t_image / pre_f
     decode_s = workload.gen_tokens * t_tok
     ttft = t_prefill + t_image + t_first
     prompt_tps = workload.prompt_tokens / t_prefill if t_prefill else float("nan")
@@ -315,6 +643,10 @@ def estimate(chip: Chip, catalog: Catalog, model: ModelSpec, workload: Workload)
         notes.append(f"{chip.name}: catalog figures marked uncertain")
     if fam.fitted_on == "prior":
         notes.append(f"family {fam.name}: efficiency factors are priors, not fitted")
+    elif fam.fitted_on.startswith("calibrated"):
+        notes.append(f"family {fam.name} with {runner.name}: your saved {fam.fitted_on}")
+    if runner.name != "llama.cpp" and runner.fitted_on == "prior":
+        notes.append(f"runner {runner.name}: its factors are priors, not fitted")
     if model.note:
         notes.append(model.note)
     return Estimate(
@@ -331,4 +663,6 @@ def estimate(chip: Chip, catalog: Catalog, model: ModelSpec, workload: Workload)
         e2e_s=ttft + max(0, workload.gen_tokens - 1) * t_tok,
         family=fam,
         notes=tuple(notes),
+        runner=runner.name,
+        factors=fam.fitted_on if fam.fitted_on.startswith("calibrated") else "catalog",
     )

@@ -15,7 +15,7 @@ from statistics import median
 from typing import Any
 
 from llmbox.errors import ConfigError
-from llmbox.hw.chips import Catalog, Chip, Family
+from llmbox.hw.chips import Catalog, Chip, Family, Runner
 from llmbox.hw.estimate import GB, Workload, estimate, prefill_flops
 from llmbox.hw.models import ModelCatalog, ModelSpec, with_quant
 from llmbox.hw.quant import lookup
@@ -43,6 +43,8 @@ class Observation:
     checked: str = ""
     fit: bool = True
     note: str | None = None
+    #: What produced the figures: llama-bench (``llama.cpp``), ``ollama``, ``mlx``, ``vllm``.
+    runner: str = "llama.cpp"
 
     @property
     def label(self) -> str:
@@ -55,6 +57,7 @@ class Observation:
             images=self.images,
             memory_gb=self.memory_gb,
             context=self.context or max(1, self.pp + self.tg),
+            runner=self.runner,
         )
 
 
@@ -214,10 +217,11 @@ def _fit_decode(
 
 
 def fit_all(obs: Sequence[Observation], catalog: Catalog) -> dict[str, Family]:
-    """Fitted factors of every family that has rows (rows with ``fit: false`` are ignored)."""
+    """Fitted factors of every family that has llama-bench rows (rows with ``fit: false`` and
+    rows of other runners are ignored: those fit the runner factors)."""
     by_family: dict[str, list[Observation]] = {}
     for o in obs:
-        if o.fit:
+        if o.fit and o.runner == "llama.cpp":
             by_family.setdefault(o.chip.family, []).append(o)
     out = {}
     for name, rows in by_family.items():
@@ -231,19 +235,60 @@ def fit_all(obs: Sequence[Observation], catalog: Catalog) -> dict[str, Family]:
 
 
 def leave_one_chip_out(obs: Sequence[Observation], catalog: Catalog) -> Report:
-    """Each chip predicted with factors fitted on the other chips of its family only."""
+    """Each chip predicted with factors fitted on the other chips only: its family's factors
+    from the family's other chips, the runner factors from every other chip."""
     rows: list[Scored] = []
     chips = list(dict.fromkeys(o.chip.id for o in obs if o.fit))
     for chip_id in chips:
         train = [o for o in obs if o.fit and o.chip.id != chip_id]
         test = [o for o in obs if o.fit and o.chip.id == chip_id]
         fam = test[0].chip.family
-        same = [o for o in train if o.chip.family == fam]
+        same = [o for o in train if o.chip.family == fam and o.runner == "llama.cpp"]
         if not same:
             continue  # the family's only chip: nothing left to fit on, so no honest prediction
         fams = {fam: fit_family(catalog.families[fam], same, label="loo")}
-        rows.extend(score(test, with_families(catalog, fams)).rows)
+        fitted = with_families(catalog, fams)
+        fitted = replace(fitted, runners={**fitted.runners, **fit_runners(train, fitted)})
+        rows.extend(score(test, fitted).rows)
     return Report(rows)
+
+
+def fit_runners(obs: Sequence[Observation], catalog: Catalog) -> dict[str, Runner]:
+    """Each serving runner's decode and prefill factors: per chip family, the median ratio of
+    measured to llama-bench-predicted speed on that family's rows (a family with one row takes
+    the runner's overall median, and so does every family without rows)."""
+    ratios: dict[str, dict[str, dict[str, list[float]]]] = {}
+    for o in obs:
+        if not o.fit or o.runner == "llama.cpp":
+            continue
+        est = estimate(o.chip, catalog, o.model, replace(o.workload(), runner="llama.cpp"))
+        by_metric = ratios.setdefault(o.runner, {"decode": {}, "prefill": {}})
+        if o.decode_tps:
+            by_metric["decode"].setdefault(o.chip.family, []).append(o.decode_tps / est.decode_tps)
+        if o.prefill_tps and math.isfinite(est.prefill_tps):
+            by_metric["prefill"].setdefault(o.chip.family, []).append(
+                o.prefill_tps / est.prefill_tps
+            )
+    out: dict[str, Runner] = {}
+    for name, by_metric in ratios.items():
+        base = catalog.runners.get(name) or Runner(name)
+        tables: dict[str, dict[str, float]] = {}
+        for metric, fams in by_metric.items():
+            every = [r for rs in fams.values() for r in rs]
+            if not every:
+                tables[metric] = dict(getattr(base, metric))
+                continue
+            table = {"default": round(median(every), 4)}
+            table.update({f: round(median(rs), 4) for f, rs in fams.items() if len(rs) >= 2})
+            tables[metric] = table
+        n = sum(len(rs) for fams in by_metric.values() for rs in fams.values())
+        out[name] = replace(
+            base,
+            decode=tables["decode"],
+            prefill=tables["prefill"],
+            fitted_on=f"{n} {name} measurements in configs/hw_validation.yaml",
+        )
+    return out
 
 
 # --- the naive rule -------------------------------------------------------------------------------
@@ -270,6 +315,19 @@ def naive(obs: Sequence[Observation]) -> Report:
         p = pre_raw(o)
         rows.append(Scored(o, kp * p if p is not None else None, k * dec_raw(o)))
     return Report(rows)
+
+
+def runners_yaml(runners: dict[str, Runner]) -> str:
+    """The fitted runner factors as ``runners:`` entries of configs/chips.yaml."""
+    lines = []
+    for name, r in sorted(runners.items()):
+        lines.append(f"  {name}:")
+        for metric in ("decode", "prefill"):
+            table = getattr(r, metric)
+            items = ", ".join(f"{k}: {v}" for k, v in sorted(table.items()))
+            lines.append(f"    {metric}: {{{items}}}")
+        lines.append(f'    fitted_on: "{r.fitted_on}"')
+    return "\n".join(lines) + "\n"
 
 
 def families_yaml(families: dict[str, Family]) -> str:

@@ -44,6 +44,23 @@ class ModelSpec:
     vision_params: float = 0.0
     vision_quant: str = "F16"
     vision_tokens_per_image: int = 0
+    #: Vision encoder shape, for the image buffers the runner reserves (Ollama sizes mllama's
+    #: for ``vision_max_tiles`` tiles of ``vision_tokens_per_image`` patches each).
+    vision_max_tiles: int = 1
+    vision_hidden: int = 1280
+    vision_heads: int = 16
+    #: Layers that cross-attend to the image (mllama): their cache holds image tokens, in F32.
+    cross_attention_layers: int = 0
+    #: Vocabulary size: sizes the output layer (kept apart from the repeating layers).
+    vocab: int | None = None
+    #: Sliding-window attention: ``swa_layers`` layers keep only the last ``sliding_window``
+    #: tokens in their KV cache (gemma3: 5 of 6 layers, 1024 tokens; gpt-oss: half, 128).
+    sliding_window: int | None = None
+    swa_layers: int = 0
+    #: MoE: the quantization of the expert weights when it differs from ``quant`` (gpt-oss:
+    #: MXFP4 experts, the rest at Q8_0/F16), and the share of ``params`` that are experts.
+    expert_quant: str | None = None
+    expert_share: float | None = None
     source: str = "catalog"
     note: str | None = None
 
@@ -60,22 +77,104 @@ class ModelSpec:
     @property
     def weight_bytes(self) -> float:
         """Bytes of the language model's weights in memory."""
-        return self.weights_bytes or self.params * lookup(self.quant).bits_per_weight / 8
+        if self.weights_bytes:
+            return self.weights_bytes
+        if self.expert_quant and self.expert_share:
+            experts = self.params * self.expert_share
+            return (
+                experts * lookup(self.expert_quant).bits_per_weight
+                + (self.params - experts) * lookup(self.quant).bits_per_weight
+            ) / 8
+        return self.params * lookup(self.quant).bits_per_weight / 8
 
     @property
     def active_weight_bytes(self) -> float:
-        """Bytes of weights read to generate one token."""
+        """Bytes of weights read to generate one token: for a MoE, the shared weights plus the
+        experts used, each at its own quantization."""
+        if self.active_params is None:
+            return self.weight_bytes
+        if self.expert_quant and self.expert_share:
+            experts = self.params * self.expert_share
+            shared = self.params - experts
+            used = max(0.0, self.active - shared)
+            scale = self.weight_bytes / self._nominal_bytes()
+            streamed = (
+                scale
+                * (
+                    shared * lookup(self.quant).bits_per_weight
+                    + used * lookup(self.expert_quant).bits_per_weight
+                )
+                / 8
+            )
+            return streamed - self.embedding_bytes  # the embedding table is looked up, not read
         return self.weight_bytes * self.active / self.params
+
+    def _nominal_bytes(self) -> float:
+        if not (self.expert_quant and self.expert_share):
+            return self.params * lookup(self.quant).bits_per_weight / 8
+        experts = self.params * self.expert_share
+        return (
+            experts * lookup(self.expert_quant).bits_per_weight
+            + (self.params - experts) * lookup(self.quant).bits_per_weight
+        ) / 8
+
+    @property
+    def output_bytes(self) -> float:
+        """The output projection (vocab x hidden; Q6_K in K-quant files, as llama.cpp writes
+        it), which runners place after the repeating layers."""
+        if not self.vocab:
+            return 0.0
+        bits = lookup(self.quant).bits_per_weight
+        out_bits = bits if bits >= 6.5 else 6.5625
+        return min(self.vocab * self.hidden * out_bits / 8, 0.25 * self.weight_bytes)
+
+    @property
+    def embedding_bytes(self) -> float:
+        """The token embedding table: looked up, not streamed, and kept in CPU memory."""
+        if not self.vocab:
+            return 0.0
+        return min(
+            self.vocab * self.hidden * lookup(self.quant).bits_per_weight / 8,
+            0.25 * self.weight_bytes,
+        )
+
+    @property
+    def layer_bytes(self) -> float:
+        """Weights of one repeating layer."""
+        return max(0.0, self.weight_bytes - self.output_bytes - self.embedding_bytes) / self.layers
 
     @property
     def vision_bytes(self) -> float:
         return self.vision_params * lookup(self.vision_quant).bits_per_weight / 8
 
     @property
+    def self_attention_layers(self) -> int:
+        return self.kv_layers if self.kv_layers is not None else self.layers
+
+    @property
     def kv_bytes_per_token(self) -> float:
         """KV cache bytes per token of context at F16 (K and V, every KV layer)."""
-        layers = self.kv_layers if self.kv_layers is not None else self.layers
-        return 2 * layers * self.kv_heads * self.head_dim * 2
+        return self.kv_layer_bytes_per_token * self.self_attention_layers
+
+    @property
+    def kv_layer_bytes_per_token(self) -> float:
+        """KV cache bytes per token of one layer at F16."""
+        return 2 * self.kv_heads * self.head_dim * 2
+
+    def kv_tokens_held(self, tokens: float) -> float:
+        """Layer-tokens of KV cache held (summed over layers) when ``tokens`` are in context:
+        sliding-window layers hold at most their window."""
+        swa = min(self.swa_layers, self.self_attention_layers) if self.sliding_window else 0
+        full = self.self_attention_layers - swa
+        window = self.sliding_window or 0
+        return full * tokens + swa * min(tokens, window)
+
+    @property
+    def image_kv_bytes(self) -> float:
+        """Cross-attention cache of one image (mllama): F32 K and V of every tile's patches in
+        each cross-attention layer, as Ollama sizes it."""
+        tokens = self.vision_tokens_per_image * self.vision_max_tiles
+        return self.cross_attention_layers * self.kv_heads * self.head_dim * 2 * 4 * tokens
 
     @property
     def multimodal(self) -> bool:
@@ -152,6 +251,7 @@ def parse_models(data: Any, path: Path, text: str) -> ModelCatalog:
         try:
             lookup(entry["quant"])
             lookup(entry.get("vision_quant", "F16"))
+            lookup(entry.get("expert_quant") or "F16")
         except UsageError as err:
             raise fail((*loc, "quant"), err.message) from None
         for alias in entry.pop("aliases", []) or []:

@@ -9,6 +9,8 @@ file size x 8 / 6.74 B params from llama.cpp's quantize table, output and embedd
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass
 
 from llmbox.errors import UsageError
@@ -114,24 +116,59 @@ def lookup(name: str) -> Quant:
     )
 
 
+#: A model has at least this many parameters; fewer is a typo (``--params 7`` is 7B, not 7).
+MIN_PARAMS = 1e6
+#: ... and at most this many (100 trillion), so a stray exponent can't pass.
+MAX_PARAMS = 1e14
+#: A bare number below this is billions (``7``, ``1.5``, ``405``); from a million up, a count.
+BARE_BILLIONS_BELOW = 1e4
+_UNITS = {"k": 1e3, "m": 1e6, "b": 1e9, "t": 1e12}
+_PARAMS_HINT = "a bare number means billions (7 = 7B); or write 7b, 1.5B, 135m, 8x7b or 7e9"
+
+
 def parse_params(text: str) -> float:
-    """A parameter count written the way model cards write it: ``7b``, ``7.6B``, ``135m``, ``8x7b``.
+    """A parameter count written the way model cards write it: ``7b``, ``7.6B``, ``135m``,
+    ``8x7b``, ``7e9``; a bare number below 10,000 means billions.
 
     >>> parse_params("7b")
     7000000000.0
     >>> parse_params("135M")
     135000000.0
+    >>> parse_params("7")
+    7000000000.0
+    >>> parse_params("7e9")
+    7000000000.0
     """
-    raw = text.strip().lower().replace("_", "")
-    units = {"k": 1e3, "m": 1e6, "b": 1e9, "t": 1e12}
+    raw = re.sub(r"[\s_,]", "", text.lower())
+
+    def bad(why: str) -> UsageError:
+        return UsageError(f"cannot read parameter count {text!r}: {why}", hint=_PARAMS_HINT)
+
+    count = 1.0
+    if "x" in raw:  # 8x7b: eight experts of 7B each
+        head, _, raw = raw.partition("x")
+        try:
+            count = float(head)
+        except ValueError:
+            raise bad("expected N x SIZE, like 8x7b") from None
+        if not math.isfinite(count) or count < 1 or count != int(count):
+            raise bad("the expert count must be a whole number")
+    unit = raw[-1] if raw and raw[-1] in _UNITS else ""
     try:
-        if "x" in raw:
-            count, _, each = raw.partition("x")
-            return float(count) * parse_params(each)
-        if raw and raw[-1] in units:
-            return float(raw[:-1]) * units[raw[-1]]
-        return float(raw)
+        value = float(raw[: len(raw) - len(unit)])
     except ValueError:
-        raise UsageError(
-            f"cannot read parameter count {text!r}", hint="write it like 7b, 1.5B or 135m"
-        ) from None
+        raise bad("not a number") from None
+    if not math.isfinite(value) or value <= 0:
+        raise bad("it must be a finite positive number")
+    if unit:
+        value *= _UNITS[unit]
+    elif value < BARE_BILLIONS_BELOW:
+        value *= 1e9
+    elif value < MIN_PARAMS:
+        raise bad("a count below a million without a unit")
+    value *= count
+    if value < MIN_PARAMS:
+        raise bad("fewer than a million parameters")
+    if value > MAX_PARAMS:
+        raise bad("more than 100 trillion parameters")
+    return value

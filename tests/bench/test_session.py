@@ -193,7 +193,7 @@ def test_queueing_is_reported_as_queueing(fake_ollama: FakeOllama) -> None:
                  "--max-tokens", "20", "--prompt-tokens", "16")  # fmt: skip
     result = data["results"][0]
     waits = sorted(r["queue_s"] for r in result["runs"])
-    assert waits[0] < 0.05  # the first of each batch got the slot at once
+    assert waits[0] < 0.1  # the first of each batch got the slot at once
     assert waits[-1] > 0.2  # the last waited for three replies of 0.1 s
     codes = {w["code"] for w in result["warnings"]}
     assert "queued" in codes
@@ -201,9 +201,10 @@ def test_queueing_is_reported_as_queueing(fake_ollama: FakeOllama) -> None:
     queued = next(w for w in result["warnings"] if w["code"] == "queued")
     assert "waited for a free slot" in queued["message"]
     assert "OLLAMA_NUM_PARALLEL" in queued["advice"]
-    for key in ("requests_per_s", "queue_s", "ttft_s"):
+    assert result["summary"]["requests_per_s"]["mean"] > 0
+    for key in ("queue_s", "ttft_s", "e2e_s"):  # latency tails at every concurrency
         assert result["summary"][key]["p90"] is not None
-        assert result["summary"][key]["p99"] is not None or key == "requests_per_s"
+        assert result["summary"][key]["p99"] is not None
 
 
 def test_interleave_alternates_models_and_records_the_order(fake_ollama: FakeOllama) -> None:

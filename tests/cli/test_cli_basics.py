@@ -77,7 +77,7 @@ def test_unexpected_errors_have_no_traceback_unless_debug(monkeypatch: pytest.Mo
         raise RuntimeError("kaput")
 
     monkeypatch.setattr(grid, "cases_from_options", boom)
-    monkeypatch.setattr("llmbox.bench.session.cases_from_options", boom)
+    monkeypatch.setattr("llmbox.bench.plan.cases_from_options", boom)
     result = runner.invoke(app, ["bench", "m"])
     assert result.exit_code == 1
     assert "Error: unexpected RuntimeError: kaput" in result.output

@@ -32,7 +32,7 @@ def test_compare_prints_speedup() -> None:
         app, ["hw-estimate", "--chip", "m2", "--chip", "m4pro", "-m", "llama3.2-vision:11b"]
     )
     assert result.exit_code == 0, result.output
-    assert "m2-10c" in result.stdout
+    assert "m2-8c" in result.stdout
     assert "m4pro-20c" in result.stdout
     assert "1.00x (base)" in result.stdout
     same = runner.invoke(app, ["hw-estimate", "--compare", "m2,m4pro", "-m", "llama3.2-vision:11b"])
@@ -57,7 +57,7 @@ def test_json_has_bench_metric_names() -> None:
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["workload"]["prompt_tokens"] == 1000
-    assert data["decode_tps"] > data["memory"]["total_gb"]  # a sanity bound: 4090 decodes 8B fast
+    assert data["decode_tps"] > data["memory"]["total_gib"]  # a sanity bound: 4090 decodes 8B fast
     assert {"prefill_tps", "decode_tps", "ttft_s", "e2e_s"} <= set(data)
 
 
@@ -65,7 +65,8 @@ def test_partial_offload_verdict() -> None:
     result = runner.invoke(app, ["hw-estimate", "-c", "4090", "-m", "llama3.3:70b"])
     assert result.exit_code == 0
     assert "partial offload" in result.stdout
-    assert "% of the layers on the CPU" in result.stdout
+    assert "CPU/GPU" in result.stdout  # as `ollama ps` shows the split
+    assert "spill to system RAM" in result.stdout
 
 
 @pytest.mark.parametrize(
@@ -119,7 +120,7 @@ def test_params_and_quant_without_catalog() -> None:
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["model"]["quantization"] == "Q8_0"
-    assert data["memory"]["weights_gb"] == pytest.approx(14 * 8.5 / 8, rel=1e-3)
+    assert data["memory"]["weights_gib"] == pytest.approx(14e9 * 8.5 / 8 / 2**30, rel=1e-3)
 
 
 def test_calibrate_from_bench_json() -> None:
@@ -128,7 +129,7 @@ def test_calibrate_from_bench_json() -> None:
     )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert data["chip"]["id"] == "m2-10c"  # from machine.chip
+    assert data["chip"]["id"] == "m2-8c"  # from machine.chip
     rows = data["rows"]
     assert len(rows) == 2
     for row in rows:
@@ -178,3 +179,69 @@ def test_help_defaults_match_the_core() -> None:
 
     assert hw._PROMPT_TOKENS == estimate.DEFAULT_PROMPT_TOKENS
     assert hw._GEN_TOKENS == estimate.DEFAULT_GEN_TOKENS
+    assert hw._RUNNER == estimate.DEFAULT_RUNNER
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--params", "7", "--memory", "nan"], "--memory nan: expected a size in GB"),
+        (["--params", "7", "--memory", "inf"], "--memory inf: expected a size in GB"),
+        (["--params", "7", "--memory", "-1"], "--memory -1: expected a size in GB"),
+        (["--params", "7", "--images", "-1"], "--images must not be negative"),
+        (["--params", "50000"], "a count below a million without a unit"),
+        (["--params", "100k"], "fewer than a million parameters"),
+        (["--params", "nan"], "finite positive number"),
+        (["--params", "-7b"], "finite positive number"),
+        (["--params", "seven"], "not a number"),
+        (
+            ["-m", "llama3.1:8b", "--context", "256", "--prompt-tokens", "512"],
+            "--context 256 is smaller than the prompt (512 tokens)",
+        ),
+        (
+            ["-m", "llama3.1:8b", "--context", "1000000"],
+            "--context 1000000 is beyond llama3.1:8b's maximum of 131072 tokens",
+        ),
+        (
+            ["-m", "llama3.1:8b", "--prompt-tokens", "200000"],
+            "--prompt-tokens 200000 is beyond llama3.1:8b's maximum context",
+        ),
+    ],
+)
+def test_nonsense_numbers_are_usage_errors(argv: list[str], message: str) -> None:
+    result = runner.invoke(app, ["hw-estimate", "--chip", "m4pro", *argv])
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) <= 2  # the message and its hint
+    assert "Traceback" not in result.output
+
+
+def test_bare_params_mean_billions_and_help_says_so() -> None:
+    bare = runner.invoke(app, ["hw-estimate", "-c", "m4pro", "--params", "7", "-f", "json"])
+    unit = runner.invoke(app, ["hw-estimate", "-c", "m4pro", "--params", "7b", "-f", "json"])
+    count = runner.invoke(app, ["hw-estimate", "-c", "m4pro", "--params", "7e9", "-f", "json"])
+    assert bare.exit_code == 0, bare.output
+    assert json.loads(bare.stdout)["model"]["params"] == 7e9
+    assert bare.stdout == unit.stdout == count.stdout
+    assert json.loads(bare.stdout)["decode_tps"] < 200  # not the 295,188 tok/s of a 7-param model
+    help_text = runner.invoke(app, ["hw-estimate", "--help"], env={"COLUMNS": "200"}).stdout
+    assert "bare number is billions" in " ".join(help_text.split())
+
+
+def test_answer_past_the_context_is_a_note_not_an_error() -> None:
+    argv = ["hw-estimate", "-c", "m4pro", "-m", "llama3.1:8b", "--context", "600", "-f", "json"]
+    result = runner.invoke(app, argv)
+    assert result.exit_code == 0, result.output
+    assert any("context shift" in n for n in json.loads(result.stdout)["notes"])
+
+
+def test_json_is_an_object_for_one_chip_and_an_array_for_several() -> None:
+    base = ["hw-estimate", "-m", "llama3.2:3b", "-f", "json"]
+    one = json.loads(runner.invoke(app, [*base, "-c", "m4pro"]).stdout)
+    one_compare = json.loads(runner.invoke(app, [*base, "--compare", "m4pro"]).stdout)
+    several = json.loads(runner.invoke(app, [*base, "-c", "m2", "--compare", "m4pro,4090"]).stdout)
+    assert isinstance(one, dict)
+    assert one_compare == one
+    assert isinstance(several, list)
+    assert [e["chip"]["id"] for e in several] == ["m2-8c", "m4pro-20c", "rtx4090"]
+    assert several[1] == one

@@ -51,7 +51,7 @@ def test_quant_lookup_aliases_and_unknown() -> None:
         ("M4 Pro", "m4pro-20c"),
         ("m4-pro", "m4pro-20c"),
         ("4090", "rtx4090"),
-        ("Apple M2", "m2-10c"),
+        ("Apple M2", "m2-8c"),
         ("h100", "h100-sxm"),
         ("m2-8c", "m2-8c"),
     ],
@@ -175,15 +175,17 @@ def test_images_add_encoder_time(catalog: Catalog, models: ModelCatalog) -> None
     plain = estimate(chip, catalog, m, Workload(prompt_tokens=18, gen_tokens=78))
     image = estimate(chip, catalog, m, Workload(prompt_tokens=18, gen_tokens=78, images=1))
     assert image.ttft_s > plain.ttft_s + 0.1
-    assert image.decode_tps == pytest.approx(plain.decode_tps)
+    # Each token also reads the 8 cross-attention layers' image cache (F32, 4 tiles): a little slower.
+    assert 0.9 * plain.decode_tps < image.decode_tps < plain.decode_tps
 
 
 def test_m4pro_time_is_about_0_4_of_m2(catalog: Catalog, models: ModelCatalog) -> None:
     m = models.resolve("llama3.2-vision:11b")
-    w = Workload(prompt_tokens=18, gen_tokens=78, images=1)
-    m2 = estimate(catalog.resolve("m2"), catalog, m, w)
+    w = Workload(prompt_tokens=18, gen_tokens=78, images=1, memory_gb=24)
+    m2 = estimate(catalog.resolve("m2-8c"), catalog, m, w)
     m4 = estimate(catalog.resolve("m4pro"), catalog, m, w)
-    assert 0.3 < m4.e2e_s / m2.e2e_s < 0.5
+    assert m2.memory.verdict == m4.memory.verdict == "fits"  # like for like
+    assert 0.35 <= m4.e2e_s / m2.e2e_s <= 0.45
 
 
 @pytest.mark.parametrize(
@@ -298,3 +300,38 @@ def test_catalog_cache_is_used_and_survives_corruption(
     cache.write_text("{not json")
     again, _ = read_yaml(path)
     assert again == data
+
+
+@pytest.mark.parametrize(
+    ("name", "chip_id", "field", "value"),
+    [
+        ("m2", "m2-8c", "gpu_cores", 8),  # base MacBook Airs have the 8-core GPU
+        ("m3", "m3-8c", "gpu_cores", 8),
+        ("m4", "m4-8c", "gpu_cores", 8),
+        ("orin nano", "jetson-orin-nano", "bw_gbs", 68),
+        ("orin nano super", "jetson-orin-nano-super", "bw_gbs", 102),
+        ("rtx pro 6000", "rtxpro6000", "fp16_tflops", 504),
+        ("a770", "arc-a770", "bw_gbs", 560),
+        ("a770 8gb", "arc-a770-8gb", "bw_gbs", 512),
+        ("3080 12gb", "rtx3080-12gb", "bw_gbs", 912),
+    ],
+)
+def test_catalog_corrections_of_issue_13(
+    catalog: Catalog, name: str, chip_id: str, field: str, value: float
+) -> None:
+    chip = catalog.resolve(name)
+    assert chip.id == chip_id
+    assert getattr(chip, field) == value
+
+
+def test_m2_max_30c_is_not_sold_with_96gb(catalog: Catalog) -> None:
+    assert 96 not in catalog.resolve("m2max-30c").memory_gb
+    assert 96 in catalog.resolve("m2max-38c").memory_gb
+
+
+def test_power_and_price_reach_json_and_cite_a_source(catalog: Catalog) -> None:
+    from llmbox.hw.chips import as_dict
+
+    d = as_dict(catalog.resolve("4090"), catalog)
+    assert (d["board_power_w"], d["launch_price_usd"]) == (450, 1599)
+    assert any("tdp 450" in v for v in d["sources"].values())
