@@ -10,7 +10,8 @@ from llmbox.results import BenchReport
 
 
 def expand(paths: Iterable[Path]) -> list[Path]:
-    """Files as given; a directory stands for the ``*.json`` files in it (sorted)."""
+    """Files as given; a directory stands for the ``*.json`` files in it (sorted). A file named
+    twice (or also found in a directory given) counts once."""
     out: list[Path] = []
     for path in paths:
         if path.is_dir():
@@ -23,7 +24,14 @@ def expand(paths: Iterable[Path]) -> list[Path]:
             out += found
         else:
             out.append(path)
-    return out
+    seen: set[Path] = set()
+    unique = []
+    for path in out:
+        key = path.resolve()
+        if key not in seen:
+            seen.add(key)
+            unique.append(path)
+    return unique
 
 
 def load_files(paths: Iterable[Path]) -> list[BenchReport]:

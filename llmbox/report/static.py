@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from llmbox.errors import UsageError
 from llmbox.report.charts import VL_VERSION, Chart, Document
 from llmbox.report.exporters import write_atomic
 
@@ -30,17 +31,32 @@ def write_images(charts: Sequence[Chart], directory: Path, fmt: str) -> list[Pat
     import os
     import tempfile
 
-    directory.mkdir(parents=True, exist_ok=True)
+    def cannot(err: OSError) -> UsageError:
+        return UsageError(
+            f"cannot write images to {directory}: {err.strerror}",
+            hint=f"give --{fmt} a directory that can be created or written",
+        )
+
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise cannot(err) from None
     paths = []
     for chart in charts:
         path = directory / f"{chart.name}.{fmt}"
         data = render_image(chart, fmt)
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{chart.name}.", suffix=".tmp")
+        try:
+            fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{chart.name}.", suffix=".tmp")
+        except OSError as err:
+            raise cannot(err) from None
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
             os.chmod(tmp, 0o644)
             os.replace(tmp, path)
+        except OSError as err:
+            Path(tmp).unlink(missing_ok=True)
+            raise cannot(err) from None
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise

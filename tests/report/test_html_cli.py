@@ -145,3 +145,16 @@ def test_help_does_not_import_the_chart_libraries() -> None:
         "assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_an_image_directory_that_is_a_file_is_one_line(runs: list[Path], tmp_path: Path) -> None:
+    blocker = tmp_path / "charts"
+    blocker.write_text("not a directory")
+    _, stderr = report(str(runs[0]), "-f", "md", "--png", str(blocker), code=2)
+    assert stderr.startswith(f"Error: cannot write images to {blocker}")
+    assert "Traceback" not in stderr
+
+
+def test_a_file_given_twice_counts_once(runs: list[Path]) -> None:
+    stdout, _ = report(str(runs[0]), str(runs[0]), str(runs[0].parent), "-f", "md", "-q")
+    assert "2 run(s)" in stdout
