@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from llmbox.cli._common import QuietOpt
+
+if TYPE_CHECKING:
+    from llmbox.report.data import Regression
 
 
 class PageFormat(str, Enum):
@@ -29,15 +32,35 @@ def _need_extra() -> None:
         ) from None
 
 
+def _need_store() -> None:
+    from llmbox.errors import UsageError
+
+    try:
+        import llmbox.store  # noqa: F401
+    except ImportError:
+        raise UsageError(
+            "which results? (this llmbox has no results store)",
+            hint="give saved runs: llmbox report run1.json run2.json -o r.html",
+        ) from None
+
+
 def _size(n: int) -> str:
     return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.0f} kB"
+
+
+_STORE = "Runs from the results store (without FILES)"
+
+
+def _many(flag: str, about: str) -> Any:
+    return typer.Option(flag, help=about, rich_help_panel=_STORE, show_default=False)
 
 
 def report(
     files: Annotated[
         list[Path] | None,
         typer.Argument(
-            help="Saved `llmbox bench -f json` files, or directories of them.",
+            help="Saved `llmbox bench -f json` files, or directories of them. Default: the runs "
+            "of the results store (filters below).",
             show_default=False,
         ),
     ] = None,
@@ -77,6 +100,27 @@ def report(
     title: Annotated[
         str, typer.Option("--title", help="Title of the page.")
     ] = "llmbox benchmark report",
+    db: Annotated[
+        str | None,
+        _many("--db", "The store: sqlite:///PATH or postgresql://… Default: $LLMBOX_DB."),
+    ] = None,
+    model: Annotated[
+        list[str] | None, _many("--model", "Only this model (repeatable; * wildcards).")
+    ] = None,
+    case: Annotated[list[str] | None, _many("--case", "Only this case label (repeatable).")] = None,
+    machine: Annotated[
+        list[str] | None, _many("--machine", "Only this machine (repeatable).")
+    ] = None,
+    backend: Annotated[
+        list[str] | None, _many("--backend", "Only this backend (repeatable).")
+    ] = None,
+    tag: Annotated[
+        list[str] | None, _many("--tag", "Only runs tagged KEY=VALUE, or carrying KEY.")
+    ] = None,
+    since: Annotated[
+        str | None, _many("--since", "Only runs since a date or an age: 2026-11-01, 7d.")
+    ] = None,
+    until: Annotated[str | None, _many("--until", "Only runs before a date or an age.")] = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Charts of benchmark results: one offline HTML page, PNG/SVG images, or Markdown.
@@ -88,11 +132,23 @@ def report(
 
     from llmbox.cli._output import Output
     from llmbox.errors import UsageError
+    from llmbox.report.inputs import StoreQuery
 
     out = Output(quiet=quiet)
-    if not files:
+    query = StoreQuery(
+        db=db,
+        models=tuple(model or ()),
+        cases=tuple(case or ()),
+        machines=tuple(machine or ()),
+        backends=tuple(backend or ()),
+        tags=tuple(tag or ()),
+        since=since,
+        until=until,
+    )
+    if files and (query.filtered or db):
         raise UsageError(
-            "which results?", hint="give saved runs: llmbox report run1.json run2.json -o r.html"
+            "filters choose runs from the results store, not among files",
+            hint="give either FILES or filters such as --model, --since",
         )
     if output is None and format is PageFormat.html and sys.stdout.isatty():
         raise UsageError("an HTML page does not belong on a terminal", hint="add -o report.html")
@@ -100,11 +156,16 @@ def report(
     from llmbox.hw.chips import load_catalog
     from llmbox.hw.models import load_models
     from llmbox.report.charts import build
-    from llmbox.report.inputs import load_files
+    from llmbox.report.inputs import load_files, load_store
     from llmbox.report.static import render_markdown, save_text, write_images
 
-    reports = load_files(files)
-    doc = build(reports, load_catalog(), load_models(), chip=chip)
+    regressions: list[Regression] = []
+    if files:
+        reports = load_files(files)
+    else:
+        _need_store()
+        reports, regressions = load_store(query)
+    doc = build(reports, load_catalog(), load_models(), chip=chip, regressions=regressions)
     if not doc.charts:
         out.warn("no chart has data: " + "; ".join(h for _, h in doc.missing[:1]))
     images: dict[str, str] = {}

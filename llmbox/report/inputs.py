@@ -1,11 +1,14 @@
-"""Where a report's runs come from: saved ``llmbox bench -f json`` files, or directories of them."""
+"""Where a report's runs come from: saved ``llmbox bench -f json`` files (or directories of them),
+or the results store (``llmbox.store``, imported only when asked)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from llmbox.errors import UsageError
+from llmbox.report.data import Regression, parse_time
 from llmbox.results import BenchReport
 
 
@@ -38,3 +41,60 @@ def load_files(paths: Iterable[Path]) -> list[BenchReport]:
     """Each file read and checked against the ``llmbox.bench/1`` schema; the first bad one raises
     a UsageError naming it (and the field)."""
     return [BenchReport.load(p) for p in expand(paths)]
+
+
+@dataclass(frozen=True)
+class StoreQuery:
+    """Which stored runs a report covers (``llmbox report`` without files): the same filters as
+    ``llmbox history``. Within one field values are alternatives; fields combine with AND."""
+
+    db: str | None = None
+    models: tuple[str, ...] = ()
+    cases: tuple[str, ...] = ()
+    machines: tuple[str, ...] = ()
+    backends: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    since: str | None = None
+    until: str | None = None
+
+    @property
+    def filtered(self) -> bool:
+        return any((self.models, self.cases, self.machines, self.backends, self.tags,
+                    self.since, self.until))  # fmt: skip
+
+
+def load_store(query: StoreQuery) -> tuple[list[BenchReport], list[Regression]]:
+    """The matching runs of the results store, oldest first, and the regressions its change-point
+    test finds in their decode speed (``llmbox history regressions``)."""
+    from llmbox.store import (
+        RunFilter,
+        find_regressions,
+        open_store,
+        parse_tag_filters,
+        parse_when,
+    )
+
+    flt = RunFilter(
+        models=query.models,
+        cases=query.cases,
+        machines=query.machines,
+        backends=query.backends,
+        tags=parse_tag_filters(list(query.tags)),
+        since=parse_when(query.since) if query.since else None,
+        until=parse_when(query.until) if query.until else None,
+    )
+    with open_store(query.db, create=False) as store:
+        reports = [BenchReport.parse(data, f"run {info.id}") for info, data in store.reports(flt)]
+        if not reports:
+            what = "match these filters" if query.filtered else "are stored yet"
+            raise UsageError(
+                f"no runs {what} in {store.where}",
+                hint="llmbox history lists the stored runs; llmbox bench MODEL saves one",
+            )
+        changes = find_regressions(store, flt, metrics=("decode_tps",))
+    regressions = [
+        Regression(c.model, c.case, c.machine, c.backend, c.metric, when, c.change_pct)
+        for c in changes
+        if c.kind == "regression" and (when := parse_time(c.at)) is not None
+    ]
+    return reports, regressions
