@@ -89,7 +89,8 @@ def load_store(query: StoreQuery) -> tuple[list[BenchReport], list[Regression]]:
             what = "match these filters" if query.filtered else "are stored yet"
             raise UsageError(
                 f"no runs {what} in {store.where}",
-                hint="llmbox history lists the stored runs; llmbox bench MODEL saves one",
+                hint="llmbox history lists the stored runs, llmbox bench MODEL saves one; or give "
+                "saved runs: llmbox report run1.json run2.json -o r.html",
             )
         changes = find_regressions(store, flt, metrics=("decode_tps",))
     regressions = [

@@ -106,8 +106,9 @@ def test_a_bad_input_file_is_one_line_and_exit_2(
 
 
 def test_no_input_says_what_to_give() -> None:
+    # Without files the runs come from the results store: here an empty one, or none at all.
     _, stderr = report(code=2)
-    assert "Hint: give saved runs" in stderr
+    assert "saved runs: llmbox report run1.json run2.json -o r.html" in stderr
 
 
 def test_an_empty_directory_is_an_error(tmp_path: Path) -> None:
