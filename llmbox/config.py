@@ -121,14 +121,35 @@ def _parse_timeout(value: Any, source: str) -> float | None:
 
 
 def read_user_config(path: Path | None = None) -> dict[str, Any]:
-    """The user's YAML config (``host``, ``timeout``), or ``{}`` when there is none."""
+    """The user's YAML config (``host``, ``timeout``), or ``{}`` when there is none.
+
+    A file named by ``$LLMBOX_CONFIG`` must exist; the default one may be absent.
+    """
     from llmbox._userconfig import UserConfig
+    from llmbox.errors import ConfigError
     from llmbox.yamlio import load_yaml_model
 
+    from_env = path is None and bool(os.environ.get(CONFIG_ENV))
+    explicit = path is not None or from_env
     path = path or user_config_path()
-    if not path.is_file():
+    if not path.exists():
+        if explicit:
+            raise ConfigError(
+                f"config file {path} does not exist" + (f" ({CONFIG_ENV})" if from_env else ""),
+                hint=f"create it (see docs/config.md) or unset {CONFIG_ENV}",
+            )
         return {}
-    model = load_yaml_model(path, UserConfig)
+    model = load_yaml_model(path, UserConfig, doc="docs/config.md")
+    if model.host is not None:
+        try:
+            parse_host(model.host)
+        except UsageError as err:
+            from llmbox.yamlio import line_of, read_text
+
+            line = line_of(read_text(path), ("host",))
+            raise ConfigError(
+                f"{path}:{line}: field 'host': {err.message}", hint=err.hint
+            ) from None
     return model.model_dump(exclude_none=True)
 
 

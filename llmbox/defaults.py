@@ -39,3 +39,8 @@ EMBEDDED_CTX_SIZE = 4096
 
 #: Open-loop load without --max-concurrency: connections the client keeps ready.
 OPEN_LOOP_CONNECTIONS = 64
+
+#: --sweep: requests in flight for the throughput phase (unless --max-concurrency), and how many
+#: open-loop rates are tried between the one-at-a-time rate and that throughput.
+SWEEP_CONCURRENCY = 16
+SWEEP_RATES = 6

@@ -7,21 +7,8 @@ from typing import Any
 
 from llmbox.backends.base import Capabilities, GenRequest, TokenClock
 from llmbox.client import OllamaClient, processor_label
+from llmbox.names import same_model
 from llmbox.results import ModelInfo, RunSample, Server
-
-
-def full_name(model: str) -> str:
-    """Ollama's default tag: ``llama3.2`` means ``llama3.2:latest``.
-
-    >>> full_name("llama3.2"), full_name("qwen3:4b"), full_name("hf.co/x/y:Q4_K_M")
-    ('llama3.2:latest', 'qwen3:4b', 'hf.co/x/y:Q4_K_M')
-    """
-    last = model.rsplit("/", 1)[-1]
-    return model if ":" in last else f"{model}:latest"
-
-
-def same_model(a: str, b: str) -> bool:
-    return full_name(a).lower() == full_name(b).lower()
 
 
 class OllamaBackend:
@@ -125,4 +112,4 @@ class OllamaBackend:
         await self.client.aclose()
 
 
-__all__ = ["OllamaBackend", "full_name", "same_model"]
+__all__ = ["OllamaBackend"]

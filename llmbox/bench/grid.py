@@ -25,7 +25,7 @@ def label_for(case: Case) -> str:
     if case.concurrency > 1:
         parts.append(f"c{case.concurrency}" + (" batch" if case.mode == "batch" else ""))
     if case.rate is not None:
-        parts.append(f"@{case.rate:g}/s")
+        parts.append(f"@{case.rate:.3g}/s")
         if case.arrivals != "poisson":
             parts.append(case.arrivals)
         if case.max_concurrency:

@@ -22,7 +22,7 @@ import random
 from dataclasses import dataclass
 
 from llmbox.errors import UsageError
-from llmbox.results import BenchReport
+from llmbox.results import BenchReport, Case, CaseResult
 
 ARRIVALS = ("poisson", "constant", "gamma:K")
 
@@ -181,5 +181,50 @@ def sustained(report: BenchReport) -> list[str]:
             lines.append(
                 f"{model} met {limits} for {SUSTAINED_SHARE:.0%} of requests at no rate tried "
                 f"({workload}): try lower --rate"
+            )
+    return lines
+
+
+def workload_key(case: Case) -> tuple[int | None, int, int, bool]:
+    """What a request asks, whatever the load: the cases of one sweep share it."""
+    return (case.prompt_tokens, case.max_tokens, case.images, bool(case.think))
+
+
+#: Latency "takes off" where TTFT p90 exceeds this multiple of the one-at-a-time TTFT p90.
+KNEE_FACTOR = 2.0
+
+
+def knees(report: BenchReport) -> list[str]:
+    """Per model and workload with open-loop rates: throughput against latency, and the rate at
+    which latency takes off (TTFT p90 beyond twice the one-at-a-time value)."""
+    points: dict[tuple[str, tuple[int | None, int, int, bool]], list[CaseResult]] = {}
+    for r in report.results:
+        if "requests_per_s" in r.summary and "ttft_s" in r.summary:
+            points.setdefault((r.model, workload_key(r.case)), []).append(r)
+    lines = []
+    for (model, _), results in points.items():
+        if not any(r.case.rate is not None for r in results):
+            continue
+        solo = next((r for r in results if r.case.concurrency == 1 and r.case.rate is None), None)
+        ordered = sorted(results, key=lambda r: r.summary["requests_per_s"].mean)
+        base = (solo or ordered[0]).summary["ttft_s"]
+        base_p90 = base.p90 if base.p90 is not None else base.max
+        workload = (solo or ordered[0]).case.label.split(" c")[0].split(" @")[0]
+        last_ok = None
+        for r in ordered:
+            stat = r.summary["ttft_s"]
+            p90 = stat.p90 if stat.p90 is not None else stat.max
+            rate = r.summary["requests_per_s"].mean
+            if p90 > KNEE_FACTOR * base_p90:
+                since = f"between {last_ok:.2f} and {rate:.2f}" if last_ok else f"by {rate:.2f}"
+                lines.append(
+                    f"{model} {workload}: latency takes off {since} req/s "
+                    f"(TTFT p90 {base_p90:.3f} s one at a time, {p90:.3f} s at {rate:.2f} req/s)"
+                )
+                break
+            last_ok = rate
+        else:
+            lines.append(
+                f"{model} {workload}: latency held up to {last_ok:.2f} req/s, the most tried"
             )
     return lines

@@ -22,6 +22,7 @@ from llmbox.bench.grid import (
 )
 from llmbox.bench.load import parse_arrivals, parse_rates, parse_slo
 from llmbox.bench.runner import RunnerConfig
+from llmbox.bench.sweep import SweepPlan, sweep_phase_one
 from llmbox.errors import UsageError
 from llmbox.results import Case, Options
 
@@ -60,6 +61,7 @@ class BenchOptions:
     duration: float | None = None
     max_concurrency: int | None = None
     slo: str | None = None
+    sweep: bool = False
     backend: str | None = None
     ignore_eos: bool | None = None
     threads: int | None = None
@@ -80,6 +82,7 @@ class Plan:
     backend: str
     max_concurrency: int
     build_backend: Callable[[], Backend] = field(repr=False, compare=False)
+    sweep: SweepPlan | None = None  # rates to add once the first phase has measured
 
 
 def _pick(flag: object, suite: object, default: object) -> object:
@@ -202,7 +205,7 @@ def build_plan(opts: BenchOptions) -> Plan:
         "--arrivals": opts.arrivals, "--requests": opts.requests, "--duration": opts.duration,
         "--max-concurrency": opts.max_concurrency,
     }  # fmt: skip
-    if not rates and (given := [k for k, v in open_loop_only.items() if v is not None]):
+    if not rates and not opts.sweep and (given := [k for k, v in open_loop_only.items() if v]):
         raise UsageError(
             f"{given[0]} applies to open-loop load", hint="add --rate, e.g. --rate 1,2"
         )
@@ -226,10 +229,24 @@ def build_plan(opts: BenchOptions) -> Plan:
         max_concurrency=opts.max_concurrency,
     )
     suite_runs = suite_warmup = None
+    sweep: SweepPlan | None = None
     if opts.suite:
         cases, suite_runs, suite_warmup = _suite_cases(opts, grid_opts)
     else:
         cases = cases_from_options(grid_opts)
+    if opts.sweep:
+        if rates or grid_opts.concurrency:
+            raise UsageError(
+                "--sweep chooses its own load", hint="drop --rate/--concurrency with --sweep"
+            )
+        top = opts.max_concurrency or defaults.SWEEP_CONCURRENCY
+        cases = [c for base in cases for c in sweep_phase_one(base, top)]
+        sweep = SweepPlan(
+            points=defaults.SWEEP_RATES,
+            arrivals=arrivals.label,
+            requests=opts.requests,
+            duration_s=opts.duration,
+        )
     for case in cases:
         _check_context(case)
     runs = int(str(_pick(opts.runs, suite_runs, defaults.RUNS)))
@@ -287,7 +304,7 @@ def build_plan(opts: BenchOptions) -> Plan:
             verbose=os.environ.get("LLMBOX_DEBUG", "") not in ("", "0"),
         )
 
-    return Plan(grid, config, record, backend, max_conc, build_backend)
+    return Plan(grid, config, record, backend, max_conc, build_backend, sweep)
 
 
 def _in_flight(case: Case) -> int:

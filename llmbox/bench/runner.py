@@ -134,6 +134,7 @@ class Runner:
         self.config = config
         self.emit = on_event
         self._images: dict[tuple[str, ...], tuple[str, ...]] = {}
+        self._states: dict[str, _ModelState] = {}
 
     async def run(
         self,
@@ -142,13 +143,11 @@ class Runner:
         infos: dict[str, ModelInfo],
     ) -> BenchReport:
         """Fill ``report.results`` (``infos``: each model's facts, checked before the start)."""
-        states = {
-            model: _ModelState(
-                info=info,
-                prompts=PromptBuilder(seed=self.config.seed or 0, nonce=self.config.nonce),
-            )
-            for model, info in infos.items()
-        }
+        for model, info in infos.items():  # kept across calls: a sweep runs in phases
+            if model not in self._states:
+                prompts = PromptBuilder(seed=self.config.seed or 0, nonce=self.config.nonce)
+                self._states[model] = _ModelState(info=info, prompts=prompts)
+        states = self._states
         try:
             if self.config.order == "interleave":
                 await self._interleaved(grid, report, states)

@@ -166,7 +166,13 @@ def run_bench(
             infos = await preflight(plan, engine)
             checkpoint(report)
             holder.append(report)
-            return await Runner(engine, plan.config, on_runner_event).run(plan.grid, report, infos)
+            runner = Runner(engine, plan.config, on_runner_event)
+            await runner.run(plan.grid, report, infos)
+            if plan.sweep is not None:  # phase two: rates between what phase one measured
+                from llmbox.bench.sweep import sweep_rates
+
+                await runner.run(sweep_rates(report, plan.sweep), report, infos)
+            return report
         except BaseException:
             if holder:
                 holder[0].interrupted = True

@@ -7,10 +7,10 @@ from collections.abc import Sequence
 
 from llmbox.bench.plan import Plan
 from llmbox.bench.session import GateOptions, run_bench
-from llmbox.cli._bench_view import BenchProgress
-from llmbox.cli._output import Output
 from llmbox.errors import Interrupted
+from llmbox.report.bench_progress import BenchProgress
 from llmbox.report.exporters import parse_outputs, render, stdout_format, write_outputs
+from llmbox.report.output import Output
 from llmbox.results import BenchReport
 
 

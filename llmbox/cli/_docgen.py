@@ -38,9 +38,18 @@ def _param_row(param: Any) -> str | None:
 
 
 def render() -> str:
-    from llmbox.cli import COMMANDS, load_command
+    import typer
+
+    from llmbox.cli import COMMANDS, app, load_command
 
     lines = [HEADER]
+    root = typer.main.get_command(app)
+    lines.append("## `llmbox`\n")
+    lines.append((root.help or "").strip() + "\n")
+    lines.append("Options before the command's name (`--debug` and `--quiet` work after it too).\n")
+    lines.append("| option | meaning |\n|---|---|")
+    lines.extend(r for p in root.params if (r := _param_row(p)) is not None)
+    lines.append("")
     for name in sorted(COMMANDS):
         cmd = load_command(name)
         if cmd.hidden:

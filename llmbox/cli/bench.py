@@ -239,6 +239,16 @@ def bench(
             rich_help_panel=_LOAD,
         ),
     ] = None,
+    sweep: Annotated[
+        bool,
+        typer.Option(
+            "--sweep",
+            help="From one request at a time to saturation (--max-concurrency, default "
+            f"{d.SWEEP_CONCURRENCY} in flight), then {d.SWEEP_RATES} open-loop rates between; "
+            "shows where latency takes off.",
+            rich_help_panel=_LOAD,
+        ),
+    ] = False,
     slo: Annotated[
         str | None,
         typer.Option(
@@ -355,6 +365,7 @@ def bench(
             duration=duration,
             max_concurrency=max_concurrency,
             slo=slo,
+            sweep=sweep,
             backend=backend.value if backend else None,
             ignore_eos=ignore_eos,
             threads=threads,
@@ -393,8 +404,8 @@ def compare(
     significantly beyond --max-regression.
     """
     from llmbox.bench.comparison import compare_files
-    from llmbox.cli._output import Output
     from llmbox.report.exporters import render_comparison
+    from llmbox.report.output import Output
 
     result = compare_files(
         files,

@@ -13,15 +13,15 @@ def doctor(
 ) -> None:
     """Check the server: reachable, version, models installed and loaded (CPU/GPU), OLLAMA_*.
 
-    Exits 0 when healthy, 3 when the server is unreachable, 1 when it has problems.
+    Exit codes: 0 healthy, 1 problems found, 2 usage error, 3 server unreachable.
     """
     import os
 
-    from llmbox.cli._output import Output
     from llmbox.client import OllamaClient
     from llmbox.config import resolve_settings
     from llmbox.doctor import DoctorReport, diagnose
     from llmbox.errors import ExitCode, ServerUnreachable
+    from llmbox.report.output import Output
     from llmbox.report.terminal import render_doctor
 
     settings = resolve_settings(host=host, timeout=timeout)

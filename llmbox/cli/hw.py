@@ -14,8 +14,8 @@ import typer
 from llmbox.cli._common import DataFormat, FormatOpt, HostOpt, QuietOpt, TimeoutOpt, run
 
 if TYPE_CHECKING:
-    from llmbox.cli._output import Output
     from llmbox.hw.models import ModelCatalog, ModelSpec
+    from llmbox.report.output import Output
 
 # Literal copies of llmbox.hw.estimate's defaults, so --help imports nothing (a test checks).
 _PROMPT_TOKENS = 512
@@ -122,7 +122,6 @@ def hw_estimate(
         str | None,
         typer.Option(
             "--quant",
-            "-q",
             help="Quantization (q4_k_m, q8_0, f16, iq2_xs, tq1_0…). Default: the model's.",
             show_default=False,
         ),
@@ -233,10 +232,10 @@ def hw_estimate(
     With -f json, one chip gives one object and several chips an array of them, in the order
     given.
     """
-    from llmbox.cli._output import Output
     from llmbox.errors import UsageError
     from llmbox.hw.chips import load_catalog
     from llmbox.hw.models import load_models
+    from llmbox.report.output import Output
 
     out = Output(quiet=quiet)
     runner = runner_opt or _RUNNER
@@ -390,9 +389,9 @@ def chips(
     quiet: QuietOpt = False,
 ) -> None:
     """List the chip catalog: bandwidth, FP16 TFLOPS, memory sizes, efficiency family, sources."""
-    from llmbox.cli._output import Output
     from llmbox.errors import UsageError
     from llmbox.hw.chips import as_dict, load_catalog
+    from llmbox.report.output import Output
 
     catalog = load_catalog()
     selected = catalog.select(vendor, kind)

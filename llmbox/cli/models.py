@@ -15,8 +15,9 @@ import typer
 from llmbox.cli._common import DataFormat, FormatOpt, HostOpt, QuietOpt, TimeoutOpt, run
 
 if TYPE_CHECKING:
-    from llmbox.cli._output import Output
     from llmbox.client import OllamaClient
+    from llmbox.provision import MachineSpec, ModelChange, PullResult, SyncReport
+    from llmbox.report.output import Output
     from llmbox.report.progress import PullView
 
 T = TypeVar("T")
@@ -56,17 +57,12 @@ def _pull_view(out: Output) -> PullView:
     """Bars on a terminal, a few plain lines per layer otherwise, nothing with ``--quiet``."""
     import sys
 
-    from llmbox.cli._output import color_enabled
     from llmbox.report.progress import PlainPullView, PullView, RichPullView
 
     if out.quiet:
         return PullView()
     if out.progress_enabled:
-        from rich.console import Console
-
-        colour = color_enabled(sys.stderr)
-        console = Console(file=sys.stderr, force_terminal=True, no_color=not colour)
-        return RichPullView(console)
+        return RichPullView(out.progress_console())
     return PlainPullView(sys.stderr)
 
 
@@ -99,8 +95,8 @@ def _emit(
 
 def _finish(results: Sequence[Any], what: str) -> None:
     """Exit non-zero when any failed: one model re-raises its error, several get a summary."""
-    from llmbox.cli._output import print_error
     from llmbox.provision import combined_exit_code
+    from llmbox.report.output import print_error
 
     failed = [r for r in results if r.error is not None]
     if not failed:
@@ -124,41 +120,32 @@ def pull(
     """Download models, one after another, with progress on stderr.
 
     A dropped connection is retried with backoff; Ollama resumes the download. With several
-    models a failure does not stop the others. `--format json` prints one line per model.
+    models a failure does not stop the others. `--format json` prints an array, one object per
+    model, even for one.
 
     Exit codes: 0 all pulled, 1 a pull failed, 3 server unreachable, 4 model not in the registry,
     130 interrupted (the partial download is kept). Several failures with different codes: 1.
     """
-    import json
-
-    from llmbox.cli._output import Output
-    from llmbox.provision import PullEvent, PullFinished, pull_models
+    from llmbox.provision import pull_models
+    from llmbox.report.output import Output
     from llmbox.report.provision import render_pull_results
 
     out = Output(quiet=quiet)
     view = _pull_view(out)
-
-    def on_event(event: PullEvent) -> None:
-        view(event)
-        if format is DataFormat.json and isinstance(event, PullFinished):
-            out.data(json.dumps(event.result.to_dict()))  # one line per model, as it finishes
-
     results = _pulling(
         view,
         lambda: _with_client(
-            host, timeout, lambda c: pull_models(c, models, retries=retries, on_event=on_event)
+            host, timeout, lambda c: pull_models(c, models, retries=retries, on_event=view)
         ),
     )
-    if format is DataFormat.table:
-        out.data(render_pull_results(results))
+    _emit(out, format, lambda: [r.to_dict() for r in results], lambda: render_pull_results(results))
     _finish(results, "pull")
 
 
-def _print_models(models: Any, format: DataFormat, render: Any, empty_hint: str) -> None:
+def _print_models(
+    out: Output, models: Any, format: DataFormat, render: Any, empty_hint: str
+) -> None:
     """A model listing: JSON objects, or a table (and a hint on stderr when it is empty)."""
-    from llmbox.cli._output import Output
-
-    out = Output()
     if format is DataFormat.json:
         out.json([m.to_dict() for m in models])
         return
@@ -168,31 +155,51 @@ def _print_models(models: Any, format: DataFormat, render: Any, empty_hint: str)
 
 
 def list_models(
-    host: HostOpt = None, timeout: TimeoutOpt = None, format: FormatOpt = DataFormat.table
+    host: HostOpt = None,
+    timeout: TimeoutOpt = None,
+    format: FormatOpt = DataFormat.table,
+    quiet: QuietOpt = False,
 ) -> None:
     """List installed models: name, ID, size, parameters, quantization, modified.
 
     Exit codes: 0 ok, 3 server unreachable.
     """
     from llmbox.provision import list_models as core_list
+    from llmbox.report.output import Output
     from llmbox.report.provision import render_models
 
     models = _with_client(host, timeout, core_list)
-    _print_models(models, format, render_models, "No models installed. Try: llmbox pull MODEL")
+    _print_models(
+        Output(quiet=quiet),
+        models,
+        format,
+        render_models,
+        "No models installed. Try: llmbox pull MODEL",
+    )
 
 
 def ps(
-    host: HostOpt = None, timeout: TimeoutOpt = None, format: FormatOpt = DataFormat.table
+    host: HostOpt = None,
+    timeout: TimeoutOpt = None,
+    format: FormatOpt = DataFormat.table,
+    quiet: QuietOpt = False,
 ) -> None:
     """List loaded models: size in memory, CPU/GPU split, context length, until when.
 
     Exit codes: 0 ok, 3 server unreachable.
     """
     from llmbox.provision import running_models
+    from llmbox.report.output import Output
     from llmbox.report.provision import render_running
 
     models = _with_client(host, timeout, running_models)
-    _print_models(models, format, render_running, "No models loaded. Try: llmbox load MODEL")
+    _print_models(
+        Output(quiet=quiet),
+        models,
+        format,
+        render_running,
+        "No models loaded. Try: llmbox load MODEL",
+    )
 
 
 def show(
@@ -200,21 +207,18 @@ def show(
     host: HostOpt = None,
     timeout: TimeoutOpt = None,
     format: FormatOpt = DataFormat.table,
+    quiet: QuietOpt = False,
 ) -> None:
     """Show a model's architecture: parameters, context, layers, KV heads, quantization, tools.
 
     Exit codes: 0 ok, 3 server unreachable, 4 model not installed.
     """
-    from llmbox.cli._output import Output
     from llmbox.provision import show_model
+    from llmbox.report.output import Output
     from llmbox.report.provision import render_facts
 
     facts = _with_client(host, timeout, lambda c: show_model(c, model))
-    out = Output()
-    if format is DataFormat.json:
-        out.json(facts.to_dict())
-    else:
-        out.data(render_facts(facts))
+    _emit(Output(quiet=quiet), format, facts.to_dict, lambda: render_facts(facts))
 
 
 def rm(
@@ -222,21 +226,19 @@ def rm(
     host: HostOpt = None,
     timeout: TimeoutOpt = None,
     format: FormatOpt = DataFormat.table,
+    quiet: QuietOpt = False,
 ) -> None:
     """Delete models from disk, unloading each first if it is loaded.
 
     Exit codes: 0 all deleted, 1 a delete failed, 3 server unreachable, 4 model not installed.
     """
-    from llmbox.cli._output import Output
     from llmbox.provision import remove_models
+    from llmbox.report.output import Output
     from llmbox.report.provision import render_changes
 
     changes = _with_client(host, timeout, lambda c: remove_models(c, models))
-    out = Output()
-    if format is DataFormat.json:
-        out.json([c.to_dict() for c in changes])
-    else:
-        out.data(render_changes(changes))
+    out = Output(quiet=quiet)
+    _emit(out, format, lambda: [c.to_dict() for c in changes], lambda: render_changes(changes))
     _finish(changes, "delete")
 
 
@@ -254,15 +256,16 @@ def load(
     host: HostOpt = None,
     timeout: TimeoutOpt = None,
     format: FormatOpt = DataFormat.table,
+    quiet: QuietOpt = False,
 ) -> None:
     """Load a model into memory now, and show where it landed (CPU/GPU).
 
     Exit codes: 0 loaded, 1 the server could not load it, 2 bad --keep-alive, 3 server
     unreachable, 4 model not installed.
     """
-    from llmbox.cli._output import Output
     from llmbox.errors import UsageError
     from llmbox.provision import load_model, parse_keep_alive
+    from llmbox.report.output import Output
     from llmbox.report.provision import render_changes
 
     try:
@@ -270,7 +273,7 @@ def load(
     except ValueError as err:
         raise UsageError(str(err), hint="e.g. --keep-alive 30m") from None
     change = _with_client(host, timeout, lambda c: load_model(c, model, keep_alive=alive))
-    _emit(Output(), format, change.to_dict, lambda: render_changes([change]))
+    _emit(Output(quiet=quiet), format, change.to_dict, lambda: render_changes([change]))
 
 
 def unload(
@@ -278,23 +281,27 @@ def unload(
     host: HostOpt = None,
     timeout: TimeoutOpt = None,
     format: FormatOpt = DataFormat.table,
+    quiet: QuietOpt = False,
 ) -> None:
     """Unload a model from memory now (keep_alive 0) and wait until the server lets it go.
 
     Exit codes: 0 ok, 3 server unreachable, 4 model not installed.
     """
-    from llmbox.cli._output import Output
     from llmbox.provision import unload_model
+    from llmbox.report.output import Output
     from llmbox.report.provision import render_changes
 
     change = _with_client(host, timeout, lambda c: unload_model(c, model))
-    _emit(Output(), format, change.to_dict, lambda: render_changes([change]))
+    _emit(Output(quiet=quiet), format, change.to_dict, lambda: render_changes([change]))
 
 
 def sync(
     file: Annotated[
         Path,
-        typer.Argument(help="YAML file listing the models this machine must have.", dir_okay=False),
+        typer.Argument(
+            help="YAML file listing the models this machine must have ('-': standard input).",
+            dir_okay=False,
+        ),
     ],
     prune: Annotated[
         bool, typer.Option("--prune", help="Also remove installed models the file does not list.")
@@ -311,30 +318,33 @@ def sync(
 ) -> None:
     """Make the server hold the models FILE lists: pull the missing, preload, optionally prune.
 
-    The file is validated before anything changes; `--dry-run` prints the plan. See
+    The file is validated before anything changes; `--dry-run` prints the plan. With `--prune`,
+    nothing is removed unless every listed model is present after the pulls. See
     docs/provisioning.md for the file format.
 
-    Exit codes: 0 the machine matches the file, 1 a step failed or pruning was declined,
-    2 malformed file, 3 server unreachable, 4 a listed model is not in the registry,
-    130 interrupted (partial downloads are kept).
+    Exit codes: 0 the machine matches the file, 1 a step failed, a listed model is missing or
+    pruning was declined, 2 malformed file, 3 server unreachable, 4 a listed model is not in the
+    registry, 130 interrupted (partial downloads are kept).
     """
-    from llmbox.cli._output import Output
-    from llmbox.provision import apply_sync, load_spec, plan_sync
+    from llmbox.provision import apply_sync, plan_sync
+    from llmbox.report.output import Output
     from llmbox.report.provision import render_plan, render_sync
 
-    spec = load_spec(file)
+    spec = _read_spec(file)
+    label = "<stdin>" if str(file) == "-" else str(file)
     out = Output(quiet=quiet)
-    plan = _with_client(host, timeout, lambda c: plan_sync(c, spec, prune=prune, file=str(file)))
+    plan = _with_client(host, timeout, lambda c: plan_sync(c, spec, prune=prune, file=label))
+    rule = (
+        f"Nothing is removed unless all {len(plan.listed)} listed model(s) are present after "
+        "the pulls."
+    )
     if dry_run:
         _emit(out, format, lambda: {**plan.to_dict(), "dry_run": True}, lambda: render_plan(plan))
+        if plan.to_remove and plan.to_pull:
+            out.info(rule)
         return
     if plan.to_remove and not yes:
-        names = ", ".join(plan.to_remove)
-        if not typer.confirm(
-            f"Remove {len(plan.to_remove)} model(s) not in {file}: {names}?", err=True
-        ):
-            out.info("Nothing changed.")
-            raise typer.Exit(1)
+        _confirm_prune(out, plan.to_remove, label, rule if plan.to_pull else "")
     view = _pull_view(out)
     report = _pulling(
         view,
@@ -344,5 +354,48 @@ def sync(
     )
     _emit(out, format, report.to_dict, lambda: render_sync(report))
     if report.in_sync:
-        out.info(f"In sync: {len(spec.models)} model(s) from {file}.")
-    _finish([*report.pulled, *report.removed, *report.loaded], "sync")
+        out.info(f"In sync: {len(spec.models)} model(s) from {label}.")
+        return
+    _sync_failed(report, label)
+
+
+def _read_spec(file: Path) -> MachineSpec:
+    """The sync file, or standard input for ``-`` (then pruning needs ``--yes``: no terminal)."""
+    import sys
+
+    from llmbox.provision import load_spec
+    from llmbox.yamlio import decode_text
+
+    if str(file) != "-":
+        return load_spec(file)
+    return load_spec(Path("<stdin>"), text=decode_text(sys.stdin.buffer.read(), "<stdin>"))
+
+
+def _confirm_prune(out: Output, names: list[str], file: str, rule: str) -> None:
+    """Ask before removing ``names``; no answer (EOF, no terminal) or "no" changes nothing."""
+    question = f"Remove {len(names)} model(s) not in {file}: {', '.join(names)}?"
+    try:
+        agreed = typer.confirm(f"{question} {rule}".strip(), err=True)
+    except typer.Abort:  # stdin closed: no answer is a no
+        out.info("")
+        agreed = False
+    if not agreed:
+        from llmbox.errors import LlmboxError
+
+        raise LlmboxError("nothing changed: pruning was not confirmed", hint="add --yes to prune")
+
+
+def _sync_failed(report: SyncReport, file: str) -> None:
+    """Say what went wrong, step by step, and whether the prune was held back; exit non-zero."""
+    from llmbox.report.output import print_error
+
+    steps: list[PullResult | ModelChange] = [*report.pulled, *report.removed, *report.loaded]
+    for step in steps:
+        if step.error is not None:
+            print_error(f"{step.model}: {step.error.message}", step.error.hint)
+    if report.missing:
+        message = f"{len(report.missing)} listed model(s) missing: {', '.join(report.missing)}"
+        if report.kept:
+            message += f"; nothing removed, kept {', '.join(report.kept)}"
+        print_error(message, f"check the names in {file}, then run the sync again")
+    raise typer.Exit(report.exit_code)

@@ -141,7 +141,7 @@ def observations(
 ) -> tuple[list[Observation], list[str]]:
     """Single-request cases of the report (of ``model`` if given) as observations on ``chip``;
     and a line for each case left out, saying why."""
-    from llmbox.provision._names import same_model
+    from llmbox.names import same_model
 
     memory = _field(_field(bench, "machine"), "memory_bytes")
     memory_gb = round(memory / GIB) if isinstance(memory, (int, float)) and memory > 0 else None

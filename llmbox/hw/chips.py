@@ -188,17 +188,9 @@ _REQUIRED = ("id", "name", "vendor", "kind", "family", "memory_gb", "bw_gbs")
 
 def _fail(path: Path, text: str, loc: tuple[str | int, ...], message: str) -> ConfigError:
     """A ConfigError pointing at the YAML line of ``loc`` (found only when something is wrong)."""
-    import yaml
+    from llmbox.yamlio import located_error
 
-    from llmbox.yamlio import _line_of
-
-    try:
-        line = _line_of(yaml.compose(text, Loader=yaml.SafeLoader), loc)
-    except yaml.YAMLError:
-        line = None
-    where = f"{path}:{line}" if line else str(path)
-    dotted = ".".join(str(p) for p in loc)
-    return ConfigError(f"{where}: field '{dotted}': {message}", hint="see docs/hw-estimate.md")
+    return located_error(path, text, loc, message, hint="see docs/hw-estimate.md")
 
 
 def _number(value: Any) -> bool:
@@ -335,13 +327,13 @@ def parse_catalog(data: Any, path: Path, text: str) -> Catalog:
 
 def load_catalog(path: Path | None = None) -> Catalog:
     """The shipped catalog, or the one at ``path``."""
-    from llmbox.hw._yaml import read_yaml
+    from llmbox.yamlio import read_yaml
 
     if path is None:
         from llmbox.config import configs_dir
 
         path = configs_dir() / "chips.yaml"
-    data, text = read_yaml(path)
+    data, text = read_yaml(path, cache=True)
     return parse_catalog(data, path, text)
 
 

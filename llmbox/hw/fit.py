@@ -108,10 +108,10 @@ def load_observations(
     path: Path, catalog: Catalog, models: ModelCatalog
 ) -> tuple[list[Observation], dict[str, str]]:
     """The rows of a validation table, resolved against the catalogs; and its ``sources``."""
-    from llmbox.hw._yaml import read_yaml
     from llmbox.hw.chips import _fail
+    from llmbox.yamlio import read_yaml
 
-    data, text = read_yaml(path)
+    data, text = read_yaml(path, cache=True)
     if not isinstance(data, dict) or data.get("schema") != VALIDATION_SCHEMA:
         raise _fail(path, text, ("schema",), f"expected {VALIDATION_SCHEMA!r}")
     allowed = set(Observation.__dataclass_fields__) | {"quant"}

@@ -263,13 +263,13 @@ def parse_models(data: Any, path: Path, text: str) -> ModelCatalog:
 
 
 def load_models(path: Path | None = None) -> ModelCatalog:
-    from llmbox.hw._yaml import read_yaml
+    from llmbox.yamlio import read_yaml
 
     if path is None:
         from llmbox.config import configs_dir
 
         path = configs_dir() / "models.yaml"
-    data, text = read_yaml(path)
+    data, text = read_yaml(path, cache=True)
     return parse_models(data, path, text)
 
 

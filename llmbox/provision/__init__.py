@@ -16,7 +16,7 @@ from llmbox.provision._inventory import (
     show_model,
     unload_model,
 )
-from llmbox.provision._names import normalize_name, parse_keep_alive, same_model
+from llmbox.provision._names import keep_alive_seconds, parse_keep_alive
 from llmbox.provision._pull import (
     DEFAULT_RETRIES,
     EventSink,
@@ -40,6 +40,7 @@ from llmbox.provision._sync import (
     apply_sync,
     load_spec,
     make_plan,
+    missing_models,
     plan_sync,
 )
 
@@ -64,18 +65,18 @@ __all__ = [
     "apply_sync",
     "backoff_delay",
     "combined_exit_code",
+    "keep_alive_seconds",
     "list_models",
     "load_model",
     "load_spec",
     "make_plan",
-    "normalize_name",
+    "missing_models",
     "parse_keep_alive",
     "plan_sync",
     "pull_model",
     "pull_models",
     "remove_models",
     "running_models",
-    "same_model",
     "show_model",
     "unload_model",
 ]

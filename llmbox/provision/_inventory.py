@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from llmbox.client import OllamaClient, RunningModel
-from llmbox.errors import ExitCode, LlmboxError, ServerUnreachable
-from llmbox.provision._names import same_model
+from llmbox.errors import ExitCode, LlmboxError, ModelNotFound, ServerUnreachable, UsageError
+from llmbox.names import check_name, same_model, unique_names
+from llmbox.provision._names import keep_alive_seconds
 from llmbox.provision._pull import Sleep
 
 #: How long ``unload`` waits for the server to evict a model (eviction is asynchronous).
@@ -129,7 +130,7 @@ class ModelChange:
     model: str
     action: str  # "deleted", "loaded", "unloaded"
     ok: bool = True
-    unloaded: bool = False
+    unloaded: bool = False  # "deleted": it was unloaded first; "unloaded": it was loaded
     running: RunningInfo | None = None
     error: LlmboxError | None = field(default=None, repr=False)
 
@@ -141,6 +142,8 @@ class ModelChange:
         data: dict[str, Any] = {"model": self.model, "action": self.action, "ok": self.ok}
         if self.action == "deleted":
             data["unloaded_first"] = self.unloaded
+        if self.action == "unloaded":
+            data["was_loaded"] = self.unloaded
         if self.running is not None:
             data["running"] = self.running.to_dict()
         if self.error is not None:
@@ -183,7 +186,7 @@ async def running_models(client: OllamaClient) -> list[RunningInfo]:
 
 async def show_model(client: OllamaClient, model: str) -> ModelFacts:
     """Architecture facts of an installed model (``ModelNotFound`` when it is not installed)."""
-    s = await client.show(model)
+    s = await client.show(check_name(model))
     info = s.model_info or {}
     return ModelFacts(
         name=model,
@@ -204,6 +207,9 @@ async def show_model(client: OllamaClient, model: str) -> ModelFacts:
 
 async def remove_models(client: OllamaClient, models: Sequence[str]) -> list[ModelChange]:
     """Delete each model, unloading it first when it is loaded; a failure does not stop the rest."""
+    for model in models:
+        check_name(model)
+    models = unique_names(models)
     loaded = [m.name or m.model for m in await client.ps()]
     results: list[ModelChange] = []
     for model in models:
@@ -215,10 +221,19 @@ async def remove_models(client: OllamaClient, models: Sequence[str]) -> list[Mod
             await client.delete(model)
         except ServerUnreachable:
             raise
+        except ModelNotFound as err:
+            change.ok, change.error = False, _not_installed(err, "llmbox list")
         except LlmboxError as err:
             change.ok, change.error = False, err
         results.append(change)
     return results
+
+
+def _not_installed(err: ModelNotFound, listing: str) -> ModelNotFound:
+    """The server's "not found", with a hint that fits a command that needs no download."""
+    return ModelNotFound(
+        err.model, message=err.message, hint=f"{listing} shows the installed models"
+    )
 
 
 async def _find_running(client: OllamaClient, model: str) -> RunningInfo | None:
@@ -229,7 +244,16 @@ async def _find_running(client: OllamaClient, model: str) -> RunningInfo | None:
 async def load_model(
     client: OllamaClient, model: str, *, keep_alive: str | float | None = None
 ) -> ModelChange:
-    """Load ``model`` into memory and report where it landed (CPU/GPU) and until when."""
+    """Load ``model`` into memory and report where it landed (CPU/GPU) and until when.
+
+    ``running`` is ``None`` when the model is not resident any more (a keep-alive that ran out).
+    """
+    check_name(model)
+    if keep_alive is not None and keep_alive_seconds(keep_alive) == 0:
+        raise UsageError(
+            "keep-alive 0 unloads the model at once: nothing would stay loaded",
+            hint=f"llmbox unload {model} unloads it; to keep it loaded: --keep-alive 30m or -1",
+        )
     await client.load(model, keep_alive=keep_alive)
     return ModelChange(model, "loaded", running=await _find_running(client, model))
 
@@ -246,9 +270,13 @@ async def unload_model(
 
     ``running`` is still set when it is listed after the wait (the server is still evicting it).
     """
-    await client.unload(model)
+    was_loaded = await _find_running(client, check_name(model)) is not None
+    try:
+        await client.unload(model)
+    except ModelNotFound as err:
+        raise _not_installed(err, "llmbox list") from None
     waited = 0.0
     while (running := await _find_running(client, model)) is not None and waited < wait_s:
         await sleep(poll_s)
         waited += poll_s
-    return ModelChange(model, "unloaded", running=running)
+    return ModelChange(model, "unloaded", unloaded=was_loaded, running=running)

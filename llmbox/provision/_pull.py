@@ -20,7 +20,7 @@ from llmbox.errors import (
     ServerUnreachable,
     StreamError,
 )
-from llmbox.provision._names import same_model
+from llmbox.names import check_name, same_model, unique_names
 
 #: How often a broken pull is retried, and the first backoff delay (doubled on each retry).
 DEFAULT_RETRIES = 3
@@ -93,6 +93,7 @@ class PullResult:
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
             "model": self.model,
+            "ok": self.ok,
             "status": self.status,
             "digest": self.digest,
             "size": self.size,
@@ -207,6 +208,9 @@ async def pull_models(
     An unreachable server at the start raises ``ServerUnreachable``; one that stays away through
     all retries fails the remaining models without trying them.
     """
+    for model in models:
+        check_name(model)  # every name before the first download
+    models = unique_names(models)
     await client.version()  # fail fast, and once, when nothing listens
     results: list[PullResult] = []
     for i, model in enumerate(models):

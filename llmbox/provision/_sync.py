@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from llmbox.client import OllamaClient
 from llmbox.errors import ExitCode, LlmboxError, ServerUnreachable
+from llmbox.names import name_problem, normalize_name, same_model
 from llmbox.provision._inventory import (
     InstalledModel,
     ModelChange,
@@ -23,7 +24,7 @@ from llmbox.provision._inventory import (
     load_model,
     remove_models,
 )
-from llmbox.provision._names import normalize_name, parse_keep_alive, same_model
+from llmbox.provision._names import keep_alive_seconds, parse_keep_alive
 from llmbox.provision._pull import (
     BACKOFF_BASE_S,
     DEFAULT_RETRIES,
@@ -57,9 +58,9 @@ class ModelEntry(BaseModel):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        value = value.strip()
-        if not value or any(c.isspace() for c in value):
-            raise ValueError(f"invalid model name {value!r}")
+        problem = name_problem(value)
+        if problem is not None:
+            raise ValueError(f"invalid model name {value!r}: {problem}")
         return value
 
     @field_validator("keep_alive", mode="before")
@@ -69,7 +70,10 @@ class ModelEntry(BaseModel):
             return None
         if isinstance(value, bool) or not isinstance(value, (str, int, float)):
             raise ValueError("keep_alive must be seconds or a duration such as 10m")
-        return parse_keep_alive(value)
+        parsed = parse_keep_alive(value)
+        if keep_alive_seconds(parsed) == 0:
+            raise ValueError("keep_alive 0 would unload the model at once: give a duration or -1")
+        return parsed
 
     @property
     def wants_load(self) -> bool:
@@ -95,11 +99,12 @@ class MachineSpec(BaseModel):
         return models
 
 
-def load_spec(path: Path) -> MachineSpec:
-    """Read and validate a sync file; ``ConfigError`` names the file, the line and the field."""
+def load_spec(path: Path, *, text: str | None = None) -> MachineSpec:
+    """Read and validate a sync file (or ``text`` read from ``path`` already); ``ConfigError``
+    names the file, the line and the key."""
     from llmbox.yamlio import load_yaml_model
 
-    return load_yaml_model(path, MachineSpec)
+    return load_yaml_model(path, MachineSpec, text=text, doc="docs/provisioning.md")
 
 
 @dataclass
@@ -111,6 +116,11 @@ class SyncPlan:
     to_pull: list[str]
     to_remove: list[str]
     to_load: list[ModelEntry]
+
+    @property
+    def listed(self) -> list[str]:
+        """Every model the file lists (present or to pull)."""
+        return [*self.present, *self.to_pull]
 
     @property
     def in_sync(self) -> bool:
@@ -150,6 +160,18 @@ def make_plan(
     return SyncPlan(file, present, to_pull, to_remove, to_load)
 
 
+def missing_models(listed: Sequence[str], installed: Sequence[str]) -> list[str]:
+    """The models of ``listed`` that ``installed`` lacks (pure).
+
+    The prune rule of every sync: removing models starts only when this is empty, so a typo in the
+    file or a failed pull never leaves a server with fewer models than the file asks for.
+
+    >>> missing_models(["llama3.2", "nosuch"], ["llama3.2:latest", "old:7b"])
+    ['nosuch']
+    """
+    return [m for m in listed if not any(same_model(m, n) for n in installed)]
+
+
 async def plan_sync(
     client: OllamaClient, spec: MachineSpec, *, prune: bool, file: str = ""
 ) -> SyncPlan:
@@ -159,14 +181,20 @@ async def plan_sync(
 
 @dataclass
 class SyncReport:
+    """What a sync did. ``missing``: listed models the server lacks afterwards; ``kept``: models
+    the prune would have removed but kept, because something listed was missing."""
+
     plan: SyncPlan
     pulled: list[PullResult] = field(default_factory=list)
     removed: list[ModelChange] = field(default_factory=list)
     loaded: list[ModelChange] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
-        return combined_exit_code([*self.pulled, *self.removed, *self.loaded])
+        code = combined_exit_code([*self.pulled, *self.removed, *self.loaded])
+        return int(ExitCode.FAILURE) if code == ExitCode.OK and self.missing else code
 
     @property
     def in_sync(self) -> bool:
@@ -179,6 +207,8 @@ class SyncReport:
             rows.append((r.model, "pull", "ok" if r.ok else f"failed: {r.error}"))
         for c in self.removed:
             rows.append((c.model, "remove", "ok" if c.ok else f"failed: {c.error}"))
+        for m in self.kept:
+            rows.append((m, "remove", f"skipped: {len(self.missing)} listed model(s) missing"))
         for c in self.loaded:
             where = f" ({c.running.processor})" if c.running is not None else ""
             rows.append((c.model, "load", f"ok{where}" if c.ok else f"failed: {c.error}"))
@@ -192,6 +222,8 @@ class SyncReport:
             "pulled": [r.to_dict() for r in self.pulled],
             "removed": [c.to_dict() for c in self.removed],
             "loaded": [c.to_dict() for c in self.loaded],
+            "missing": list(self.missing),
+            "kept": list(self.kept),
         }
 
 
@@ -205,7 +237,9 @@ async def apply_sync(
     backoff_base_s: float = BACKOFF_BASE_S,
     clock: Callable[[], float] = time.monotonic,
 ) -> SyncReport:
-    """Carry out ``plan``: pull, then remove, then preload. A failed step does not stop the rest."""
+    """Carry out ``plan``: pull, then remove, then preload. A failed pull does not stop the other
+    pulls, but it stops the prune: nothing is removed unless every listed model is present after
+    the pulls (``missing_models``, asked of the server afresh)."""
     report = SyncReport(plan)
     for model in plan.to_pull:
         result = await pull_model(
@@ -220,7 +254,12 @@ async def apply_sync(
         report.pulled.append(result)
         if isinstance(result.error, ServerUnreachable):
             raise result.error
-    if plan.to_remove:
+    if plan.to_remove or report.pulled:
+        installed = [m.name for m in await list_models(client)]
+        report.missing = missing_models(plan.listed, installed)
+    if plan.to_remove and report.missing:
+        report.kept = list(plan.to_remove)
+    elif plan.to_remove:
         report.removed = await remove_models(client, plan.to_remove)
     failed = {r.model for r in report.pulled if not r.ok}
     for entry in plan.to_load:

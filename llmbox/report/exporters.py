@@ -24,7 +24,7 @@ from typing import Any
 from llmbox.bench.compare import CompareRow, verdicts
 from llmbox.bench.comparison import Comparison
 from llmbox.bench.fields import CSV_STATS, METRICS
-from llmbox.bench.load import sustained
+from llmbox.bench.load import knees, sustained
 from llmbox.defaults import ALPHA
 from llmbox.errors import UsageError
 from llmbox.results import BenchReport, CaseResult
@@ -267,7 +267,7 @@ def to_table(report: Report) -> str:
         title=" · ".join(title_parts) or None,
         right_align=headers[identity:],
     )
-    tail = verdicts(report) + sustained(report)
+    tail = verdicts(report) + sustained(report) + knees(report)
     if report.interrupted:
         tail.append("interrupted: these are the cases that finished")
     if tail:
@@ -311,7 +311,7 @@ def to_markdown(report: Report) -> str:
     lines += ["", " · ".join(facts)]
     if report.interrupted:
         lines += ["", "**Interrupted**: only the cases that finished are shown."]
-    if found := verdicts(report) + sustained(report):
+    if found := verdicts(report) + sustained(report) + knees(report):
         lines += ["", "**Summary**", "", *(f"- {v}" for v in found)]
     warned = [(r, w) for r in results for w in r.warnings]
     if warned:

@@ -177,12 +177,16 @@ def render_changes(changes: Sequence[ModelChange], now: datetime | None = None) 
         line = f"{c.action:<9} {c.model}"
         if c.action == "deleted" and c.unloaded:
             line += "  (unloaded first)"
+        if c.action == "loaded" and c.running is None:
+            line += "  (not in memory any more: its keep-alive ran out)"
         if c.action == "loaded" and c.running is not None:
             r = c.running
             ctx = f"  ctx {r.context_length}" if r.context_length else ""
             line += f"  {human_bytes(r.size)}  {r.processor}{ctx}  until {until(r.expires_at, now)}"
         if c.action == "unloaded" and c.running is not None:
             line += "  (the server is still evicting it)"
+        elif c.action == "unloaded" and not c.unloaded:
+            line += "  (it was not loaded)"
         lines.append(line)
     return "\n".join(lines) + "\n"
 

@@ -67,7 +67,10 @@ def test_shipped_suites_load() -> None:
 def test_bad_suite_names_file_line_and_field(tmp_path: Path) -> None:
     path = tmp_path / "s.yaml"
     path.write_text("name: x\ncases:\n  - prompt_tokens: 64\n    max_tokns: 3\n")
-    with pytest.raises(ConfigError, match=r"s.yaml:4: field 'cases.0.max_tokns'"):
+    with pytest.raises(
+        ConfigError,
+        match=r"s.yaml:4: unknown key 'max_tokns' in cases.0 \(did you mean 'max_tokens'\?\)",
+    ):
         load_suite(str(path))
 
 

@@ -232,3 +232,53 @@ def test_progress_lines_name_each_warning_advice_once(fake_ollama: FakeOllama) -
     assert result.exit_code == 0, result.output
     assert result.stderr.count("stopped before --max-tokens") == 2
     assert result.stderr.count("ask for a longer answer") == 1
+
+
+def test_open_loop_with_slo_reports_goodput_and_the_sustained_rate(fake_ollama: FakeOllama) -> None:
+    fake_ollama.num_parallel = 4
+    result = runner.invoke(app, ["bench", "llama3.2", "--host", fake_ollama.url, "--rate", "4,8",
+                                 "--requests", "12", "--max-tokens", "8", "--prompt", "hi",
+                                 "--slo", "ttft_s=5,e2e_s=10", "-q"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "sustains" in result.stdout
+    assert "req/s of prompt tg8 with 99% within ttft_s ≤ 5 s and e2e_s ≤ 10 s" in result.stdout
+    data = bench(fake_ollama, "llama3.2", "--rate", "4", "--requests", "12", "--max-tokens", "8",
+                 "--prompt", "hi", "--slo", "ttft_ms=1")  # fmt: skip
+    summary = data["results"][0]["summary"]
+    assert summary["slo_pass"]["mean"] == 0.0  # nobody answers in a millisecond
+    assert summary["goodput"]["mean"] == 0.0
+    assert data["options"]["slo"] == {"ttft_s": 0.001}
+    assert data["results"][0]["case"]["rate"] == 4.0
+    assert len(data["results"][0]["runs"]) == 12
+
+
+def test_sweep_goes_from_one_at_a_time_to_saturation_and_back_fills(
+    fake_ollama: FakeOllama,
+) -> None:
+    fake_ollama.num_parallel = 2
+    data = bench(fake_ollama, "llama3.2", "--sweep", "--requests", "6", "--runs", "2",
+                 "--max-concurrency", "4", "--max-tokens", "8", "--prompt", "hi")  # fmt: skip
+    cases = [r["case"] for r in data["results"]]
+    assert [c["concurrency"] for c in cases[:2]] == [1, 4]
+    rates = [c["rate"] for c in cases[2:]]
+    assert len(rates) == 6
+    assert rates == sorted(rates)
+    solo, full = (r["summary"]["requests_per_s"]["mean"] for r in data["results"][:2])
+    assert solo < rates[0] < rates[-1] < max(full, solo * 1.1)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--rate", "0"], "not a positive number"),
+        (["--rate", "1", "--concurrency", "2"], "not both"),
+        (["--arrivals", "gamma:0"], "--arrivals applies to open-loop load"),
+        (["--rate", "1", "--arrivals", "gamma:-1"], "expected poisson, constant or gamma:K"),
+        (["--rate", "1", "--requests", "5", "--duration", "3"], "--requests or --duration"),
+        (["--slo", "ttft=2"], "expected NAME=LIMIT"),
+        (["--slo", "ttft_s=-1"], "must be a positive number"),
+        (["--sweep", "--rate", "2"], "--sweep chooses its own load"),
+    ],
+)
+def test_bad_load_options(fake_ollama: FakeOllama, argv: list[str], message: str) -> None:
+    assert message in fails(fake_ollama, "llama3.2", *argv)

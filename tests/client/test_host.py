@@ -74,5 +74,7 @@ def test_config_file_is_read_and_validated(isolated_env, monkeypatch) -> None:  
     path.write_text("host: 10.0.0.5\ntimeout: 12\n")
     assert resolve_settings() == Settings("http://10.0.0.5:11434", 12.0)
     path.write_text("host: 10.0.0.5\nhots: typo\n")
-    with pytest.raises(ConfigError, match=r"cfg.yaml:2: field 'hots'"):
+    with pytest.raises(
+        ConfigError, match=r"cfg.yaml:2: unknown key 'hots' \(did you mean 'host'\?\)"
+    ):
         resolve_settings()

@@ -290,15 +290,15 @@ def test_fit_recovers_known_factors(catalog: Catalog, models: ModelCatalog) -> N
 def test_catalog_cache_is_used_and_survives_corruption(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from llmbox.hw._yaml import _cache_file, read_yaml
+    from llmbox.yamlio import _cache_file, read_yaml
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     path = configs_dir() / "chips.yaml"
-    data, text = read_yaml(path)
+    data, text = read_yaml(path, cache=True)
     cache = _cache_file(path, text)
     assert cache.is_file()
     cache.write_text("{not json")
-    again, _ = read_yaml(path)
+    again, _ = read_yaml(path, cache=True)
     assert again == data
 
 

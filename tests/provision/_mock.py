@@ -74,6 +74,7 @@ class MockOllama:
     evict_after_polls: int = 0
     pull_attempts: dict[str, int] = field(default_factory=dict)
     evicting: dict[str, int] = field(default_factory=dict)
+    install_on_pull: bool = True  # False: a "success" pull that leaves nothing listed
 
     def add(
         self, name: str, *, size: int = 2_019_393_189, digest: str = "a80c4f17acd5" + "0" * 52
@@ -183,7 +184,7 @@ class MockOllama:
                     raise httpx.RemoteProtocolError(
                         "peer closed connection without sending complete message body"
                     )
-                if item.get("status") == "success":
+                if item.get("status") == "success" and self.install_on_pull:
                     self.add(name)
                 yield (json.dumps(item) + "\n").encode()
 

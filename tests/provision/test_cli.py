@@ -60,7 +60,7 @@ def test_pull_plain_progress_on_stderr_and_a_summary_table_on_stdout(
 def test_pull_tty_draws_bars(
     mock: MockOllama, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("llmbox.cli._output.is_tty", lambda stream: True)
+    monkeypatch.setattr("llmbox.report.output.is_tty", lambda stream: True)
     mock.pull_scripts["llama3.2:latest"] = [pull_lines()]
     result = runner.invoke(app, ["pull", "llama3.2"])
     assert result.exit_code == 0, result.output
@@ -76,11 +76,11 @@ def test_pull_quiet_prints_only_data(mock: MockOllama, clock: FakeClock) -> None
     result = runner.invoke(app, ["pull", "m", "-q", "-f", "json"])
     assert result.exit_code == 0
     assert result.stderr == ""
-    data = json.loads(result.stdout)
+    (data,) = json.loads(result.stdout)  # an array, even for one model
     assert data["model"] == "m"
     assert data["status"] == "success"
     assert data["size"] == 2_019_393_189
-    assert set(data) == {"model", "status", "digest", "size", "seconds", "attempts"}
+    assert set(data) == {"model", "ok", "status", "digest", "size", "seconds", "attempts"}
 
 
 def test_pull_unknown_model_exit_4_with_the_servers_message(
@@ -100,7 +100,7 @@ def test_pull_dropped_connection_is_retried_and_resumes(mock: MockOllama, clock:
     assert result.exit_code == 0, result.output
     assert "lost mid-stream" in result.stderr
     assert "retry 1 of 3 in 1s" in result.stderr
-    assert json.loads(result.stdout)["attempts"] == 2
+    assert json.loads(result.stdout)[0]["attempts"] == 2
     assert clock.sleeps == [1.0]
 
 
@@ -119,7 +119,7 @@ def test_pull_several_goes_on_and_exits_non_zero_with_a_summary(
     mock.pull_scripts["c:latest"] = [pull_lines()]
     result = runner.invoke(app, ["pull", "a", "nosuch", "c", "-f", "json"])
     assert result.exit_code == 4
-    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    rows = json.loads(result.stdout)
     assert [(r["model"], r["status"]) for r in rows] == [
         ("a", "success"), ("nosuch", "failed"), ("c", "success")
     ]  # fmt: skip
@@ -201,7 +201,12 @@ def test_rm_load_unload(mock: MockOllama) -> None:
     assert "invalid keep_alive 'forever'" in bad.stderr
 
     unloaded = runner.invoke(app, ["unload", "a", "-f", "json"])
-    assert json.loads(unloaded.stdout) == {"model": "a", "action": "unloaded", "ok": True}
+    assert json.loads(unloaded.stdout) == {
+        "model": "a",
+        "action": "unloaded",
+        "ok": True,
+        "was_loaded": True,
+    }
     runner.invoke(app, ["load", "a"])
     removed = runner.invoke(app, ["rm", "a", "b"])
     assert removed.exit_code == 0
@@ -239,7 +244,7 @@ def test_sync_pulls_prunes_after_asking_and_preloads(
     declined = runner.invoke(app, ["sync", str(spec), "--prune"], input="n\n")
     assert declined.exit_code == 1
     assert "Remove 1 model(s) not in" in declined.stderr
-    assert "Nothing changed." in declined.stderr
+    assert "Error: nothing changed: pruning was not confirmed" in declined.stderr
     assert set(mock.installed) == {"a:latest", "extra:latest"}
 
     result = runner.invoke(app, ["sync", str(spec), "--prune"], input="y\n")
@@ -269,8 +274,11 @@ def test_sync_failure_exit_code_and_yes_skips_the_question(
     result = runner.invoke(app, ["sync", str(spec), "--prune", "--yes"])
     assert result.exit_code == 4
     assert "Remove" not in result.stderr
-    assert mock.installed == {}  # the prune still happened
+    assert set(mock.installed) == {"extra:latest"}  # a failed pull holds the prune back
     assert "failed: pull model manifest: file does not exist" in result.stdout
+    assert "Error: 1 listed model(s) missing: nosuch; nothing removed, kept extra:latest" in (
+        result.stderr
+    )
 
 
 def test_sync_malformed_file_exit_2_before_touching_the_server(

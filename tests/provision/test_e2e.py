@@ -58,7 +58,7 @@ def _dead_host() -> str:
 def test_pull_reports_the_model_and_it_is_then_listed(fake_ollama: FakeOllama) -> None:
     result = cli(fake_ollama, "pull", "smollm2:135m", "-f", "json")
     assert result.exit_code == 0, result.output
-    data = json.loads(result.stdout)
+    (data,) = json.loads(result.stdout)
     installed = fake_ollama.registry["smollm2:135m"].model
     assert data["model"] == "smollm2:135m"
     assert data["status"] == "success"
@@ -103,7 +103,7 @@ def test_pull_unknown_model_exit_4_with_the_servers_message(
     assert paths(fake_ollama, "/api/pull") == ["/api/pull"]  # not retried
     assert clock.sleeps == []
 
-    as_json = json.loads(cli(fake_ollama, "pull", "nosuch", "-f", "json").stdout)
+    (as_json,) = json.loads(cli(fake_ollama, "pull", "nosuch", "-f", "json").stdout)
     assert (as_json["status"], as_json["error"], as_json["exit_code"]) == ("failed", NOT_EXIST, 4)
 
 
@@ -124,7 +124,7 @@ def test_pull_dropped_mid_download_is_retried_and_resumes(
     fake_ollama.on_request = snapshot
     result = cli(fake_ollama, "pull", "qwen2.5:0.5b", "-f", "json")
     assert result.exit_code == 0, result.output
-    data = json.loads(result.stdout)
+    (data,) = json.loads(result.stdout)
     assert (data["status"], data["attempts"], data["digest"]) == ("success", 2, entry.model.digest)
 
     err = result.stderr.splitlines()
@@ -163,7 +163,7 @@ def test_pull_gives_up_after_retries_and_keeps_the_partial_download(
 def test_pull_several_one_unknown_the_others_are_still_pulled(fake_ollama: FakeOllama) -> None:
     result = cli(fake_ollama, "pull", "smollm2:135m", "nosuch", "qwen2.5:0.5b", "-f", "json")
     assert result.exit_code == 4
-    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    lines = json.loads(result.stdout)
     assert [(r["model"], r["status"]) for r in lines] == [
         ("smollm2:135m", "success"), ("nosuch", "failed"), ("qwen2.5:0.5b", "success")
     ]  # fmt: skip
@@ -208,7 +208,7 @@ def test_pull_quiet_prints_only_data(fake_ollama: FakeOllama) -> None:
     result = cli(fake_ollama, "pull", "smollm2:135m", "-q", "-f", "json")
     assert result.exit_code == 0
     assert result.stderr == ""
-    assert json.loads(result.stdout)["status"] == "success"
+    assert json.loads(result.stdout)[0]["status"] == "success"
 
 
 @pytest.mark.parametrize(
@@ -394,11 +394,12 @@ def test_load_bad_keep_alive_exit_2_and_nothing_sent(fake_ollama: FakeOllama) ->
 
 
 def test_load_and_unload_unknown_model_exit_4(fake_ollama: FakeOllama) -> None:
-    for command in ("load", "unload"):
+    for command, hint in (("load", "llmbox pull nosuch"),
+                          ("unload", "llmbox list shows the installed models")):  # fmt: skip
         result = cli(fake_ollama, command, "nosuch")
         assert result.exit_code == 4, command
         assert "Error: model 'nosuch' not found" in result.stderr
-        assert "Hint: llmbox pull nosuch" in result.stderr
+        assert f"Hint: {hint}" in result.stderr
     assert fake_ollama.loaded == {}
 
 
@@ -407,7 +408,12 @@ def test_unload_removes_it_from_ps(fake_ollama: FakeOllama) -> None:
         assert cli(fake_ollama, "load", model, "--keep-alive", "-1").exit_code == 0
     result = cli(fake_ollama, "unload", "qwen3:4b", "-f", "json")
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout) == {"model": "qwen3:4b", "action": "unloaded", "ok": True}
+    assert json.loads(result.stdout) == {
+        "model": "qwen3:4b",
+        "action": "unloaded",
+        "ok": True,
+        "was_loaded": True,
+    }
     assert set(fake_ollama.loaded) == {"llama3.2:latest"}
     unload = [r["json"] for r in fake_ollama.requests if r["path"] == "/api/generate"][-1]
     assert unload["keep_alive"] == 0
@@ -514,7 +520,7 @@ def test_sync_prune_declined_changes_nothing(fake_ollama: FakeOllama, spec: Path
     result = cli(fake_ollama, "sync", str(spec), "--prune", input="n\n")
     assert result.exit_code == 1
     assert f"Remove 1 model(s) not in {spec}: llama3.2-vision:11b?" in result.stderr
-    assert "Nothing changed." in result.stderr
+    assert "Error: nothing changed: pruning was not confirmed" in result.stderr
     assert set(fake_ollama.models) == INSTALLED
     assert set(paths(fake_ollama)) == {"/api/tags"}
 
@@ -538,12 +544,15 @@ def test_sync_an_unknown_model_fails_the_sync_but_not_the_others(
         ("models:\n  - llama3.2\n  - name: smollm2:135m\n    keep_alive: soon\n",
          ":4: field 'models.1.keep_alive'", "invalid keep_alive 'soon'"),
         ("models:\n  - llama3.2\n  - name: smollm2:135m\n    pre_load: true\n",
-         ":4: field 'models.1.pre_load'", "Extra inputs are not permitted"),
+         ":4: unknown key 'pre_load' in models.1", "(did you mean 'preload'?)"),
+        ("modelz:\n  - llama3.2\n", ":1: unknown key 'modelz'", "(did you mean 'models'?)"),
+        ("", ": the file is empty", "(expected keys: models)"),
+        ("- llama3.2\n", ":1: expected a mapping with keys models", ""),
         ("models:\n  - llama3.2\n  - llama3.2:latest\n",
          ":2: field 'models'", "'llama3.2:latest' is listed twice"),
         ("models:\n  - llama3.2\n  - name: [\n", ":4: invalid YAML", ""),
     ],
-    ids=["bad-keep-alive", "unknown-key", "duplicate", "syntax"],
+    ids=["bad-keep-alive", "unknown-key", "typo-top", "empty", "list", "duplicate", "syntax"],
 )  # fmt: skip
 def test_sync_malformed_file_exit_2_names_file_line_and_field_and_sends_nothing(
     fake_ollama: FakeOllama, tmp_path: Path, text: str, where: str, message: str
@@ -558,3 +567,78 @@ def test_sync_malformed_file_exit_2_names_file_line_and_field_and_sends_nothing(
     assert "Traceback" not in result.output
     assert fake_ollama.requests == []
     assert set(fake_ollama.models) == INSTALLED
+
+
+# -- sync --prune never removes after a failed pull (issue 10, item 2) ----------------------------
+
+TYPO = "models:\n  - llama3.2\n  - qwen3:4b\n  - smolm2:135m   # typo: smollm2\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "typo", "kept"),
+    [
+        (TYPO, "smolm2:135m", {"llama3.2-vision:11b"}),
+        ("models:\n  - lama3.2\n", "lama3.2", INSTALLED),
+    ],
+    ids=["one-typo", "only-a-typo"],
+)
+def test_sync_prune_yes_after_a_failed_pull_removes_nothing(
+    fake_ollama: FakeOllama, tmp_path: Path, text: str, typo: str, kept: set[str]
+) -> None:
+    path = tmp_path / "machine.yaml"
+    path.write_text(text)
+    result = cli(fake_ollama, "sync", str(path), "--prune", "--yes", "-f", "json")
+    assert result.exit_code == 4, result.output  # the pull's own code: not in the registry
+    assert set(fake_ollama.models) == INSTALLED  # nothing deleted
+    assert "/api/delete" not in paths(fake_ollama)
+    report = json.loads(result.stdout)
+    assert report["in_sync"] is False
+    assert report["removed"] == []
+    assert report["missing"] == [typo]
+    assert set(report["kept"]) == kept
+    assert [p["error"] for p in report["pulled"]] == [NOT_EXIST]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert errors[0] == f"Error: {typo}: {NOT_EXIST}"
+    assert errors[-1].startswith(
+        f"Error: 1 listed model(s) missing: {typo}; nothing removed, kept "
+    )
+    assert f"Hint: check the names in {path}, then run the sync again" in result.stderr
+
+
+def test_sync_prune_table_marks_the_held_removal(fake_ollama: FakeOllama, tmp_path: Path) -> None:
+    path = tmp_path / "machine.yaml"
+    path.write_text(TYPO)
+    result = cli(fake_ollama, "sync", str(path), "--prune", "--yes")
+    assert result.exit_code == 4
+    assert ["llama3.2-vision:11b", "remove", "skipped:", "1", "listed", "model(s)", "missing"] in (
+        rows(result.stdout)
+    )
+    assert "In sync" not in result.stderr
+
+
+def test_sync_prune_plan_and_question_say_removal_waits_for_the_pulls(
+    fake_ollama: FakeOllama, tmp_path: Path
+) -> None:
+    path = tmp_path / "machine.yaml"
+    path.write_text(TYPO)
+    rule = "Nothing is removed unless all 3 listed model(s) are present after the pulls."
+    plan = cli(fake_ollama, "sync", str(path), "--prune", "--dry-run")
+    assert plan.exit_code == 0
+    assert ["llama3.2-vision:11b", "remove"] in rows(plan.stdout)
+    assert rule in plan.stderr
+    assert set(paths(fake_ollama)) == {"/api/tags"}
+
+    answered = cli(fake_ollama, "sync", str(path), "--prune", input="y\n")
+    assert f"Remove 1 model(s) not in {path}: llama3.2-vision:11b? {rule}" in answered.stderr
+    assert answered.exit_code == 4
+    assert set(fake_ollama.models) == INSTALLED
+
+
+def test_sync_prune_without_a_terminal_or_yes_changes_nothing(
+    fake_ollama: FakeOllama, spec: Path
+) -> None:
+    result = cli(fake_ollama, "sync", str(spec), "--prune", input="")
+    assert result.exit_code == 1
+    assert "Error: nothing changed: pruning was not confirmed" in result.stderr
+    assert "Hint: add --yes to prune" in result.stderr
+    assert set(paths(fake_ollama)) == {"/api/tags"}

@@ -102,7 +102,7 @@ def test_unload_gives_up_waiting_but_says_so() -> None:
     assert len(clock.sleeps) == 5
 
 
-def test_apply_sync_pulls_prunes_and_preloads_and_goes_on_after_a_failure() -> None:
+def test_apply_sync_goes_on_after_a_failed_pull_but_holds_the_prune_back() -> None:
     mock = MockOllama(pull_scripts={"new:latest": [pull_lines()]})
     mock.add("keep:latest")
     mock.add("extra:latest")
@@ -117,10 +117,41 @@ def test_apply_sync_pulls_prunes_and_preloads_and_goes_on_after_a_failure() -> N
     plan = make_plan(spec, _run(mock, list_models), prune=True)
     report = _run(mock, lambda c: apply_sync(c, plan, sleep=clock.sleep, clock=clock))
     assert [r.model for r in report.pulled if r.ok] == ["new"]
-    assert [c.model for c in report.removed] == ["extra:latest"]
+    assert report.removed == []  # nosuch is missing: nothing may be removed
+    assert (report.missing, report.kept) == (["nosuch"], ["extra:latest"])
     assert [c.model for c in report.loaded] == ["new"]  # nosuch failed to pull: not loaded
-    assert set(mock.installed) == {"keep:latest", "new:latest"}
+    assert set(mock.installed) == {"keep:latest", "new:latest", "extra:latest"}
+    assert "/api/delete" not in [r[1] for r in mock.requests]
     assert set(mock.loaded) == {"new:latest"}
     assert report.exit_code == 4
     assert not report.in_sync
     assert report.to_dict()["pulled"][1]["error"] == "pull model manifest: file does not exist"
+    assert report.to_dict()["kept"] == ["extra:latest"]
+    assert ("extra:latest", "remove", "skipped: 1 listed model(s) missing") in report.rows()
+
+
+def test_apply_sync_prunes_once_every_listed_model_is_present() -> None:
+    mock = MockOllama(pull_scripts={"new:latest": [pull_lines()]})
+    mock.add("keep:latest")
+    mock.add("extra:latest")
+    spec = MachineSpec(models=[ModelEntry(name="keep"), ModelEntry(name="new")])
+    clock = FakeClock()
+    plan = make_plan(spec, _run(mock, list_models), prune=True)
+    report = _run(mock, lambda c: apply_sync(c, plan, sleep=clock.sleep, clock=clock))
+    assert [c.model for c in report.removed] == ["extra:latest"]
+    assert (report.missing, report.kept, report.exit_code) == ([], [], 0)
+    assert set(mock.installed) == {"keep:latest", "new:latest"}
+
+
+def test_apply_sync_checks_the_server_not_the_pull_result() -> None:
+    """A pull that reports success but leaves the model unlisted still holds the prune back."""
+    mock = MockOllama(pull_scripts={"new:latest": [pull_lines()]})
+    mock.add("extra:latest")
+    plan = make_plan(MachineSpec(models=[ModelEntry(name="new")]), [], prune=True)
+    plan.to_remove = ["extra:latest"]
+    mock.install_on_pull = False
+    report = _run(mock, lambda c: apply_sync(c, plan, sleep=FakeClock().sleep))
+    assert [r.ok for r in report.pulled] == [True]
+    assert (report.missing, report.kept) == (["new"], ["extra:latest"])
+    assert report.exit_code == 1
+    assert set(mock.installed) == {"extra:latest"}

@@ -96,5 +96,5 @@ def test_connection_cut_mid_pull_is_retried_and_the_download_resumes(
     assert clock.sleeps == [1.0]
     assert len(_Pulls.attempts) == 2
     assert _Pulls.attempts[0] == {"model": "m", "insecure": False, "stream": True}
-    data = json.loads(result.stdout)
+    (data,) = json.loads(result.stdout)
     assert (data["status"], data["attempts"], data["digest"]) == ("success", 2, "e" * 64)

@@ -81,7 +81,7 @@ def test_unknown_model_is_model_not_found_with_the_servers_message_and_no_retry(
     assert mock.pull_attempts == {"nosuch:latest": 1}
     assert not any(isinstance(e, PullRetry) for e in events)
     assert result.to_dict() | {"seconds": 0} == {
-        "model": "nosuch", "status": "failed", "digest": "", "size": 0, "seconds": 0,
+        "model": "nosuch", "ok": False, "status": "failed", "digest": "", "size": 0, "seconds": 0,
         "attempts": 1, "error": NOT_EXIST, "exit_code": 4,
     }  # fmt: skip
 

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from llmbox.errors import ConfigError
-from llmbox.provision import InstalledModel, load_spec, make_plan, normalize_name, parse_keep_alive
+from llmbox.names import normalize_name
+from llmbox.provision import InstalledModel, load_spec, make_plan, parse_keep_alive
 
 
 def _write(tmp_path: Path, text: str) -> Path:
@@ -51,29 +52,41 @@ def test_the_shipped_example_is_valid() -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "where", "field"),
+    ("text", "where", "says"),
     [
-        ("models:\n  - name: a\n    preload: yes please\n", ":3", "models.0.preload"),
-        ("models:\n  - a\n  - name: b\n    keepalive: 5m\n", ":4", "models.1.keepalive"),
-        ("models:\n  - a\n  - name: b\n    keep_alive: 5 minutes\n", ":4", "models.1.keep_alive"),
-        ("models:\n  - a\n  - A:latest\n", ":2", "models"),
-        ("models: []\n", ":1", "models"),
-        ("model:\n  - a\n", ":1", "models"),
-        ("models:\n  - name: [a\n", ":", None),
-        ("models:\n  - 'two words'\n", ":2", "models.0.name"),
+        ("models:\n  - name: a\n    preload: yes please\n", ":3", "field 'models.0.preload'"),
+        ("models:\n  - a\n  - name: b\n    keepalive: 5m\n", ":4",
+         "unknown key 'keepalive' in models.1 (did you mean 'keep_alive'?)"),
+        ("models:\n  - a\n  - name: b\n    keep_alive: 5 minutes\n", ":4",
+         "field 'models.1.keep_alive': invalid keep_alive '5 minutes'"),
+        ("models:\n  - a\n  - A:latest\n", ":2", "field 'models'"),
+        ("models: []\n", ":1", "field 'models'"),
+        ("model:\n  - a\n", ":1", "unknown key 'model' (did you mean 'models'?)"),
+        ("models:\n  - name: [a\n", ":", "invalid YAML"),
+        ("models:\n  - 'two words'\n", ":2", "field 'models.0.name'"),
+        ("models:\n  - name: b\n    color: red\n", ":3",
+         "unknown key 'color' in models.0 (expected one of: name, preload, keep_alive)"),
+        ("models:\n  - preload: true\n", ":2", "missing key 'name' in models.0"),
+        ("# nothing yet\n", ": the file is empty", "(expected keys: models)"),
+        ("just text\n", ":1", "expected a mapping with keys models"),
+        ("models: llama3.2\n", ":1", "field 'models'"),
     ],
-)
-def test_malformed_files_name_file_line_and_field(
-    tmp_path: Path, text: str, where: str, field: str | None
+)  # fmt: skip
+def test_malformed_files_name_file_line_and_key(
+    tmp_path: Path, text: str, where: str, says: str
 ) -> None:
     path = _write(tmp_path, text)
     with pytest.raises(ConfigError) as err:
         load_spec(path)
     message = err.value.message
     assert message.startswith(f"{path}{where}")
-    if field is not None:
-        assert f"field '{field}'" in message
+    assert says in message
+    assert "\n" not in message
     assert err.value.exit_code == 2
+    assert err.value.hint in (
+        "the format is described in docs/provisioning.md",
+        "check the indentation and quoting",
+    )
 
 
 def test_duplicate_message_names_both_items(tmp_path: Path) -> None:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 from llmbox.bench.runner import CaseFinished, CaseStarted, Event, Note, RunFinished
-from llmbox.cli._output import Output
+from llmbox.report.output import Output
 
 
 def _fmt_rate(value: float | None) -> str:
@@ -22,7 +21,6 @@ class BenchProgress:
         self._task: Any = None
         self._advised: set[str] = set()  # warning codes whose advice was printed
         if out.progress_enabled:
-            from rich.console import Console
             from rich.progress import (
                 BarColumn,
                 MofNCompleteColumn,
@@ -36,7 +34,7 @@ class BenchProgress:
                 BarColumn(),
                 MofNCompleteColumn(),
                 TimeElapsedColumn(),
-                console=Console(file=sys.stderr),
+                console=out.progress_console(),
                 transient=True,
             )
             self._live.start()

@@ -1,0 +1,119 @@
+"""Where llmbox writes: data to stdout; progress, notes, warnings and errors to stderr.
+
+The rules, one place for all commands (README "For CI scripts" and docs/exit-codes.md say the same):
+
+- **Colour** only when the stream is a terminal (and ``TERM`` is not ``dumb``). ``NO_COLOR`` (any
+  non-empty value, https://no-color.org) turns colour off everywhere; ``FORCE_COLOR`` turns it on
+  when the stream is not a terminal. ``NO_COLOR`` wins when both are set.
+- **Progress bars** (animated, redrawn in place) only when stderr is a terminal that can redraw
+  (``TERM`` not ``dumb``). Otherwise progress is a few plain lines, fit for a CI log. ``NO_COLOR``
+  keeps the bars, without colour: it is about colour, not animation.
+- ``--quiet`` silences everything on stderr but errors; data on stdout is never silenced.
+- **Table width**: ``COLUMNS`` when set, else the terminal's width when stdout is a terminal, else
+  unlimited (one line per row, for ``grep`` and CI logs).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+def is_tty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _dumb() -> bool:
+    return os.environ.get("TERM") == "dumb"
+
+
+def color_enabled(stream: TextIO) -> bool:
+    """ANSI colour on ``stream``? See the module docstring for the rules."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return is_tty(stream) and not _dumb()
+
+
+def animation_enabled(stream: TextIO) -> bool:
+    """Can ``stream`` show bars redrawn in place (a terminal that is not ``TERM=dumb``)?"""
+    return is_tty(stream) and not _dumb()
+
+
+def table_width(stream: TextIO | None = None) -> int | None:
+    """Columns a table may use on ``stream`` (stdout by default); None means no limit."""
+    value = os.environ.get("COLUMNS", "").strip()
+    if value.isdigit() and int(value) > 0:
+        return int(value)
+    stream = sys.stdout if stream is None else stream
+    if is_tty(stream):
+        try:
+            return os.get_terminal_size(stream.fileno()).columns or None
+        except (OSError, ValueError, AttributeError):
+            return None
+    return None
+
+
+def paint(text: str, code: str, stream: TextIO) -> str:
+    """``text`` in SGR colour ``code`` when ``stream`` takes colour, else unchanged."""
+    return f"\x1b[{code}m{text}\x1b[0m" if color_enabled(stream) else text
+
+
+def print_error(message: str, hint: str | None = None) -> None:
+    err = sys.stderr
+    err.write(f"{paint('Error:', '1;31', err)} {message}\n")
+    if hint:
+        err.write(f"{paint('Hint:', '33', err)} {hint}\n")
+    err.flush()
+
+
+@dataclass
+class Output:
+    """The CLI's writer. ``quiet`` silences everything but data (and errors)."""
+
+    quiet: bool = False
+
+    @property
+    def progress_enabled(self) -> bool:
+        """Draw bars on stderr? Not with ``--quiet``, and only on a terminal that can redraw."""
+        return not self.quiet and animation_enabled(sys.stderr)
+
+    def progress_console(self) -> Console:
+        """A rich Console on stderr for bars, coloured only as ``color_enabled`` allows."""
+        from rich.console import Console
+
+        colour = color_enabled(sys.stderr)
+        return Console(
+            file=sys.stderr,
+            force_terminal=True,
+            no_color=not colour,
+            color_system="auto" if colour else None,
+            highlight=False,
+        )
+
+    def info(self, message: str) -> None:
+        if not self.quiet:
+            sys.stderr.write(message + "\n")
+            sys.stderr.flush()
+
+    def warn(self, message: str) -> None:
+        if not self.quiet:
+            sys.stderr.write(f"{paint('Warning:', '33', sys.stderr)} {message}\n")
+            sys.stderr.flush()
+
+    def data(self, text: str) -> None:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        sys.stdout.flush()
+
+    def json(self, obj: Any) -> None:
+        self.data(json.dumps(obj, indent=2, ensure_ascii=False))
