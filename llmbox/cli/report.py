@@ -130,9 +130,9 @@ def report(
     import os
     import sys
 
-    from llmbox.cli._output import Output
     from llmbox.errors import UsageError
     from llmbox.report.inputs import StoreQuery
+    from llmbox.report.output import Output
 
     out = Output(quiet=quiet)
     query = StoreQuery(
