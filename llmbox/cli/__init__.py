@@ -86,6 +86,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "doctor",
         "Check the server: reachable, version, models installed and loaded (CPU/GPU), OLLAMA_*.",
     ),
+    "report": (
+        "llmbox.cli.report",
+        "report",
+        "Charts of benchmark results: one offline HTML page, PNG/SVG images, or Markdown.",
+    ),
 }
 
 
