@@ -391,7 +391,9 @@ def parse_catalog(data: Any, path: Path, text: str) -> Catalog:
             pairs: dict[str, tuple[float, float]] = {}
             for metric in ("decode", "prefill"):
                 pair = entry.get(metric) or [1.0, 1.0]
-                if not (isinstance(pair, list) and len(pair) == 2 and all(_number(v) for v in pair)):
+                if not (
+                    isinstance(pair, list) and len(pair) == 2 and all(_number(v) for v in pair)
+                ):
                     raise fail(("bands", group, runner, metric), "expected [p10, p90]")
                 pairs[metric] = (float(pair[0]), float(pair[1]))
             bands[(str(group), str(runner))] = Band(

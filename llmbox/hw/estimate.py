@@ -532,9 +532,7 @@ def decode_seconds_per_token(
     return t + hops * gpu.layer_ms / 1000
 
 
-def prefill_flops(
-    model: ModelSpec, tokens: int, depth: int = 0, attn_cost: float = 1.0
-) -> float:
+def prefill_flops(model: ModelSpec, tokens: int, depth: int = 0, attn_cost: float = 1.0) -> float:
     """FLOP to process a causal prompt of ``tokens`` tokens after ``depth`` cached ones, the
     attention part counted ``attn_cost`` times (it runs at a lower efficiency than the matrix
     multiplies)."""

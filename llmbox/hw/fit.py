@@ -486,11 +486,20 @@ def bands(report: Report) -> dict[tuple[str, str], Band]:
                 cell["decode"].append(o.decode_tps / r.decode_pred)
             if r.prefill_pred and o.prefill_tps:
                 cell["prefill"].append(o.prefill_tps / r.prefill_pred)
+
+    def prefill_of(key: tuple[str, str]) -> list[float]:
+        """This cell's prefill ratios, else those of the group's, else everyone's (a runner
+        with published decode rates only, like Ollama's eval rate, borrows them)."""
+        for k in (key, (key[0], "*"), ("*", "*")):
+            if len(cells.get(k, {}).get("prefill", [])) >= BAND_MIN_ROWS:
+                return cells[k]["prefill"]
+        return []
+
     out = {}
     for key, cell in sorted(cells.items()):
         if len(cell["decode"]) < BAND_MIN_ROWS:
             continue
-        pre = cell["prefill"] if len(cell["prefill"]) >= BAND_MIN_ROWS else []
+        pre = prefill_of(key)
         out[key] = Band(
             decode=_p10_p90(cell["decode"]),
             prefill=_p10_p90(pre) if pre else (1.0, 1.0),
