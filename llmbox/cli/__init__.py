@@ -76,6 +76,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "sync",
         "Make the server hold the models FILE lists: pull the missing, preload, optionally prune.",
     ),
+    "cost": (
+        "llmbox.cli.cost",
+        "cost",
+        "Energy and money per token, local vs a hosted API: break-even and payback.",
+    ),
     "history": (
         "llmbox.cli.history",
         "history",
@@ -85,6 +90,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "llmbox.cli.doctor",
         "doctor",
         "Check the server: reachable, version, models installed and loaded (CPU/GPU), OLLAMA_*.",
+    ),
+    "report": (
+        "llmbox.cli.report",
+        "report",
+        "Charts of benchmark results: one offline HTML page, PNG/SVG images, or Markdown.",
     ),
 }
 
