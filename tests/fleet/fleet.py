@@ -1,0 +1,120 @@
+"""Many fake Ollama servers in one process: a fleet to point llmbox at, with faults on demand."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tests.fakes.ollama import FakeOllama
+
+
+class _HtmlHandler(BaseHTTPRequestHandler):
+    """A web server that is not Ollama: every path answers an HTML page."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def _page(self) -> None:
+        body = b"<!doctype html><html><body><h1>Router login</h1></body></html>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    do_GET = do_POST = do_DELETE = do_HEAD = _page
+
+
+class HtmlServer:
+    def __init__(self) -> None:
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _HtmlHandler)
+        self._httpd.daemon_threads = True
+        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+
+def closed_port_url() -> str:
+    """A loopback URL where nothing listens (connection refused)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+def slow(server: FakeOllama, delay_s: float) -> None:
+    """Every request to ``server`` waits ``delay_s`` before it is answered."""
+
+    def hook(path: str) -> bool:
+        time.sleep(delay_s)
+        return False
+
+    server.on_request = hook
+
+
+@dataclass
+class Fleet:
+    servers: dict[str, FakeOllama] = field(default_factory=dict)
+    urls: dict[str, str] = field(default_factory=dict)
+    facts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    groups: dict[str, dict[str, Any]] = field(default_factory=dict)
+    extra: list[HtmlServer] = field(default_factory=list)
+
+    def add(self, name: str, **facts: Any) -> FakeOllama:
+        server = FakeOllama().start()
+        self.servers[name] = server
+        self.urls[name] = server.url
+        self.facts[name] = facts
+        return server
+
+    def add_down(self, name: str, **facts: Any) -> None:
+        self.urls[name] = closed_port_url()
+        self.facts[name] = facts
+
+    def add_html(self, name: str, **facts: Any) -> None:
+        html = HtmlServer()
+        self.extra.append(html)
+        self.urls[name] = html.url
+        self.facts[name] = facts
+
+    def inventory(self) -> dict[str, Any]:
+        hosts = {name: {"url": url, **self.facts[name]} for name, url in self.urls.items()}
+        return {"hosts": hosts, "groups": self.groups}
+
+    def write(self, path: Path) -> Path:
+        path.write_text(yaml.safe_dump(self.inventory(), sort_keys=False))
+        return path
+
+    def stop(self) -> None:
+        for server in self.servers.values():
+            server.stop()
+        for html in self.extra:
+            html.stop()
+
+
+@contextmanager
+def fleet() -> Iterator[Fleet]:
+    f = Fleet()
+    try:
+        yield f
+    finally:
+        f.stop()
