@@ -81,6 +81,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "doctor",
         "Check the server: reachable, version, models installed and loaded (CPU/GPU), OLLAMA_*.",
     ),
+    "fleet": (
+        "llmbox.cli.fleet",
+        "app",
+        "Operate and benchmark many Ollama hosts as one: status, sync and bench over an inventory.",
+    ),
 }
 
 

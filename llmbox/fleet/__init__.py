@@ -16,7 +16,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from llmbox.fleet._bench import FleetBench, HostBench, Outlier, fleet_bench, find_outliers
+    from llmbox.fleet._bench import FleetBench, HostBench, Outlier, find_outliers, fleet_bench
     from llmbox.fleet._inventory import Host, Inventory, load_inventory, select
     from llmbox.fleet._status import FleetStatus, HostStatus, fleet_status
     from llmbox.fleet._sync import FleetSync, HostSync, apply_fleet_sync, plan_fleet_sync
@@ -40,7 +40,24 @@ _WHERE = {
     "plan_fleet_sync": "_sync",
 }
 
-__all__ = sorted(_WHERE)
+__all__ = [
+    "FleetBench",
+    "FleetStatus",
+    "FleetSync",
+    "Host",
+    "HostBench",
+    "HostStatus",
+    "HostSync",
+    "Inventory",
+    "Outlier",
+    "apply_fleet_sync",
+    "find_outliers",
+    "fleet_bench",
+    "fleet_status",
+    "load_inventory",
+    "plan_fleet_sync",
+    "select",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -206,7 +206,9 @@ def from_yaml(path: Path, text: str, data: dict[str, Any]) -> Inventory:
             raise fail(loc, f"group {name!r}: expected a mapping with hosts, children or vars")
         for key in node:
             if key not in _GROUP_KEYS:
-                raise fail((*loc, key), f"group {name!r}: unknown key {key!r} (hosts, children, vars)")
+                raise fail(
+                    (*loc, key), f"group {name!r}: unknown key {key!r} (hosts, children, vars)"
+                )
         entry.vars.update(_mapping(node.get("vars"), (*loc, "vars"), fail))
         for pattern, host_vars in _mapping(node.get("hosts"), (*loc, "hosts"), fail).items():
             at = (*loc, "hosts", pattern)
@@ -274,7 +276,7 @@ def _interpret(path: Path, parsed: _Parsed, line: Callable[[str, str], Any]) -> 
     if not parsed.hosts:
         raise ConfigError(f"{path}: the inventory lists no hosts", hint=_HINT)
     order = sorted(parsed.groups, key=lambda g: _depth(parsed, g))
-    hosts = []
+    hosts: list[tuple[str, str, Mapping[str, Any], list[str], dict[str, Any]]] = []
     for name, own in parsed.hosts.items():
         values: dict[str, Any] = {}
         for group in order:
@@ -308,13 +310,17 @@ def _labels(values: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _facts(name: str, values: Mapping[str, Any], where: Callable[..., ConfigError]) -> dict[str, Any]:
+def _facts(
+    name: str, values: Mapping[str, Any], where: Callable[..., ConfigError]
+) -> dict[str, Any]:
     memory = values.get("llmbox_memory_gb")
     if memory is not None:
         try:
             memory = float(memory)
         except (TypeError, ValueError):
-            raise where("host", name, "llmbox_memory_gb", f"llmbox_memory_gb {memory!r} is not a number") from None
+            raise where(
+                "host", name, "llmbox_memory_gb", f"llmbox_memory_gb {memory!r} is not a number"
+            ) from None
         if memory <= 0:
             raise where("host", name, "llmbox_memory_gb", "llmbox_memory_gb must be above 0")
     chip = values.get("llmbox_chip")

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from llmbox.errors import ExitCode, Interrupted, LlmboxError
 from llmbox.fleet import defaults
 from llmbox.fleet._inventory import Host
+from llmbox.fleet._run import error_text
 
 if TYPE_CHECKING:
     from llmbox.bench.plan import BenchOptions
@@ -49,7 +50,7 @@ class HostBench:
 
     @property
     def state(self) -> str:
-        """``ok``, ``gate failed``, ``runs failed``, ``unreachable``, ``interrupted``, ``failed``."""
+        """ok, gate failed, runs failed, unreachable, interrupted or failed."""
         if self.failed_gates:
             return "gate failed"
         if self.error is None:
@@ -78,7 +79,7 @@ class HostBench:
             "others_loaded": list(self.others_loaded),
         }
         if self.error is not None:
-            data["error"] = self.error.message
+            data["error"] = error_text(self.error)
         data["failed_gates"] = [g.message for g in self.failed_gates]
         data["report"] = self.report.model_dump(mode="json", by_alias=True) if self.report else None
         return data
@@ -169,7 +170,7 @@ class FleetBench:
         }
 
 
-# -- outliers (pure) --------------------------------------------------------------------------------
+# -- outliers (pure) ------------------------------------------------------------------------------
 
 
 def _mean(result: CaseResult | None, metric: str) -> float | None:
@@ -192,7 +193,9 @@ def _causes(h: HostBench, result: CaseResult, peers: Sequence[HostBench]) -> tup
         causes.append(f"power mode {h.host.power} (its peers: {usual})")
     mems = [p.host.memory_gb for p in peers if p.host.memory_gb is not None]
     if h.host.memory_gb is not None and mems and h.host.memory_gb < statistics.median(mems):
-        causes.append(f"less memory: {h.host.memory_gb:g} GB (its peers: {statistics.median(mems):g} GB)")
+        causes.append(
+            f"less memory: {h.host.memory_gb:g} GB (its peers: {statistics.median(mems):g} GB)"
+        )
     if not causes:
         causes.append(f"nothing in ps or the machine facts explains it: {_CHECKS}")
     return tuple(causes)
@@ -216,35 +219,45 @@ def find_outliers(
     for chip, group in by_chip.items():
         for model, case in cells:
             for h in group:
-                result = h.result(model, case)
-                peers = [p for p in group if p is not h and _mean(p.result(model, case), "decode_tps")]
-                for metric in ("decode_tps", "e2e_s"):
-                    value = _mean(result, metric)
-                    values = [v for p in group if p is not h if (v := _mean(p.result(model, case), metric))]
-                    if value is None or len(values) < min_peers or result is None:
-                        continue
-                    median = statistics.median(values)
-                    slow = value < ratio * median if metric == "decode_tps" else value * ratio > median
-                    if slow:
-                        peer_hosts = [p for p in group if p is not h]
-                        out.append(
-                            Outlier(
-                                host=h.host.name,
-                                model=model,
-                                case=case,
-                                metric=metric,
-                                value=value,
-                                peer_median=median,
-                                peers=tuple(p.host.name for p in peer_hosts),
-                                chip=chip,
-                                causes=_causes(h, result, peers or peer_hosts),
-                            )
+                found = _outlier(h, [p for p in group if p is not h], model, case, ratio, min_peers)
+                if found is not None:
+                    metric, value, median = found
+                    peers = [p for p in group if p is not h]
+                    result = h.result(model, case)
+                    assert result is not None
+                    out.append(
+                        Outlier(
+                            host=h.host.name,
+                            model=model,
+                            case=case,
+                            metric=metric,
+                            value=value,
+                            peer_median=median,
+                            peers=tuple(p.host.name for p in peers),
+                            chip=chip,
+                            causes=_causes(h, result, peers),
                         )
-                    break  # decode rate decides when there is one
+                    )
     return out
 
 
-# -- running ----------------------------------------------------------------------------------------
+def _outlier(
+    h: HostBench, peers: Sequence[HostBench], model: str, case: str, ratio: float, min_peers: int
+) -> tuple[str, float, float] | None:
+    """(metric, value, peers' median) when ``h`` is much slower than ``peers``: by decode rate
+    when it has one, else by end-to-end time."""
+    for metric in ("decode_tps", "e2e_s"):
+        value = _mean(h.result(model, case), metric)
+        values = [v for p in peers if (v := _mean(p.result(model, case), metric)) is not None]
+        if value is None or len(values) < min_peers:
+            continue
+        median = statistics.median(values)
+        slow = value < ratio * median if metric == "decode_tps" else value * ratio > median
+        return (metric, value, median) if slow else None
+    return None
+
+
+# -- running --------------------------------------------------------------------------------------
 
 
 class _Stop:
@@ -332,7 +345,7 @@ def _run_host(
     except LlmboxError as err:
         result.report = holder[0] if holder else None
         result.error = err
-    except Exception as err:  # noqa: BLE001 - one odd host must not stop the fleet's benchmark
+    except Exception as err:
         result.report = holder[0] if holder else None
         result.error = LlmboxError(
             f"{host.url}: unexpected {type(err).__name__}: {err}",

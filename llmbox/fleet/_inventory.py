@@ -340,7 +340,9 @@ def select(inv: Inventory, selectors: Sequence[str]) -> list[Host]:
         op, bare = (term[0], term[1:].strip()) if term[0] in "&!" else ("", term)
         found = _matches(inv, bare)
         if found is None:
-            raise UsageError(f"--select {term!r} names no host, group or label", hint=_suggest(inv, bare))
+            raise UsageError(
+                f"--select {term!r} names no host, group or label", hint=_suggest(inv, bare)
+            )
         names = {h.name for h in found}
         if op == "&":
             keep = names if keep is None else keep & names

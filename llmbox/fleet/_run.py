@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
+from llmbox.errors import LlmboxError, ServerUnreachable
 from llmbox.fleet._inventory import Host
 
 if TYPE_CHECKING:
@@ -29,6 +30,14 @@ async def each_host(
             return await work(host)
 
     return list(await asyncio.gather(*(one(h) for h in hosts)))
+
+
+def error_text(err: LlmboxError) -> str:
+    """A host's error in a fleet's words: an unreachable host is just that (the single-host
+    advice about OLLAMA_HOST and --host does not apply to an inventory)."""
+    if isinstance(err, ServerUnreachable):
+        return f"nothing answers at {err.host}"
+    return err.message
 
 
 def client_for(

@@ -142,7 +142,7 @@ async def host_status(
                 "check the host (is it overloaded or hung?) or raise --timeout",
             )
         )
-    except Exception as err:  # noqa: BLE001 - one odd host must not stop the fleet's status
+    except Exception as err:
         status.problems.append(
             Problem(
                 f"{host.url} answered unlike Ollama ({type(err).__name__}: {err})",
@@ -155,6 +155,13 @@ async def host_status(
         status.installed = report.models
         status.loaded = report.loaded
         status.problems = report.problems
+        if not report.reachable:
+            status.problems = [
+                Problem(
+                    f"nothing answers at {host.url}",
+                    "is `ollama serve` running there, and is the inventory's URL right?",
+                )
+            ]
     status.elapsed_s = time.perf_counter() - t0
     status.gpu_bytes = gpu_budget(host)
     return status

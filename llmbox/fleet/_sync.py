@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 from llmbox.errors import ExitCode, LlmboxError
 from llmbox.fleet import defaults
 from llmbox.fleet._inventory import Host
-from llmbox.fleet._run import client_for, each_host
-from llmbox.provision import PullEvent, SyncPlan, SyncReport, apply_sync, plan_sync
+from llmbox.fleet._run import client_for, each_host, error_text
+from llmbox.provision import DEFAULT_RETRIES, PullEvent, SyncPlan, SyncReport, apply_sync, plan_sync
 
 if TYPE_CHECKING:
     import httpx
@@ -59,7 +59,7 @@ class HostSync:
     def reason(self) -> str:
         """A failure in a few words (the first failed step)."""
         if self.error is not None:
-            return self.error.message
+            return error_text(self.error)
         if self.report is not None:
             bad = [f"{m} {a}: {o}" for m, a, o in self.report.rows() if not o.startswith("ok")]
             if self.report.missing:
@@ -159,11 +159,13 @@ async def apply_fleet_sync(
         if stopped.is_set():
             item.skipped = "not started: an earlier host failed (--stop-on-failure)"
             return item
-        extra = {} if retries is None else {"retries": retries}
         try:
             async with client_for(item.host, timeout=timeout, transport=transport) as client:
                 item.report = await apply_sync(
-                    client, item.plan, on_event=lambda e: on_event(item, e), **extra
+                    client,
+                    item.plan,
+                    on_event=lambda e: on_event(item, e),
+                    retries=DEFAULT_RETRIES if retries is None else retries,
                 )
         except LlmboxError as err:
             item.error = err
