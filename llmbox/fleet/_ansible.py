@@ -86,7 +86,7 @@ class _Parsed:
 
 
 def looks_like_ini(path: Path, text: str) -> bool:
-    """An INI inventory: ``.ini``/``.cfg``, or no YAML suffix and a ``[section]`` first line."""
+    """An INI inventory: ``.ini``/``.cfg``, or no YAML suffix and a ``[section`` first line."""
     if path.suffix.lower() in (".ini", ".cfg"):
         return True
     if path.suffix.lower() in _YAML_SUFFIXES:
@@ -94,7 +94,7 @@ def looks_like_ini(path: Path, text: str) -> bool:
     for line in text.splitlines():
         line = line.strip()
         if line and line[0] not in "#;":
-            return bool(re.fullmatch(r"\[[^\[\]]+\]", line))
+            return line.startswith("[")  # an inventory in YAML is never a top-level list
     return False
 
 
