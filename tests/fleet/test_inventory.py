@@ -139,7 +139,9 @@ def test_ansible_ini(tmp_path: Path) -> None:
     assert names(inv.hosts) == ["station-01", "station-02", "station-03", "camera", "gpu-box"]
     assert inv.host("station-02").url == "http://station-02:11434"
     assert inv.host("camera").url == "http://10.0.2.5:11434"
-    assert inv.host("gpu-box").url == "http://gpu.lan:8080" and inv.host("gpu-box").chip == "rtx4090"
+    assert (
+        inv.host("gpu-box").url == "http://gpu.lan:8080" and inv.host("gpu-box").chip == "rtx4090"
+    )
     assert inv.host("camera").chip == "m2-8c" and inv.host("camera").memory_gb == 16
     assert dict(inv.host("station-01").labels) == {"site": "plant1", "line": "a"}
     assert [m.name for m in inv.host("camera").models] == ["llava:7b", "moondream"]
