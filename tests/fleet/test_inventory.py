@@ -50,7 +50,9 @@ def test_native_inventory_hosts_groups_and_models(tmp_path: Path) -> None:
     inv = load_inventory(write(tmp_path, FLEET))
     assert names(inv.hosts) == ["station-01", "station-02", "gpu-box"]
     s1 = inv.host("station-01")
-    assert s1.url == "http://10.0.1.11:11434" and s1.chip == "m2-8c" and s1.memory_gb == 16
+    assert s1.url == "http://10.0.1.11:11434"
+    assert s1.chip == "m2-8c"
+    assert s1.memory_gb == 16
     assert inv.host("station-02").groups == ("stations",)  # joined from the host's side
     assert [m.name for m in inv.host("station-02").models] == ["llava:7b", "moondream"]
     assert inv.host("gpu-box").spec is not None
@@ -78,7 +80,8 @@ def test_select_typo_names_the_closest(tmp_path: Path) -> None:
     inv = load_inventory(write(tmp_path, FLEET))
     with pytest.raises(UsageError) as err:
         select(inv, ["station"])
-    assert "names no host" in err.value.message and "stations" in (err.value.hint or "")
+    assert "names no host" in err.value.message
+    assert "stations" in (err.value.hint or "")
     with pytest.raises(UsageError, match="leaves no host"):
         select(inv, ["line=a", "&line=b"])
 
@@ -102,13 +105,15 @@ def test_bad_inventory_names_file_and_line(tmp_path: Path, text: str, expected: 
     with pytest.raises(ConfigError) as err:
         load_inventory(write(tmp_path, text))
     assert expected in err.value.message
-    assert "\n" not in err.value.message and err.value.hint
+    assert "\n" not in err.value.message
+    assert err.value.hint
 
 
 def test_missing_inventory_says_how_to_make_one(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as err:
         load_inventory(tmp_path / "fleet.yaml")
-    assert "no inventory" in err.value.message and "--inventory" in (err.value.hint or "")
+    assert "no inventory" in err.value.message
+    assert "--inventory" in (err.value.hint or "")
 
 
 ANSIBLE_INI = """\
@@ -139,10 +144,10 @@ def test_ansible_ini(tmp_path: Path) -> None:
     assert names(inv.hosts) == ["station-01", "station-02", "station-03", "camera", "gpu-box"]
     assert inv.host("station-02").url == "http://station-02:11434"
     assert inv.host("camera").url == "http://10.0.2.5:11434"
-    assert (
-        inv.host("gpu-box").url == "http://gpu.lan:8080" and inv.host("gpu-box").chip == "rtx4090"
-    )
-    assert inv.host("camera").chip == "m2-8c" and inv.host("camera").memory_gb == 16
+    assert inv.host("gpu-box").url == "http://gpu.lan:8080"
+    assert inv.host("gpu-box").chip == "rtx4090"
+    assert inv.host("camera").chip == "m2-8c"
+    assert inv.host("camera").memory_gb == 16
     assert dict(inv.host("station-01").labels) == {"site": "plant1", "line": "a"}
     assert [m.name for m in inv.host("camera").models] == ["llava:7b", "moondream"]
     assert names(select(inv, ["plant"])) == names(inv.hosts)
@@ -193,7 +198,8 @@ def test_ansible_yaml(tmp_path: Path) -> None:
     assert names(inv.hosts) == ["station-a", "station-b", "station-c", "gpu-box"]
     assert inv.host("station-c").url == "http://10.0.1.13:11434"
     assert inv.host("station-c").power == "low-power"
-    assert inv.host("gpu-box").url == "http://gpu.lan:8080" and not inv.host("gpu-box").models
+    assert inv.host("gpu-box").url == "http://gpu.lan:8080"
+    assert not inv.host("gpu-box").models
     assert names(select(inv, ["stations"])) == ["station-a", "station-b", "station-c"]
 
 
@@ -201,4 +207,5 @@ def test_bad_ansible_yaml_names_the_line(tmp_path: Path) -> None:
     text = "all:\n  children:\n    g:\n      hosts:\n        h1:\n      hostz: {}\n"
     with pytest.raises(ConfigError) as err:
         load_inventory(write(tmp_path, text, "inv.yaml"))
-    assert "inv.yaml:6:" in err.value.message and "hostz" in err.value.message
+    assert "inv.yaml:6:" in err.value.message
+    assert "hostz" in err.value.message

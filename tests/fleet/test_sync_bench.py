@@ -41,8 +41,10 @@ def test_sync_dry_run_changes_nothing_and_lists_each_plan(small: tuple[Fleet, Pa
     assert done.exit_code == 1  # st-down cannot be planned
     data = json.loads(done.stdout)
     plans = {h["name"]: h for h in data["hosts"]}
-    assert plans["st-0"]["plan"]["pull"] == ["smollm2:135m"] and data["dry_run"]
-    assert plans["st-down"]["state"] == "unreachable" and data["failed"] == ["st-down"]
+    assert plans["st-0"]["plan"]["pull"] == ["smollm2:135m"]
+    assert data["dry_run"]
+    assert plans["st-down"]["state"] == "unreachable"
+    assert data["failed"] == ["st-down"]
     assert f.servers["st-0"].find("smollm2:135m") is None
 
 
@@ -57,7 +59,8 @@ def test_sync_partial_failure_lists_the_host_and_prunes_only_healthy_hosts(
     assert done.exit_code == 1, done.output
     data = json.loads(done.stdout)
     assert data["failed"] == ["st-2"]
-    assert f.servers["st-0"].find("old:7b") is None and f.servers["st-0"].find("smollm2:135m")
+    assert f.servers["st-0"].find("old:7b") is None
+    assert f.servers["st-0"].find("smollm2:135m")
     assert f.servers["st-2"].find("old:7b") is not None  # its pull failed: its prune did not run
     assert "failed: st-2" in done.stderr
 
@@ -82,7 +85,8 @@ def test_prune_needs_yes_without_a_terminal(small: tuple[Fleet, Path]) -> None:
     f, path = small
     f.servers["st-0"].add(FakeModel("old:7b"))
     done = invoke("sync", "-i", str(path), "-s", "st-0", "--prune")
-    assert done.exit_code == 2 and "--yes" in done.stderr
+    assert done.exit_code == 2
+    assert "--yes" in done.stderr
     assert f.servers["st-0"].find("old:7b") is not None
 
 
@@ -101,9 +105,8 @@ def test_bench_gates_per_host_outliers_and_reports(
     assert "st-3  llama3.2 pp32 tg8: decode_tps 100 t/s vs 500 t/s" in done.stdout
     assert "Failed: st-down" in done.stdout
     saved = json.loads((out / "st-3.json").read_text())
-    assert saved["machine"]["fleet_host"] == "st-3" and saved["server"]["host"].endswith(
-        f.urls["st-3"].rsplit(":", 1)[1]
-    )
+    assert saved["machine"]["fleet_host"] == "st-3"
+    assert saved["server"]["host"].endswith(f.urls["st-3"].rsplit(":", 1)[1])
     assert sorted(p.name for p in out.iterdir()) == [f"st-{i}.json" for i in range(4)]
 
 
