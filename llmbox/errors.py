@@ -7,6 +7,8 @@ try) and an exit code. The CLI prints them in one place (``llmbox.cli``); the co
     ├── UsageError              exit 2  bad input: an option value, a file, a name
     │   └── ConfigError         exit 2  a config/YAML file is malformed (names file, line, field)
     ├── ServerUnreachable       exit 3  nothing answers at the host
+    │   ├── WrongServer         exit 3  something answers, but not the API (an HTML page, …)
+    │   └── NoAnswer            exit 3  the server accepted the connection, then stayed silent
     ├── ModelNotFound           exit 4  the server does not have the model
     ├── GateFailed              exit 5  a benchmark gate or regression check failed
     ├── ServerError             exit 1  the server answered with an error
@@ -57,17 +59,34 @@ class ConfigError(UsageError):
 class ServerUnreachable(LlmboxError):
     exit_code = ExitCode.UNREACHABLE
 
-    def __init__(self, host: str, *, server: str = "Ollama", detail: str | None = None) -> None:
+    def __init__(
+        self,
+        host: str,
+        *,
+        server: str = "Ollama",
+        detail: str | None = None,
+        message: str | None = None,
+        hint: str | None = None,
+    ) -> None:
         what = "is `ollama serve` running? Set OLLAMA_HOST or --host."
         probe = f"{host}/api/version"
         if server != "Ollama":
             what = "is the server running? Check --host."
             probe = f"{host}/v1/models"
         super().__init__(
-            f"Cannot reach {server} at {host} — {what}", hint=f"check with: curl {probe}"
+            message or f"Cannot reach {server} at {host} — {what}",
+            hint=hint or f"check with: curl {probe}",
         )
         self.host = host
         self.detail = detail  # the transport's own words, for --debug
+
+
+class WrongServer(ServerUnreachable):
+    """Something answers at the host, but not with the API: a web page, foreign JSON, a 404."""
+
+
+class NoAnswer(ServerUnreachable):
+    """The server accepted the connection but sent no answer within the time limit."""
 
 
 class ModelNotFound(LlmboxError):

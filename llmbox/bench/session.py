@@ -12,11 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from llmbox import defaults
 from llmbox.backends.base import Backend
 from llmbox.bench.plan import Plan
-from llmbox.bench.runner import CaseFinished, Event, Runner, now_utc
+from llmbox.bench.runner import CaseFinished, Event, Note, Runner, now_utc
 from llmbox.errors import (
     GateFailed,
     Interrupted,
@@ -28,6 +29,9 @@ from llmbox.errors import (
     UsageError,
 )
 from llmbox.results import BenchReport, ModelInfo, Options
+
+if TYPE_CHECKING:
+    from llmbox.power import Meter
 
 
 @dataclass(frozen=True)
@@ -160,13 +164,20 @@ def run_bench(
 
     async def go() -> BenchReport:
         engine = backend or plan.build_backend()
+        meter: Meter | None = None
         try:
             check_capabilities(plan, engine)
+            if plan.options.power != "none":
+                from llmbox.power import open_meter
+
+                meter = open_meter(plan.options.power)  # a named meter that can't work: exit 2
+                if meter is None:
+                    on_event(Note("--power auto: no power meter works here; energy not measured"))
             report = await new_report(engine, plan.options)
             infos = await preflight(plan, engine)
             checkpoint(report)
             holder.append(report)
-            runner = Runner(engine, plan.config, on_runner_event)
+            runner = Runner(engine, plan.config, on_runner_event, meter=meter)
             await runner.run(plan.grid, report, infos)
             if plan.sweep is not None:  # phase two: rates between what phase one measured
                 from llmbox.bench.sweep import sweep_rates
@@ -179,6 +190,8 @@ def run_bench(
                 checkpoint(holder[0])
             raise
         finally:
+            if meter is not None:
+                meter.close()
             await engine.aclose()
 
     try:

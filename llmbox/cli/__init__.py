@@ -76,10 +76,20 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "sync",
         "Make the server hold the models FILE lists: pull the missing, preload, optionally prune.",
     ),
+    "cost": (
+        "llmbox.cli.cost",
+        "cost",
+        "Energy and money per token, local vs a hosted API: break-even and payback.",
+    ),
     "doctor": (
         "llmbox.cli.doctor",
         "doctor",
         "Check the server: reachable, version, models installed and loaded (CPU/GPU), OLLAMA_*.",
+    ),
+    "report": (
+        "llmbox.cli.report",
+        "report",
+        "Charts of benchmark results: one offline HTML page, PNG/SVG images, or Markdown.",
     ),
     "fleet": (
         "llmbox.cli.fleet",

@@ -257,6 +257,13 @@ def bench(
             rich_help_panel=_LOAD,
         ),
     ] = None,
+    power: Annotated[
+        str | None,
+        typer.Option(
+            help="Measure energy during each case: auto, nvml (NVIDIA), rapl (Linux CPUs), "
+            "powermetrics (macOS, root) or none (default).",
+        ),
+    ] = None,
     backend: Annotated[
         BackendChoice | None,
         typer.Option(
@@ -366,6 +373,7 @@ def bench(
             max_concurrency=max_concurrency,
             slo=slo,
             sweep=sweep,
+            power=power,
             backend=backend.value if backend else None,
             ignore_eos=ignore_eos,
             threads=threads,

@@ -45,7 +45,34 @@ class Family:
     cpu_tflops: float = 0.5
     #: (discrete GPU) the catalog CPU that runs layers that do not fit in VRAM.
     offload_host: str | None = None
+    #: Attention work is dearer than matrix work: prefill counts its attention FLOPs this many
+    #: times (quadratic in the prompt), decode reads the KV cache at this many times its bytes.
+    #: Fitted on long-context rows (llama-bench pp4096/pp8192, tg4096/tg8192).
+    prefill_attn_cost: float = 1.0
+    decode_kv_cost: float = 1.0
     fitted_on: str = "prior"
+
+
+_GROUPS = {
+    "apple-metal": "apple",
+    "nvidia-geforce": "geforce",
+    "nvidia-pascal": "geforce",
+    "nvidia-datacenter": "datacenter",
+    "nvidia-soc": "nvidia-soc",
+    "amd-rocm": "amd",
+    "intel-arc": "intel",
+    "cpu": "cpu",
+}
+
+
+@dataclass(frozen=True)
+class Band:
+    """p10 and p90 of measured / predicted on the validation rows not fitted on (leave one chip
+    out), for one report group and runner: the spread an estimate should be read with."""
+
+    decode: tuple[float, float] = (1.0, 1.0)
+    prefill: tuple[float, float] = (1.0, 1.0)
+    rows: int = 0
 
 
 @dataclass(frozen=True)
@@ -70,6 +97,9 @@ class Chip:
     #: Share of memory the GPU may use; None for Apple (the catalog's rule by memory size).
     gpu_mem_share: float | None = None
     aliases: tuple[str, ...] = ()
+    #: The group the validation report counts it in (apple, geforce, workstation, datacenter,
+    #: amd, intel, cpu, nvidia-soc); None = derived from the family.
+    segment: str | None = None
     confidence: str = "sourced"
     source: tuple[str, ...] = ()
     note: str | None = None
@@ -77,6 +107,13 @@ class Chip:
     @property
     def unified(self) -> bool:
         return self.kind in ("soc", "cpu")
+
+    @property
+    def group(self) -> str:
+        """The validation report's family: ``segment``, else one derived from ``family``."""
+        if self.segment:
+            return self.segment
+        return _GROUPS.get(self.family, self.family)
 
     def compute_tflops(self, which: str) -> float | None:
         return self.fp32_tflops if which == "fp32" else self.fp16_tflops
@@ -116,6 +153,8 @@ class Catalog:
     sources: dict[str, str] = field(default_factory=dict)
     apple_gpu_memory: AppleGpuMemory = field(default_factory=AppleGpuMemory)
     runners: dict[str, Runner] = field(default_factory=dict)
+    #: (group, runner) -> Band; "*" matches any group or runner.
+    bands: dict[tuple[str, str], Band] = field(default_factory=dict)
     _index: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -125,6 +164,13 @@ class Catalog:
 
     def family(self, chip: Chip) -> Family:
         return self.families[chip.family]
+
+    def band(self, chip: Chip, runner: str) -> Band | None:
+        """The uncertainty band of estimates for this chip's group and runner, if validated."""
+        for key in ((chip.group, runner), (chip.group, "*"), ("*", runner), ("*", "*")):
+            if key in self.bands:
+                return self.bands[key]
+        return None
 
     def gpu_share(self, chip: Chip, memory_gb: float) -> float:
         """Share of ``memory_gb`` the GPU may use (1.0 for discrete GPUs and CPUs)."""
@@ -221,7 +267,15 @@ def parse_catalog(data: Any, path: Path, text: str) -> Catalog:
 
     if not isinstance(data, dict):
         raise fail((), "expected a mapping with 'chips' and 'families'")
-    allowed_top = {"schema", "apple_gpu_memory", "families", "runners", "sources", "chips"}
+    allowed_top = {
+        "schema",
+        "apple_gpu_memory",
+        "families",
+        "runners",
+        "bands",
+        "sources",
+        "chips",
+    }
     for key in data:
         if key not in allowed_top:
             raise fail((key,), "unknown field")
@@ -229,7 +283,15 @@ def parse_catalog(data: Any, path: Path, text: str) -> Catalog:
         raise fail(("schema",), f"expected {SCHEMA!r}")
     families: dict[str, Family] = {}
     for name, raw in (data.get("families") or {}).items():
-        numbers = ("decode_bw_eff", "decode_layer_ms", "prefill_eff", "cpu_bw_share", "cpu_tflops")
+        numbers = (
+            "decode_bw_eff",
+            "decode_layer_ms",
+            "prefill_eff",
+            "cpu_bw_share",
+            "cpu_tflops",
+            "prefill_attn_cost",
+            "decode_kv_cost",
+        )
         entry = _check_entry(raw, _FAMILY_FIELDS, numbers, fail, ("families", name))
         if "backend" not in entry:
             raise fail(("families", name), "field 'backend' is required")
@@ -312,6 +374,23 @@ def parse_catalog(data: Any, path: Path, text: str) -> Catalog:
         entry["memory_gb"] = tuple(float(m) for m in memory)
         entry["vendor"] = str(entry["vendor"]).lower()
         chips[entry["id"]] = Chip(**entry)
+    bands: dict[tuple[str, str], Band] = {}
+    for group, by_runner in (data.get("bands") or {}).items():
+        if not isinstance(by_runner, dict):
+            raise fail(("bands", group), "expected runner: {decode: [p10, p90], ...}")
+        for runner, raw in by_runner.items():
+            entry = _check_entry(raw, {"decode", "prefill", "rows"}, (), fail, ("bands", group))
+            pairs: dict[str, tuple[float, float]] = {}
+            for metric in ("decode", "prefill"):
+                pair = entry.get(metric) or [1.0, 1.0]
+                if not (
+                    isinstance(pair, list) and len(pair) == 2 and all(_number(v) for v in pair)
+                ):
+                    raise fail(("bands", group, runner, metric), "expected [p10, p90]")
+                pairs[metric] = (float(pair[0]), float(pair[1]))
+            bands[(str(group), str(runner))] = Band(
+                decode=pairs["decode"], prefill=pairs["prefill"], rows=int(entry.get("rows", 0))
+            )
     for fam in families.values():
         if fam.offload_host and fam.offload_host not in chips:
             raise fail(("families", fam.name, "offload_host"), "not a chip id in this catalog")
@@ -322,6 +401,7 @@ def parse_catalog(data: Any, path: Path, text: str) -> Catalog:
         sources={str(k): str(v) for k, v in (data.get("sources") or {}).items()},
         apple_gpu_memory=AppleGpuMemory(tuple(steps)) if steps else AppleGpuMemory(),
         runners=runners,
+        bands=bands,
     )
 
 

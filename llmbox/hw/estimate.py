@@ -34,7 +34,7 @@ MIB = float(2**20)
 DEFAULT_CONTEXT = 4096
 DEFAULT_PROMPT_TOKENS = 512
 DEFAULT_GEN_TOKENS = 128
-RUNNERS = ("ollama", "llama.cpp", "mlx", "vllm")
+RUNNERS = ("ollama", "llama.cpp", "llama.cpp-vulkan", "mlx", "vllm")
 DEFAULT_RUNNER = "ollama"
 #: Bytes per cached K or V element: f16, and the block formats Ollama's OLLAMA_KV_CACHE_TYPE takes.
 KV_CACHE_BYTES = {"f16": 2.0, "q8_0": 34 / 32, "q4_0": 18 / 32}
@@ -73,9 +73,12 @@ class Workload:
     gpus: int = 1
     #: System RAM (GB) beside a discrete GPU, for what spills; None = not checked.
     ram_gb: float | None = None
+    #: Tokens already in the KV cache before the prompt (a conversation's history; llama-bench's
+    #: ``-d``): the prompt attends to them and the answer reads them.
+    depth: int = 0
 
     def validate(self) -> None:
-        for name in ("prompt_tokens", "gen_tokens", "images"):
+        for name in ("prompt_tokens", "gen_tokens", "images", "depth"):
             if getattr(self, name) < 0:
                 flag = "--" + name.replace("_", "-")
                 raise UsageError(f"{flag} must not be negative", hint=f"e.g. {flag} 512")
@@ -193,6 +196,11 @@ class Estimate:
     runner: str = DEFAULT_RUNNER
     #: Where the factors came from: "catalog" or a calibration's label.
     factors: str = "catalog"
+    #: p10..p90 of the speeds, from the validation error (leave one chip out) of this chip's
+    #: group and runner; None where no validation rows back it.
+    decode_band: tuple[float, float] | None = None
+    prefill_band: tuple[float, float] | None = None
+    band_rows: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready, with the metric names ``llmbox bench`` uses; memory in GiB."""
@@ -225,6 +233,16 @@ class Estimate:
             },
             "prefill_tps": round(self.prefill_tps, 2),
             "decode_tps": round(self.decode_tps, 2),
+            "band": None
+            if self.decode_band is None
+            else {
+                "percentiles": [10, 90],
+                "decode_tps": [round(v, 2) for v in self.decode_band],
+                "prefill_tps": None
+                if self.prefill_band is None
+                else [round(v, 2) for v in self.prefill_band],
+                "validation_rows": self.band_rows,
+            },
             "prefill_s": round(self.prefill_s, 4),
             "image_s": round(self.image_s, 4),
             "decode_s": round(self.decode_s, 4),
@@ -260,7 +278,8 @@ def context_for(model: ModelSpec, workload: Workload) -> int:
     if workload.context is not None:
         return workload.context
     wanted = max(
-        min(DEFAULT_CONTEXT, model.context_length), workload.prompt_tokens + workload.gen_tokens
+        min(DEFAULT_CONTEXT, model.context_length),
+        workload.depth + workload.prompt_tokens + workload.gen_tokens,
     )
     return min(wanted, model.context_length)
 
@@ -498,11 +517,12 @@ def decode_seconds_per_token(
     image_kv: float = 0.0,
     kv_scale: float = 1.0,
     hops: int = 0,
+    kv_cost: float = 1.0,
 ) -> float:
     """Time to generate one token with ``kv_tokens`` of context already in the cache.
 
     ``gpu_fraction`` of the bytes are read by the GPU; ``hops`` device hand-overs per token."""
-    kv = model.kv_layer_bytes_per_token * model.kv_tokens_held(kv_tokens) * kv_scale
+    kv = model.kv_layer_bytes_per_token * model.kv_tokens_held(kv_tokens) * kv_scale * kv_cost
     read = model.active_weight_bytes + kv + image_kv
     g = gpu_fraction
     t = g * read / (gpu.bw_gbs * GB) + (1 - g) * read / (cpu.bw_gbs * GB)
@@ -512,21 +532,33 @@ def decode_seconds_per_token(
     return t + hops * gpu.layer_ms / 1000
 
 
-def prefill_flops(model: ModelSpec, tokens: int) -> float:
-    """FLOP to process a causal prompt of ``tokens`` tokens."""
+def prefill_flops(model: ModelSpec, tokens: int, depth: int = 0, attn_cost: float = 1.0) -> float:
+    """FLOP to process a causal prompt of ``tokens`` tokens after ``depth`` cached ones, the
+    attention part counted ``attn_cost`` times (it runs at a lower efficiency than the matrix
+    multiplies)."""
     matmul = 2 * model.active * tokens
-    # Q·K and scores·V over the keys each layer holds (a sliding window caps them).
-    attention = 2 * model.heads * model.head_dim * tokens * model.kv_tokens_held(tokens)
-    return matmul + attention
+    # Per layer and head, query i reads depth + i keys twice (Q·K and scores·V, 2 FLOP per
+    # multiply-add): 4 x head_dim x (depth + i); kv_tokens_held sums the keys over the layers
+    # (a sliding window caps those of its layers).
+    keys = model.kv_tokens_held(depth + tokens / 2)
+    attention = 4 * model.heads * model.head_dim * tokens * keys
+    return matmul + attention * attn_cost
 
 
 def prefill_seconds(
-    model: ModelSpec, gpu: _Engine, cpu: _Engine, gpu_fraction: float, tokens: int
+    model: ModelSpec,
+    gpu: _Engine,
+    cpu: _Engine,
+    gpu_fraction: float,
+    tokens: int,
+    *,
+    depth: int = 0,
+    attn_cost: float = 1.0,
 ) -> float | None:
     if tokens == 0:
         return 0.0
     factor = lookup(model.quant).prefill_factor
-    flops = prefill_flops(model, tokens)
+    flops = prefill_flops(model, tokens, depth, attn_cost)
     g = gpu_fraction
     total = 0.0
     for share, eng in ((g, gpu), (1 - g, cpu)):
@@ -609,7 +641,8 @@ def estimate(chip: Chip, catalog: Catalog, model: ModelSpec, workload: Workload)
             )
     kv_scale = KV_CACHE_BYTES[mem.kv_cache] / 2
     image_kv = model.image_kv_bytes if workload.images else 0.0
-    mid_context = workload.prompt_tokens + workload.gen_tokens / 2
+    start = workload.depth + workload.prompt_tokens
+    mid_context = start + workload.gen_tokens / 2
     if tensor:
         n = workload.gpus
         tflops = gpu.tflops * n * TENSOR_SCALING if gpu.tflops else None
@@ -620,12 +653,28 @@ def estimate(chip: Chip, catalog: Catalog, model: ModelSpec, workload: Workload)
 
     def per_token(kv_tokens: float) -> float:
         return decode_seconds_per_token(
-            model, gpu, cpu, g, kv_tokens, image_kv=image_kv, kv_scale=kv_scale, hops=hops
+            model,
+            gpu,
+            cpu,
+            g,
+            kv_tokens,
+            image_kv=image_kv,
+            kv_scale=kv_scale,
+            hops=hops,
+            kv_cost=fam.decode_kv_cost,
         )
 
     t_tok = per_token(mid_context)
-    t_first = per_token(workload.prompt_tokens)
-    t_prefill = prefill_seconds(model, gpu, cpu, g, workload.prompt_tokens)
+    t_first = per_token(start)
+    t_prefill = prefill_seconds(
+        model,
+        gpu,
+        cpu,
+        g,
+        workload.prompt_tokens,
+        depth=workload.depth,
+        attn_cost=fam.prefill_attn_cost,
+    )
     if t_prefill is None:
         notes.append(f"{chip.name} has no compute figure in the catalog: prefill is unknown")
         t_prefill = float("nan")
@@ -649,13 +698,20 @@ def estimate(chip: Chip, catalog: Catalog, model: ModelSpec, workload: Workload)
         notes.append(f"runner {runner.name}: its factors are priors, not fitted")
     if model.note:
         notes.append(model.note)
+    band = catalog.band(chip, runner.name)
+    decode_tps = 1 / t_tok
+    decode_band = prefill_band = None
+    if band is not None:
+        decode_band = (decode_tps * band.decode[0], decode_tps * band.decode[1])
+        if math.isfinite(prompt_tps):
+            prefill_band = (prompt_tps * band.prefill[0], prompt_tps * band.prefill[1])
     return Estimate(
         chip=chip,
         model=model,
         workload=workload,
         memory=mem,
         prefill_tps=prompt_tps,
-        decode_tps=1 / t_tok,
+        decode_tps=decode_tps,
         prefill_s=t_prefill,
         image_s=t_image,
         decode_s=decode_s,
@@ -665,4 +721,7 @@ def estimate(chip: Chip, catalog: Catalog, model: ModelSpec, workload: Workload)
         notes=tuple(notes),
         runner=runner.name,
         factors=fam.fitted_on if fam.fitted_on.startswith("calibrated") else "catalog",
+        decode_band=decode_band,
+        prefill_band=prefill_band,
+        band_rows=band.rows if band else 0,
     )

@@ -42,6 +42,10 @@ def _gib(value: float) -> str:
     return f"{value / GIB:.2f} GiB"
 
 
+def _band(band: tuple[float, float] | None) -> str:
+    return f"  p10-p90 {band[0]:.0f}-{band[1]:.0f}" if band else ""
+
+
 def render_estimate(est: Estimate) -> str:
     model, w, m = est.model, est.workload, est.memory
     params = f"{model.params / 1e9:.2f}B params"
@@ -52,7 +56,7 @@ def render_estimate(est: Estimate) -> str:
         f"on {est.chip.name} [{est.chip.id}, {est.family.name}]",
         "",
         f"  prefill  {w.prompt_tokens:>6} tokens  {_tps(est.prefill_tps):>9} tokens/s  "
-        f"{_s(est.prefill_s):>8}",
+        f"{_s(est.prefill_s):>8}{_band(est.prefill_band)}",
     ]
     if w.images:
         lines.append(
@@ -60,7 +64,7 @@ def render_estimate(est: Estimate) -> str:
         )
     lines += [
         f"  decode   {w.gen_tokens:>6} tokens  {_tps(est.decode_tps):>9} tokens/s  "
-        f"{_s(est.decode_s):>8}",
+        f"{_s(est.decode_s):>8}{_band(est.decode_band)}",
         f"  TTFT {_s(est.ttft_s)}   total {_s(est.e2e_s)}   runner {est.runner}",
         "",
         f"  memory   weights {_gib(m.weights_bytes)}"
@@ -86,6 +90,11 @@ def render_estimate(est: Estimate) -> str:
             f"  ollama ps  SIZE {m.total_bytes / GIB:.1f} GiB  PROCESSOR {m.processor}  "
             f"(layers {m.layers_on_gpu + int(m.output_on_gpu)}/{m.layers + 1} on the GPU{split})"
         )
+    if est.decode_band:
+        lines.append(
+            f"  band: p10-p90 of {est.band_rows} published measurements of {est.chip.group} "
+            f"chips not fitted on (docs/hw-estimate.md, Validation)"
+        )
     for note in est.notes:
         lines.append(f"  note: {note}")
     return "\n".join(lines) + "\n"
@@ -99,7 +108,7 @@ def render_compare(estimates: Sequence[Estimate]) -> str:
         "chip",
         "memory",
         "prefill t/s",
-        "decode t/s",
+        "decode t/s (p10-p90)",
         "TTFT",
         "total",
         "speed-up",
@@ -116,7 +125,8 @@ def render_compare(estimates: Sequence[Estimate]) -> str:
                 e.chip.id,
                 f"{e.memory.memory_gb:g} GB",
                 _tps(e.prefill_tps),
-                _tps(e.decode_tps),
+                _tps(e.decode_tps)
+                + (f" ({e.decode_band[0]:.0f}-{e.decode_band[1]:.0f})" if e.decode_band else ""),
                 _s(e.ttft_s),
                 _s(e.e2e_s),
                 "1.00x (base)" if e is base else f"{ratio:.2f}x",
@@ -131,7 +141,7 @@ def render_compare(estimates: Sequence[Estimate]) -> str:
         f"{base.model.name} ({base.model.quant}): {w.prompt_tokens} prompt tokens, "
         f"{w.gen_tokens} generated" + (f", {w.images} image(s)" if w.images else "")
     )
-    right = ["prefill t/s", "decode t/s", "TTFT", "total", "speed-up", "memory", "price"]
+    right = ["prefill t/s", "decode t/s (p10-p90)", "TTFT", "total", "speed-up", "memory", "price"]
     table = render_table(columns, rows, title=title, right_align=right)
     notes = sorted({n for e in estimates for n in e.notes})
     return table + "".join(f"note: {n}\n" for n in notes)

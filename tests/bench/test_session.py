@@ -282,3 +282,47 @@ def test_sweep_goes_from_one_at_a_time_to_saturation_and_back_fills(
 )
 def test_bad_load_options(fake_ollama: FakeOllama, argv: list[str], message: str) -> None:
     assert message in fails(fake_ollama, "llama3.2", *argv)
+
+
+class _SteadyMeter:
+    """A meter drawing a steady 40 W (a cumulative energy counter, like RAPL's)."""
+
+    name = "rapl"
+    scope = "package (test)"
+    closed = False
+
+    def read(self, now: float) -> Any:
+        from llmbox.power import Sample
+
+        return Sample(t=now, joules=40.0 * now)
+
+    def close(self) -> None:
+        type(self).closed = True
+
+
+def test_power_is_measured_per_case_and_gives_joules_per_token(
+    fake_ollama: FakeOllama, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import llmbox.power
+
+    monkeypatch.setattr(llmbox.power, "open_meter", lambda kind: _SteadyMeter())
+    fake_ollama.add(FakeModel("watt:1b", decode_tps=100.0))
+    data = bench(fake_ollama, "watt:1b", "--power", "rapl", "--runs", "2", "--max-tokens", "20",
+                 "--prompt", "hi")  # fmt: skip
+    power = data["results"][0]["power"]
+    assert power["source"] == "rapl"
+    assert power["watts"] == pytest.approx(40.0, rel=0.01)
+    assert power["seconds"] >= 0.4  # two runs of 20 tokens at 100 tok/s
+    assert data["options"]["power"] == "rapl"
+    report = BenchReport.parse(data)
+    assert report.results[0].joules_per_token == pytest.approx(power["joules"] / 40, rel=0.01)
+    assert _SteadyMeter.closed
+
+
+def test_power_none_and_a_meter_that_cannot_work(fake_ollama: FakeOllama) -> None:
+    data = bench(fake_ollama, "llama3.2", "--runs", "1", "--max-tokens", "2", "--prompt", "hi")
+    assert data["results"][0]["power"] is None
+    fake_ollama.requests.clear()
+    out = fails(fake_ollama, "llama3.2", "--power", "nvml")  # no NVIDIA driver here
+    assert "Error:" in out
+    assert "unknown meter" in fails(fake_ollama, "llama3.2", "--power", "wattmeter")
