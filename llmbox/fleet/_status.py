@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from llmbox.doctor import LoadedModel, Problem, diagnose
-from llmbox.errors import ExitCode
+from llmbox.errors import ExitCode, ServerUnreachable
 from llmbox.fleet import defaults
 from llmbox.fleet._inventory import Host
 from llmbox.fleet._run import client_for, each_host
@@ -155,7 +155,8 @@ async def host_status(
         status.installed = report.models
         status.loaded = report.loaded
         status.problems = report.problems
-        if not report.reachable:
+        error = report.error
+        if type(error) is ServerUnreachable and error.message.startswith("Cannot reach"):
             status.problems = [
                 Problem(
                     f"nothing answers at {host.url}",

@@ -14,43 +14,8 @@ from typing import Any
 
 import yaml
 
+from tests.fakes.hostile import HtmlServer, SilentServer
 from tests.fakes.ollama import FakeOllama
-
-
-class _HtmlHandler(BaseHTTPRequestHandler):
-    """A web server that is not Ollama: every path answers an HTML page."""
-
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def _page(self) -> None:
-        body = b"<!doctype html><html><body><h1>Router login</h1></body></html>"
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
-
-    do_GET = do_POST = do_DELETE = do_HEAD = _page
-
-
-class HtmlServer:
-    def __init__(self) -> None:
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _HtmlHandler)
-        self._httpd.daemon_threads = True
-        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
 
 
 def closed_port_url() -> str:
@@ -77,7 +42,7 @@ class Fleet:
     urls: dict[str, str] = field(default_factory=dict)
     facts: dict[str, dict[str, Any]] = field(default_factory=dict)
     groups: dict[str, dict[str, Any]] = field(default_factory=dict)
-    extra: list[HtmlServer] = field(default_factory=list)
+    extra: list[HtmlServer | SilentServer] = field(default_factory=list)
 
     def add(self, name: str, **facts: Any) -> FakeOllama:
         server = FakeOllama().start()
@@ -91,9 +56,17 @@ class Fleet:
         self.facts[name] = facts
 
     def add_html(self, name: str, **facts: Any) -> None:
-        html = HtmlServer()
-        self.extra.append(html)
-        self.urls[name] = html.url
+        """A web UI where Ollama should be."""
+        self._add_other(name, HtmlServer(), facts)
+
+    def add_silent(self, name: str, **facts: Any) -> None:
+        """A hung host: it accepts connections and never answers."""
+        self._add_other(name, SilentServer(), facts)
+
+    def _add_other(self, name: str, server: HtmlServer | SilentServer, facts: Any) -> None:
+        server.__enter__()
+        self.extra.append(server)
+        self.urls[name] = server.url
         self.facts[name] = facts
 
     def inventory(self) -> dict[str, Any]:
@@ -106,7 +79,7 @@ class Fleet:
 
     def stop(self) -> None:
         """Stop every server at once (each waits up to half a second for its serving loop)."""
-        stoppers = [s.stop for s in self.servers.values()] + [h.stop for h in self.extra]
+        stoppers = [s.stop for s in self.servers.values()] + [lambda h=h: h.__exit__(None, None, None) for h in self.extra]
         threads = [threading.Thread(target=stop) for stop in stoppers]
         for t in threads:
             t.start()

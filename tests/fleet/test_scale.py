@@ -49,7 +49,7 @@ def test_status_of_55_hosts_is_bounded_by_the_slowest_healthy_host(big: tuple[Fl
     assert wall < 2 * slowest, f"{wall:.2f} s for the fleet, slowest healthy host {slowest:.2f} s"
     assert [n for n, s in by.items() if not s.answered] == ["down-0", "down-1", "down-2", "router"]
     assert "nothing answers" in by["down-0"].problems[0].what
-    assert "unlike Ollama" in by["router"].problems[0].what
+    assert "HTML page" in by["router"].problems[0].what
     assert by["st-40"].deviations == ["version 0.1.32; group stations runs 0.33.0-rc2"]
     assert by["st-07"].healthy
     assert by["st-00"].vram_free is not None
@@ -93,3 +93,16 @@ def test_cli_bad_select_and_inventory(big: tuple[Fleet, Path], tmp_path: Path) -
     assert done.exit_code == 2
     assert "no inventory at" in done.stderr
     assert "Traceback" not in done.output
+
+
+def test_a_hung_host_costs_the_timeout_not_more(tmp_path: Path) -> None:
+    with fleet() as f:
+        f.add("ok")
+        f.add_silent("hung")
+        path = f.write(tmp_path / "fleet.yaml")
+        t0 = time.perf_counter()
+        done = CliRunner().invoke(app, ["fleet", "status", "-i", str(path), "--timeout", "1"])
+        wall = time.perf_counter() - t0
+    assert done.exit_code == 1
+    assert "hung" in done.stdout
+    assert wall < 3
