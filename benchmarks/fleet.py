@@ -115,15 +115,19 @@ def measure(quick: bool) -> list[Figure]:
     ratio = wall / ideal
     per_host_ms = 1000 * sorted(cpu)[len(cpu) // 2] / count
     log(
-        f"fleet: {count} hosts, wall {wall:.2f} s (slowest host {max(slowest):.2f} s), {per_host_ms:.2f} ms CPU/host"
+        f"fleet: {count} hosts, wall {wall:.2f} s (slowest host {max(slowest):.2f} s), "
+        f"{per_host_ms:.2f} ms CPU/host"
     )
+    answers = f"3 answers per host, {DELAY_S * 1000:.0f} ms each"
+    answers += f" ({SLOW_HOSTS} hosts: {SLOW_S * 1000:.0f} ms)"
     return [
         Figure("Fleet", f"fleet status, {count} hosts: wall time (median of {runs})", wall, "s",
-               note=f"3 answers per host, {DELAY_S * 1000:.0f} ms each ({SLOW_HOSTS} hosts: {SLOW_S * 1000:.0f} ms)"),
-        Figure("Fleet", f"fleet status, {count} hosts / slowest host's own {ideal:.2f} s", ratio, "×",
-               f"≤ {BUDGET:g}×", ratio <= BUDGET, "64 hosts asked at once (the default)"),
+               note=answers),
+        Figure("Fleet", f"fleet status, {count} hosts / slowest host's own {ideal:.2f} s", ratio,
+               "×", f"≤ {BUDGET:g}×", ratio <= BUDGET, "64 hosts asked at once (the default)"),
         Figure("Fleet", "llmbox CPU time per host asked", per_host_ms, "ms"),
-        Figure("Fleet", "open file descriptors growth over 3 more runs", grown, "fds", "0", grown <= 0),
+        Figure("Fleet", "open file descriptors growth over 3 more runs", grown, "fds", "0",
+               grown <= 0),
     ]  # fmt: skip
 
 
