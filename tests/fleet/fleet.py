@@ -8,7 +8,6 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +78,9 @@ class Fleet:
 
     def stop(self) -> None:
         """Stop every server at once (each waits up to half a second for its serving loop)."""
-        stoppers = [s.stop for s in self.servers.values()] + [lambda h=h: h.__exit__(None, None, None) for h in self.extra]
+        stoppers = [s.stop for s in self.servers.values()] + [
+            lambda h=h: h.__exit__(None, None, None) for h in self.extra
+        ]
         threads = [threading.Thread(target=stop) for stop in stoppers]
         for t in threads:
             t.start()
