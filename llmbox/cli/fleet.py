@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
+from llmbox.cli._app import DebugOpt
 from llmbox.cli._common import DataFormat, FormatOpt, QuietOpt, TimeoutOpt
 from llmbox.fleet import defaults as fd
 
@@ -46,6 +47,13 @@ app = typer.Typer(
     "machine facts, and groups with the models their hosts must hold; an Ansible inventory works "
     "too. See docs/fleet.md.",
 )
+
+
+@app.callback()
+def fleet(ctx: typer.Context, quiet: QuietOpt = False, debug: DebugOpt = False) -> None:
+    # The group's help is the app's (above); --quiet here quiets the subcommand.
+    if quiet:  # `llmbox fleet -q status` = `llmbox fleet status -q`
+        ctx.default_map = {name: {"quiet": True} for name in ("status", "sync", "bench")}
 
 
 def _hosts(inventory: Path | None, select: list[str] | None) -> tuple[Any, list[Any]]:
