@@ -96,6 +96,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "report",
         "Charts of benchmark results: one offline HTML page, PNG/SVG images, or Markdown.",
     ),
+    "fleet": (
+        "llmbox.cli.fleet",
+        "app",
+        "Operate and benchmark many Ollama hosts as one: status, sync and bench over an inventory.",
+    ),
 }
 
 
