@@ -166,9 +166,15 @@ def hw_estimate(
         typer.Option("--kv-cache", help="KV cache type (OLLAMA_KV_CACHE_TYPE): f16, q8_0, q4_0."),
     ] = "f16",
     flash_attention: Annotated[
-        bool,
-        typer.Option("--flash-attention", help="Flash attention on (OLLAMA_FLASH_ATTENTION=1)."),
-    ] = False,
+        bool | None,
+        typer.Option(
+            "--flash-attention/--no-flash-attention",
+            help="Flash attention forced on or off (OLLAMA_FLASH_ATTENTION=1/0, llama-bench -fa). "
+            "Default: the runner's (Ollama: on, except for models its own engine runs without "
+            "it, such as llama3.2-vision; llama-bench: off).",
+            show_default=False,
+        ),
+    ] = None,
     parallel: Annotated[
         int,
         typer.Option(

@@ -47,9 +47,15 @@ class Family:
     offload_host: str | None = None
     #: Attention work is dearer than matrix work: prefill counts its attention FLOPs this many
     #: times (quadratic in the prompt), decode reads the KV cache at this many times its bytes.
-    #: Fitted on long-context rows (llama-bench pp4096/pp8192, tg4096/tg8192).
+    #: Fitted on long-context rows (llama-bench pp4096/pp8192, tg4096/tg8192), which ran without
+    #: flash attention (llama-bench's default).
     prefill_attn_cost: float = 1.0
     decode_kv_cost: float = 1.0
+    #: The same with flash attention: one fused kernel reads each K and V block once for all the
+    #: query heads that share it, where the unfused path (KQ, softmax, KQV as separate matrix
+    #: products) re-reads them per query head and round-trips the scores through memory. A prior
+    #: (no published long-answer rows with flash attention yet): the bytes, read once.
+    decode_kv_cost_fa: float = 1.0
     fitted_on: str = "prior"
 
 
@@ -291,6 +297,7 @@ def parse_catalog(data: Any, path: Path, text: str) -> Catalog:
             "cpu_tflops",
             "prefill_attn_cost",
             "decode_kv_cost",
+            "decode_kv_cost_fa",
         )
         entry = _check_entry(raw, _FAMILY_FIELDS, numbers, fail, ("families", name))
         if "backend" not in entry:

@@ -61,6 +61,9 @@ class ModelSpec:
     #: MXFP4 experts, the rest at Q8_0/F16), and the share of ``params`` that are experts.
     expert_quant: str | None = None
     expert_share: float | None = None
+    #: GGUF ``general.architecture`` (llama, mllama, qwen2, gemma3, gptoss …): runners pick
+    #: their engine and attention defaults by it. None = a llama-like architecture.
+    arch: str | None = None
     source: str = "catalog"
     note: str | None = None
 
@@ -373,6 +376,7 @@ def from_show(name: str, show: ShowResponse, *, size_bytes: int | None = None) -
         quant=quant,
         vision_params=vision,
         vision_tokens_per_image=576 if vision else 0,
+        arch=str((show.model_info or {}).get("general.architecture") or "") or None,
         source="server",
     )
 
@@ -441,6 +445,7 @@ def from_gguf(path: Path) -> ModelSpec:
         context_length=int(field(f"{arch}.context_length") or 4096),
         quant=quant,
         weights_bytes=float(weight_bytes),
+        arch=str(arch),
         source=f"gguf:{path}",
     )
 
