@@ -212,7 +212,13 @@ class Estimate:
             return round(x / GIB, 3)
 
         out: dict[str, Any] = {
-            "chip": {"id": self.chip.id, "name": self.chip.name, "family": self.family.name},
+            "chip": {
+                "id": self.chip.id,
+                "name": self.chip.name,
+                "family": self.family.name,
+                "bw_gbs": self.chip.bw_gbs,
+                "launch_price_usd": self.chip.launch_price_usd,
+            },
             "runner": self.runner,
             "factors": self.factors,
             "model": {

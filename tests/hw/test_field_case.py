@@ -10,25 +10,15 @@ import pytest
 from typer.testing import CliRunner
 
 from llmbox.cli import app
-from llmbox.hw.chips import Catalog, load_catalog
+from llmbox.hw.chips import Catalog
 from llmbox.hw.estimate import GIB, Workload, estimate, image_buffer_bytes
-from llmbox.hw.models import ModelCatalog, load_models
+from llmbox.hw.models import ModelCatalog
 
 runner = CliRunner()
 #: MacBook Air M2 (8-core GPU), Ollama, llama3.2-vision:11b with one image: 18 prompt tokens,
 #: 78 generated in 8.896 s; `ollama ps` 7%/93% CPU/GPU.
 FIELD = Workload(prompt_tokens=18, gen_tokens=78, images=1, memory_gb=16)
 FIELD_DECODE = 78 / 8.896
-
-
-@pytest.fixture(scope="module")
-def catalog() -> Catalog:
-    return load_catalog()
-
-
-@pytest.fixture(scope="module")
-def models() -> ModelCatalog:
-    return load_models()
 
 
 def test_field_case_16gb_is_a_partial_offload_at_the_measured_speed(
