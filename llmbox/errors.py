@@ -11,6 +11,7 @@ try) and an exit code. The CLI prints them in one place (``llmbox.cli``); the co
     │   └── NoAnswer            exit 3  the server accepted the connection, then stayed silent
     ├── ModelNotFound           exit 4  the server does not have the model
     ├── GateFailed              exit 5  a benchmark gate or regression check failed
+    ├── StoreError              exit 6  the results store cannot be opened or written
     ├── ServerError             exit 1  the server answered with an error
     │   └── StreamError         exit 1  the error came mid-stream, or the stream broke off
     ├── RunsFailed              exit 1  a benchmark finished, but some of its runs failed
@@ -30,6 +31,7 @@ class ExitCode(IntEnum):
     UNREACHABLE = 3
     MODEL_NOT_FOUND = 4
     GATE_FAILED = 5
+    STORE = 6
     INTERRUPTED = 130
     TERMINATED = 143
 
@@ -102,6 +104,12 @@ class ModelNotFound(LlmboxError):
 
 class GateFailed(LlmboxError):
     exit_code = ExitCode.GATE_FAILED
+
+
+class StoreError(LlmboxError):
+    """The results store (``--db`` / ``LLMBOX_DB``) is unreachable, locked, corrupt or too new."""
+
+    exit_code = ExitCode.STORE
 
 
 class ServerError(LlmboxError):

@@ -9,7 +9,8 @@ How a doc is read:
   first of ``a|b|c`` alternatives);
 - the lines of one file run in order, in one scratch directory (``configs/`` is there, so are the
   files a reader is assumed to have: ``photo.jpg``, benchmark results ``before.json``,
-  ``after.json``, ``main.json``, ``branch.json`` from the fake, and ``bench.json`` measured on a
+  ``after.json``, ``main.json``, ``branch.json``, ``a.json``, ``b.json``, ``run.json`` and
+  ``runs/`` from the fake, and ``bench.json`` measured on a
   real M2), against one fake server that holds every model the docs name.
 
 A command passes when it exits with an expected code (0; 0 or 5 when it sets a CI gate) and
@@ -155,8 +156,11 @@ def _scratch(tmp: Path, fake: FakeOllama, runner: CliRunner) -> None:
         env={"OLLAMA_HOST": fake.url},
     )  # fmt: skip
     assert made.exit_code == 0, f"could not make the sample result: {made.output}"
-    for name in ("before.json", "after.json", "main.json", "branch.json"):
+    for name in ("before.json", "after.json", "main.json", "branch.json", "a.json", "b.json",
+                 "run.json"):  # fmt: skip
         shutil.copyfile(tmp / "bench.json", tmp / name)
+    (tmp / "runs").mkdir()
+    shutil.copyfile(tmp / "bench.json", tmp / "runs" / "nightly.json")
     # hw-estimate calibrates on a real machine's numbers: a run measured on an M2
     shutil.copyfile(ROOT / "tests" / "hw" / "data" / "bench_m2.json", tmp / "bench.json")
 

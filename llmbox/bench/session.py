@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from llmbox import defaults
 from llmbox.backends.base import Backend
+from llmbox.bench.history import HistoryOptions, check_store, load_baseline, save
 from llmbox.bench.plan import Plan
 from llmbox.bench.runner import CaseFinished, Event, Note, Runner, now_utc
 from llmbox.errors import (
@@ -32,6 +32,7 @@ from llmbox.results import BenchReport, ModelInfo, Options
 
 if TYPE_CHECKING:
     from llmbox.power import Meter
+    from llmbox.store import SavedRun
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,8 @@ class GateOptions:
 class Outcome:
     report: BenchReport
     error: LlmboxError | None = None  # raise it after printing the report
+    saved: SavedRun | None = None  # where the results store keeps it (unless --no-save)
+    store_error: LlmboxError | None = None  # saving failed; the results are printed regardless
 
 
 # -- preflight -----------------------------------------------------------------------------------
@@ -109,11 +112,6 @@ async def preflight(plan: Plan, backend: Backend) -> dict[str, ModelInfo]:
 # -- run -----------------------------------------------------------------------------------------
 
 
-def load_baseline(spec: str) -> BenchReport:
-    """``--baseline FILE``: a saved report."""
-    return BenchReport.load(Path(spec))
-
-
 async def new_report(backend: Backend, options: Options) -> BenchReport:
     """An empty report with its provenance; raises ServerUnreachable before anything runs."""
     from llmbox import __version__
@@ -137,7 +135,7 @@ def run_bench(
     on_event: Callable[[Event], None] = lambda _e: None,
     checkpoint: Callable[[BenchReport], None] = lambda _r: None,
     backend: Backend | None = None,
-    baseline_loader: Callable[[str], BenchReport] = load_baseline,
+    history: HistoryOptions | None = None,
 ) -> Outcome:
     """Run the plan. ``checkpoint(report)`` is called once the report exists (so an unwritable
     output fails before the first request), after each finished case, on interruption and at the
@@ -152,7 +150,9 @@ def run_bench(
     )
     if max_regression is not None and gates.baseline is None:
         raise UsageError("--max-regression needs --baseline")
-    baseline = baseline_loader(gates.baseline) if gates.baseline else None
+    history = (history or HistoryOptions()).checked()
+    check_store(history)
+    baseline = load_baseline(gates.baseline, db=history.db, plan=plan) if gates.baseline else None
     if baseline is not None and max_regression is None:
         max_regression = defaults.MAX_REGRESSION_PCT / 100
     holder: list[BenchReport] = []
@@ -199,17 +199,28 @@ def run_bench(
     except KeyboardInterrupt:
         if not holder:
             raise Interrupted("interrupted before the first request") from None
-        return Outcome(holder[0], Interrupted("interrupted"))
+        return _stored(Outcome(holder[0], Interrupted("interrupted")), history)
     except (Terminated, ServerUnreachable) as err:
         if not holder:
             raise
-        return Outcome(holder[0], err)
+        return _stored(Outcome(holder[0], err), history)
     results = gate_mod.evaluate(
         report, fail_under=under, fail_over=over, baseline=baseline, max_regression=max_regression
     )
     report.gates = results
     checkpoint(report)
-    return Outcome(report, _verdict(report))
+    return _stored(Outcome(report, _verdict(report)), history)
+
+
+def _stored(outcome: Outcome, history: HistoryOptions) -> Outcome:
+    """Save what finished (an interrupted run too: its cases are real measurements)."""
+    if history.save and outcome.report.results:
+        saved = save(outcome.report, history)
+        if isinstance(saved, LlmboxError):
+            outcome.store_error = saved
+        else:
+            outcome.saved = saved
+    return outcome
 
 
 def _verdict(report: BenchReport) -> LlmboxError | None:

@@ -81,6 +81,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "cost",
         "Energy and money per token, local vs a hosted API: break-even and payback.",
     ),
+    "history": (
+        "llmbox.cli.history",
+        "history",
+        "Browse saved benchmark runs: list with filters, show, rm, import, export, regressions.",
+    ),
     "doctor": (
         "llmbox.cli.doctor",
         "doctor",
@@ -90,6 +95,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "llmbox.cli.report",
         "report",
         "Charts of benchmark results: one offline HTML page, PNG/SVG images, or Markdown.",
+    ),
+    "fleet": (
+        "llmbox.cli.fleet",
+        "app",
+        "Operate and benchmark many Ollama hosts as one: status, sync and bench over an inventory.",
     ),
 }
 

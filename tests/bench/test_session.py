@@ -326,3 +326,44 @@ def test_power_none_and_a_meter_that_cannot_work(fake_ollama: FakeOllama) -> Non
     out = fails(fake_ollama, "llama3.2", "--power", "nvml")  # no NVIDIA driver here
     assert "Error:" in out
     assert "unknown meter" in fails(fake_ollama, "llama3.2", "--power", "wattmeter")
+
+
+# -- the results store ----------------------------------------------------------------------------
+
+
+def test_every_run_is_saved_and_the_next_compares_with_the_last(
+    fake_ollama: FakeOllama, tmp_path: Path
+) -> None:
+    db = f"sqlite:///{tmp_path / 'h.db'}"
+    fake_ollama.add(FakeModel("hist:1b", decode_tps=400.0))
+    argv = ["bench", "hist:1b", "--host", fake_ollama.url, "--runs", "3", "--max-tokens", "20",
+            "--prompt-tokens", "16", "--db", db]  # fmt: skip
+    first = runner.invoke(app, [*argv, "--tag", "git=abc"])
+    assert first.exit_code == 0, first.output
+    assert "saved as run 1 in" in first.stderr
+    assert f"llmbox report --model hist:1b --db {db} -o report.html" in first.stderr
+    same = runner.invoke(app, [*argv, "--baseline", "last"])
+    assert same.exit_code == 0, same.output  # an unchanged server is no regression
+    fake_ollama.models["hist:1b"].decode_tps = 250.0
+    slower = runner.invoke(app, [*argv, "--baseline", "last", "-f", "json", "-q"])
+    assert slower.exit_code == 5, slower.output
+    failed = [g for g in json.loads(slower.stdout)["gates"] if not g["passed"]]
+    assert "decode_tps" in {g["metric"] for g in failed}
+    listed = runner.invoke(app, ["history", "--db", db, "-f", "json"])
+    assert listed.exit_code == 0, listed.output
+    runs = json.loads(listed.stdout)
+    assert len(runs) == 3
+    assert any(r["tags"] == {"git": "abc"} for r in runs)
+    skipped = runner.invoke(app, [*argv, "--no-save", "-q"])
+    assert skipped.exit_code == 0, skipped.output
+    again = json.loads(runner.invoke(app, ["history", "--db", db, "-f", "json"]).stdout)
+    assert len(again) == 3
+
+
+def test_a_store_that_cannot_be_opened_fails_before_the_first_request(
+    fake_ollama: FakeOllama, tmp_path: Path
+) -> None:
+    not_a_db = tmp_path / "notes.txt"
+    not_a_db.write_text("hello\n" * 100)
+    out = fails(fake_ollama, "llama3.2", "--db", str(not_a_db), code=6)
+    assert "not an llmbox history database" in out
