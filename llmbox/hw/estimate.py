@@ -18,7 +18,7 @@ Pure functions on plain data; nothing here reads files, the network or the clock
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from llmbox.errors import UsageError
@@ -67,7 +67,9 @@ class Workload:
     runner: str = DEFAULT_RUNNER
     #: KV cache element type (OLLAMA_KV_CACHE_TYPE): f16, q8_0, q4_0.
     kv_cache: str = "f16"
-    flash_attention: bool = False
+    #: Flash attention (OLLAMA_FLASH_ATTENTION, llama-bench ``-fa``); None = the runner's
+    #: default for this model (:func:`flash_attention_default`).
+    flash_attention: bool | None = None
     #: Requests served at once (OLLAMA_NUM_PARALLEL): the runner allocates context x parallel.
     parallel: int = 1
     gpus: int = 1
@@ -210,7 +212,13 @@ class Estimate:
             return round(x / GIB, 3)
 
         out: dict[str, Any] = {
-            "chip": {"id": self.chip.id, "name": self.chip.name, "family": self.family.name},
+            "chip": {
+                "id": self.chip.id,
+                "name": self.chip.name,
+                "family": self.family.name,
+                "bw_gbs": self.chip.bw_gbs,
+                "launch_price_usd": self.chip.launch_price_usd,
+            },
             "runner": self.runner,
             "factors": self.factors,
             "model": {
@@ -284,8 +292,45 @@ def context_for(model: ModelSpec, workload: Workload) -> int:
     return min(wanted, model.context_length)
 
 
+#: Ollama (>= 0.12.4) with OLLAMA_FLASH_ATTENTION unset, from ``llm/server.go`` and
+#: ``fs/ggml/ggml.go``: models its own engine runs (``OllamaEngineRequired``) get flash attention
+#: only when their architecture is on its ``FlashAttention()`` list; models served by llama.cpp
+#: get ``--flash-attn auto``, i.e. on wherever the GPU supports it (Metal, CUDA, ROCm, Vulkan).
+#: These are the engine's architectures that are *not* on the list: they run without it.
+OLLAMA_ENGINE_WITHOUT_FLASH = frozenset({"mllama", "llama4", "gemma3n", "qwen25vl", "deepseek2"})
+#: ... and the ones on the list (a quantized KV cache applies to these without setting
+#: OLLAMA_FLASH_ATTENTION=1; llama.cpp-served models drop it under ``auto``).
+OLLAMA_ENGINE_WITH_FLASH = frozenset(
+    {"gemma3", "gptoss", "gpt-oss", "qwen3", "qwen3moe", "qwen3vl", "qwen3vlmoe", "mistral3"}
+    | {"olmo3", "lfm2", "lfm2moe", "glm4moelite", "qwen35", "qwen35moe", "qwen3next"}
+)
+
+
+def flash_attention_default(runner: str, model: ModelSpec) -> bool:
+    """Whether ``runner`` uses flash attention for ``model`` when nobody says: llama-bench's
+    ``-fa`` defaults to off; Ollama decides per architecture (above); MLX and vLLM always use
+    their fused attention kernels."""
+    if runner in ("llama.cpp", "llama.cpp-vulkan"):
+        return False
+    if runner == "ollama":
+        return (model.arch or "llama") not in OLLAMA_ENGINE_WITHOUT_FLASH
+    return True
+
+
+def attention_setup(runner: str, model: ModelSpec, workload: Workload) -> tuple[bool, str]:
+    """(flash attention on, KV cache type applied) as the runner resolves them. A quantized KV
+    cache needs flash attention; Ollama applies it only where flash attention was asked for
+    (OLLAMA_FLASH_ATTENTION=1) or is on by the model's own default in its engine."""
+    asked = workload.flash_attention
+    flash = flash_attention_default(runner, model) if asked is None else asked
+    quant_ok = flash
+    if runner == "ollama" and asked is None:
+        quant_ok = flash and (model.arch or "llama") in OLLAMA_ENGINE_WITH_FLASH
+    return flash, workload.kv_cache if quant_ok else "f16"
+
+
 def kv_cache_type(workload: Workload) -> str:
-    """A quantized KV cache needs flash attention (Ollama ignores the setting without it)."""
+    """The KV cache type of a workload whose attention is resolved (:func:`attention_setup`)."""
     return workload.kv_cache if workload.flash_attention else "f16"
 
 
@@ -336,7 +381,7 @@ def memory_need(model: ModelSpec, workload: Workload) -> tuple[float, float, flo
     context = context_for(model, workload)
     kv = kv_layer_bytes(model, context, kv_cache_type(workload), workload.parallel)
     kv += model.image_kv_bytes
-    full, partial = graph_bytes(model, context * workload.parallel, workload.flash_attention)
+    full, partial = graph_bytes(model, context * workload.parallel, bool(workload.flash_attention))
     overhead = max(full, partial) + image_buffer_bytes(model)
     return model.weight_bytes, model.vision_bytes, kv, overhead
 
@@ -365,7 +410,7 @@ def plan_memory(
     layer = model.layer_bytes + kv_per_layer
     output = model.output_bytes
     vision = model.vision_bytes + image_buffer_bytes(model)
-    full, partial = graph_bytes(model, context * workload.parallel, workload.flash_attention)
+    full, partial = graph_bytes(model, context * workload.parallel, bool(workload.flash_attention))
     graph = max(full, partial)
     minimum = GPU_MINIMUM["apple" if chip.vendor == "apple" else "other"]
     budget = gpu_budget(chip, catalog, memory_gb)
@@ -607,13 +652,15 @@ def estimate(chip: Chip, catalog: Catalog, model: ModelSpec, workload: Workload)
             hint="--gpus counts graphics cards of the same kind (e.g. --chip 4090 --gpus 2)",
         )
     fam = catalog.family(chip)
+    flash, kv_type = attention_setup(runner.name, model, workload)
+    if kv_type != workload.kv_cache:
+        notes.append(
+            f"a {workload.kv_cache} KV cache needs flash attention asked for "
+            "(OLLAMA_FLASH_ATTENTION=1, --flash-attention): f16 assumed"
+        )
+    workload = replace(workload, flash_attention=flash, kv_cache=kv_type)
     mem = fit_memory(chip, catalog, model, workload)
     gpu, cpu = _engines(chip, catalog)
-    if workload.kv_cache != "f16" and not workload.flash_attention:
-        notes.append(
-            f"a {workload.kv_cache} KV cache needs flash attention (OLLAMA_FLASH_ATTENTION=1): "
-            "f16 assumed"
-        )
     g = mem.gpu_fraction if chip.kind != "cpu" else 1.0
     if mem.verdict == "does-not-fit":
         notes.append(
@@ -661,7 +708,7 @@ def estimate(chip: Chip, catalog: Catalog, model: ModelSpec, workload: Workload)
             image_kv=image_kv,
             kv_scale=kv_scale,
             hops=hops,
-            kv_cost=fam.decode_kv_cost,
+            kv_cost=fam.decode_kv_cost_fa if flash else fam.decode_kv_cost,
         )
 
     t_tok = per_token(mid_context)

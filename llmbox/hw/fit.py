@@ -16,7 +16,7 @@ from typing import Any
 
 from llmbox.errors import ConfigError
 from llmbox.hw.chips import Band, Catalog, Chip, Family, Runner
-from llmbox.hw.estimate import GB, Workload, estimate, prefill_flops
+from llmbox.hw.estimate import GB, Workload, estimate, flash_attention_default, prefill_flops
 from llmbox.hw.models import ModelCatalog, ModelSpec, with_quant
 from llmbox.hw.quant import lookup
 
@@ -51,7 +51,8 @@ class Observation:
     note: str | None = None
     #: What produced the figures: llama-bench (``llama.cpp``), ``ollama``, ``mlx``, ``vllm``.
     runner: str = "llama.cpp"
-    flash_attention: bool = False
+    #: None = the runner's default for the model (llama-bench: off; Ollama: by architecture).
+    flash_attention: bool | None = None
     #: Tokens in the cache before the test (llama-bench ``-d``).
     depth: int = 0
 
@@ -65,6 +66,13 @@ class Observation:
         """Mean tokens in the cache while the measured tokens were generated."""
         start = self.depth if self.bench else self.depth + self.pp
         return start + self.tg / 2
+
+    @property
+    def flash(self) -> bool:
+        """Whether the run used flash attention (given, else the runner's default)."""
+        if self.flash_attention is not None:
+            return self.flash_attention
+        return flash_attention_default(self.runner, self.model)
 
     @property
     def label(self) -> str:
@@ -181,10 +189,12 @@ def score(obs: Iterable[Observation], catalog: Catalog) -> Report:
     return Report(rows)
 
 
-def _decode_features(o: Observation, kv_cost: float = 1.0) -> tuple[float, float]:
-    """(seconds per token at 100% of peak bandwidth, layers) of a decode measurement."""
+def _decode_features(o: Observation, family: Family, kv_cost: float) -> tuple[float, float]:
+    """(seconds per token at 100% of peak bandwidth, layers) of a decode measurement; the KV
+    cache read at ``kv_cost`` times its bytes without flash attention (the cost being fitted),
+    at the family's ``decode_kv_cost_fa`` with it."""
     kv = o.model.kv_layer_bytes_per_token * o.model.kv_tokens_held(o.decode_kv_tokens)
-    read = o.model.active_weight_bytes + kv * kv_cost
+    read = o.model.active_weight_bytes + kv * (family.decode_kv_cost_fa if o.flash else kv_cost)
     return read / (o.chip.bw_gbs * GB), float(o.model.layers)
 
 
@@ -209,18 +219,18 @@ def fit_family(
     new = family
     if dec:
         fix = fixed_overhead or len(dec) < 3
-        long_rows = sum(1 for o in dec if o.decode_kv_tokens >= LONG_DECODE)
+        long_rows = sum(1 for o in dec if o.decode_kv_tokens >= LONG_DECODE and not o.flash)
         costs = COST_GRID if long_rows >= 4 else (family.decode_kv_cost,)
         best: tuple[float, float, float, float] | None = None
         for k in costs:
-            rows = [(*_decode_features(o, k), 1 / (o.decode_tps or 1.0)) for o in dec]
+            rows = [(*_decode_features(o, family, k), 1 / (o.decode_tps or 1.0)) for o in dec]
             a, b = _fit_decode(rows, family.decode_layer_ms / 1000, fix)
             err = _median_ape((1 / (a * x + b * y), 1 / t) for x, y, t in rows)
             if long_rows >= 4:  # judge k on the rows it is about
                 err = _median_ape(
                     (1 / (a * x + b * y), 1 / t)
                     for (x, y, t), o in zip(rows, dec, strict=True)
-                    if o.decode_kv_tokens >= LONG_DECODE
+                    if o.decode_kv_tokens >= LONG_DECODE and not o.flash
                 ) + _median_ape((1 / (a * x + b * y), 1 / t) for x, y, t in rows)
             if best is None or err < best[0]:
                 best = (err, a, b, k)
@@ -327,7 +337,8 @@ def _shared_context_costs(
     dec: list[float] = []
     pre: list[float] = []
     for name, rows in by_family.items():
-        if sum(1 for o in rows if o.decode_tps and o.decode_kv_tokens >= LONG_DECODE) >= 4:
+        long_dec = [o for o in rows if o.decode_tps and o.decode_kv_tokens >= LONG_DECODE]
+        if sum(1 for o in long_dec if not o.flash) >= 4:
             dec.append(fit_family(catalog.families[name], rows, label="").decode_kv_cost)
         if sum(1 for o in rows if o.prefill_tps and o.pp >= LONG_PROMPT) >= 4:
             pre.append(fit_family(catalog.families[name], rows, label="").prefill_attn_cost)
@@ -359,12 +370,13 @@ def fit_runners(obs: Sequence[Observation], catalog: Catalog) -> dict[str, Runne
     for o in obs:
         if not o.fit or o.runner == "llama.cpp":
             continue
-        work = replace(o.workload(), runner="llama.cpp")
+        # llama-bench with the attention the runner used: the factor is what is left.
+        work = replace(o.workload(), runner="llama.cpp", flash_attention=o.flash)
         if o.bench and o.pp and o.tg:
             work = replace(work, prompt_tokens=0)  # decode only; prefill below
         est = estimate(o.chip, catalog, o.model, work)
         if o.bench and o.pp and o.tg:
-            pre_est = estimate(o.chip, catalog, o.model, replace(o.workload(), runner="llama.cpp"))
+            pre_est = estimate(o.chip, catalog, o.model, replace(work, prompt_tokens=o.pp))
             est = replace(est, prefill_tps=pre_est.prefill_tps)
         by_metric = ratios.setdefault(o.runner, {"decode": {}, "prefill": {}})
         if o.decode_tps:
@@ -444,6 +456,7 @@ def families_yaml(families: dict[str, Family]) -> str:
         lines.append(f"    prefill_eff: {f.prefill_eff}")
         lines.append(f"    prefill_attn_cost: {f.prefill_attn_cost}")
         lines.append(f"    decode_kv_cost: {f.decode_kv_cost}")
+        lines.append(f"    decode_kv_cost_fa: {f.decode_kv_cost_fa}")
         lines.append(f"    fitted_on: {f.fitted_on}")
     return "\n".join(lines) + "\n"
 

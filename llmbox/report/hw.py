@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from llmbox.hw.calibrate import Calibration, Scaled
     from llmbox.hw.chips import Catalog, Chip
     from llmbox.hw.estimate import Estimate
+    from llmbox.hw.target import Target
 
 GIB = float(2**30)
 VERDICTS = {
@@ -237,3 +238,54 @@ def render_scaled(rows: Sequence[Scaled]) -> str:
     table = render_table(columns, table_rows, title=title, right_align=columns[2:])
     notes = sorted({n for r in rows for n in r.notes})
     return table + "".join(f"note: {n}\n" for n in notes)
+
+
+def render_targets(rows: Sequence[Estimate], targets: Sequence[Target], by: str) -> str:
+    """The answer to a reverse question: ``by`` is ``models`` (on one chip) or ``chips`` (for
+    one model)."""
+    want = " and ".join(str(t) for t in targets)
+    if by == "models":
+        chip = rows[0].chip.name if rows else ""
+        head = f"models that fit {chip} and meet {want} (largest first)"
+    else:
+        model = rows[0].model if rows else None
+        head = (
+            f"chips that hold {model.name} ({model.quant}) and meet {want} (cheapest first: "
+            "launch price, then chips without a price by bandwidth)"
+            if model
+            else ""
+        )
+    if not rows:
+        return f"nothing meets {want}\n"
+    lines = [head, ""]
+    if by == "models":
+        lines.append(
+            f"  {'model':24} {'quant':7} {'params':>8} {'decode t/s':>10} "
+            f"{'prefill t/s':>11} {'TTFT':>8}  memory"
+        )
+        for e in rows:
+            lines.append(
+                f"  {e.model.name:24} {e.model.quant:7} {e.model.params / 1e9:7.1f}B "
+                f"{_tps(e.decode_tps):>10} {_tps(e.prefill_tps):>11} {_s(e.ttft_s):>8}  "
+                f"{e.memory.total_bytes / GIB:.1f} GiB of {e.memory.memory_gb:g} GB"
+            )
+    else:
+        lines.append(
+            f"  {'chip':30} {'price':>8} {'GB/s':>6} {'decode t/s':>10} "
+            f"{'prefill t/s':>11} {'TTFT':>8}  memory"
+        )
+        for e in rows:
+            price = e.chip.launch_price_usd
+            lines.append(
+                f"  {e.chip.name[:30]:30} {f'${price:,.0f}' if price else '-':>8} "
+                f"{e.chip.bw_gbs:6.0f} {_tps(e.decode_tps):>10} {_tps(e.prefill_tps):>11} "
+                f"{_s(e.ttft_s):>8}  {e.memory.memory_gb:g} GB"
+            )
+        unpriced = sum(1 for e in rows if e.chip.launch_price_usd is None)
+        if unpriced:
+            lines += [
+                "",
+                f"  {unpriced} chips have no launch price in the catalog: listed "
+                "after the priced ones, by bandwidth",
+            ]
+    return "\n".join(lines) + "\n"
