@@ -367,3 +367,11 @@ def test_a_store_that_cannot_be_opened_fails_before_the_first_request(
     not_a_db.write_text("hello\n" * 100)
     out = fails(fake_ollama, "llama3.2", "--db", str(not_a_db), code=6)
     assert "not an llmbox history database" in out
+
+
+def test_a_stable_machine_name_for_ci_runners(
+    fake_ollama: FakeOllama, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LLMBOX_MACHINE", "gpu-runner-a")
+    data = bench(fake_ollama, "llama3.2", "--runs", "1", "--max-tokens", "2", "--prompt", "hi")
+    assert data["machine"]["name"] == "gpu-runner-a"
