@@ -106,3 +106,18 @@ def test_a_hung_host_costs_the_timeout_not_more(tmp_path: Path) -> None:
     assert done.exit_code == 1
     assert "hung" in done.stdout
     assert wall < 3
+
+
+def test_pooled_requests_do_not_retry_a_failed_import() -> None:
+    """httpcore asks sniffio which event loop runs on every pooled request; without sniffio
+    installed each request repeated a failed import (a quarter of `fleet status`'s CPU)."""
+    import asyncio
+    import importlib.util
+
+    assert importlib.util.find_spec("sniffio") is not None
+    from httpcore._synchronization import current_async_library
+
+    async def ask() -> str:
+        return current_async_library()
+
+    assert asyncio.run(ask()) == "asyncio"
