@@ -215,14 +215,17 @@ def bench(**kwargs: Any) -> None:
 
     Takes `llmbox bench`'s options. Each host runs its own session (never two on one host); gates
     apply per host. Shows hosts × models and flags hosts much slower than their peers with the same
-    chip, with the likely cause (CPU spill, other models loaded, power mode, memory).
+    chip, with the likely cause (CPU spill, other models loaded, power mode, memory). Each host's
+    report is saved in the results store, tagged fleet_host=HOST, fleet_group and fleet_run.
 
     Exit codes: 0 ok, 1 some host failed, 2 usage error, 3 no host reachable, 5 a gate failed on
-    some host (listed), 130 interrupted.
+    some host (listed), 6 a report could not be saved, 130 interrupted, 143 terminated (SIGTERM);
+    every host's results so far are saved.
     """
     from dataclasses import fields
     from enum import Enum
 
+    from llmbox.bench.history import HistoryOptions
     from llmbox.bench.plan import BenchOptions
     from llmbox.bench.session import GateOptions
     from llmbox.fleet import fleet_bench
@@ -234,6 +237,9 @@ def bench(**kwargs: Any) -> None:
     fmt, out_dir, parallel = kwargs.pop("format"), kwargs.pop("out_dir"), kwargs.pop("max_parallel")
     gates = GateOptions(
         fail_under=kwargs.pop("fail_under") or (), fail_over=kwargs.pop("fail_over") or ()
+    )
+    history = HistoryOptions(
+        db=kwargs.pop("db"), save=not kwargs.pop("no_save"), tags=kwargs.pop("tag") or ()
     )
     kwargs["images"] = kwargs.pop("image") or ()
     values = {
@@ -252,17 +258,47 @@ def bench(**kwargs: Any) -> None:
             )
 
     def done(result: Any) -> None:
-        out.info(f"{result.host.name}: {result.state}")
+        saved = f", saved as run {result.saved.id}" if result.saved is not None else ""
+        out.info(f"{result.host.name}: {result.state}{saved}")
 
     result = fleet_bench(
-        chosen, opts, gates, parallel=parallel, checkpoint=checkpoint, on_done=done
+        chosen,
+        opts,
+        gates,
+        parallel=parallel,
+        checkpoint=checkpoint,
+        on_done=done,
+        history=history,
     )
     if fmt is DataFormat.json:
         out.json(result.to_dict())
     else:
         out.data(render_fleet_bench(result))
+    _tell_saved(result, history, out)
+    if result.interrupted:
+        what = "terminated" if result.terminated else "interrupted"
+        where = f" (written to {out_dir}/, and saved)" if out_dir is not None else ""
+        out.warn(f"{what}: each host's results so far are kept{where}")
     if result.exit_code:
         raise typer.Exit(result.exit_code)
+    for host in result.store_errors:  # measured and shown, but not kept: exit 6
+        if host.store_error is not None:
+            raise host.store_error
+
+
+def _tell_saved(result: Any, history: Any, out: Any) -> None:
+    """Where the hosts' reports went, and the report command that shows them as a fleet."""
+    saved = [h for h in result.hosts if h.saved is not None]
+    for h in result.store_errors:
+        out.warn(f"{h.host.name}: the run was not saved: {h.store_error.message}")
+    if not saved:
+        return
+    db = f" --db {history.db}" if history.db else ""
+    out.info(
+        f"saved {len(saved)} host report(s) in {saved[0].saved.where}, tagged "
+        f"fleet_run={result.run_tag} (llmbox history --tag fleet_run={result.run_tag}{db})\n"
+        f"report: llmbox report --tag fleet_run={result.run_tag}{db} -o fleet.html"
+    )
 
 
 def _bench_signature() -> inspect.Signature:

@@ -4,18 +4,25 @@ two runs on one host at once; gates per host; outliers among hosts with the same
 Each host runs a whole ``llmbox bench`` session (``llmbox.bench.session.run_bench``, the plan built
 with the host's URL) in a worker thread of its own, so one host's session is exactly what
 ``llmbox bench --host URL`` would do. A report's ``machine`` block names the host and its facts
-from the inventory (not the machine llmbox runs on, which is kept as ``coordinator``).
+from the inventory (not the machine llmbox runs on, which is kept as ``coordinator``). Each
+host's report is saved in the results store as soon as that host is done (an interrupted one too),
+tagged ``fleet_host``, ``fleet_group`` and ``fleet_run`` (one value per ``fleet bench``).
+
+SIGTERM (a CI runner's timeout) and Ctrl-C stop every host's session the same way: each saves what
+it measured, marked interrupted, and the fleet's exit code is 143 or 130.
 """
 
 from __future__ import annotations
 
 import asyncio
+import signal
 import statistics
 import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from llmbox.errors import ExitCode, Interrupted, LlmboxError
@@ -24,10 +31,12 @@ from llmbox.fleet._inventory import Host
 from llmbox.fleet._run import error_text
 
 if TYPE_CHECKING:
+    from llmbox.bench.history import HistoryOptions
     from llmbox.bench.plan import BenchOptions
     from llmbox.bench.runner import Event
     from llmbox.bench.session import GateOptions
     from llmbox.results import BenchReport, CaseResult
+    from llmbox.store import SavedRun
 
 #: Power modes that are not a reason to be slow.
 _FULL_POWER = {"ac", "high", "performance", "high-performance", "max", "plugged"}
@@ -37,12 +46,15 @@ _CHECKS = "check thermal throttling and other work on the host (top, nvidia-smi,
 @dataclass
 class HostBench:
     """One host's benchmark: the report (as far as it got) and the error that ended it, if any;
-    ``others_loaded``: models other than the benchmarked ones that ``ps`` showed before or after."""
+    ``others_loaded``: models other than the benchmarked ones that ``ps`` showed before or after;
+    ``saved``: where the results store keeps the report (``store_error`` if saving failed)."""
 
     host: Host
     report: BenchReport | None = None
     error: LlmboxError | None = field(default=None, repr=False)
     others_loaded: list[str] = field(default_factory=list)
+    saved: SavedRun | None = None
+    store_error: LlmboxError | None = field(default=None, repr=False)
 
     @property
     def failed_gates(self) -> list[Any]:
@@ -81,6 +93,9 @@ class HostBench:
         if self.error is not None:
             data["error"] = error_text(self.error)
         data["failed_gates"] = [g.message for g in self.failed_gates]
+        data["saved_run"] = self.saved.id if self.saved is not None else None
+        if self.store_error is not None:
+            data["store_error"] = self.store_error.message
         data["report"] = self.report.model_dump(mode="json", by_alias=True) if self.report else None
         return data
 
@@ -126,6 +141,9 @@ class FleetBench:
     hosts: list[HostBench]
     outliers: list[Outlier] = field(default_factory=list)
     interrupted: bool = False
+    terminated: bool = False  # by SIGTERM (interrupted too)
+    #: The ``fleet_run`` tag of every host's stored report (when saved).
+    run_tag: str | None = None
 
     @property
     def cells(self) -> list[tuple[str, str]]:
@@ -137,6 +155,10 @@ class FleetBench:
         return list(seen)
 
     @property
+    def store_errors(self) -> list[HostBench]:
+        return [h for h in self.hosts if h.store_error is not None]
+
+    @property
     def gate_failures(self) -> list[HostBench]:
         return [h for h in self.hosts if h.failed_gates]
 
@@ -146,7 +168,10 @@ class FleetBench:
 
     @property
     def exit_code(self) -> int:
-        """130 interrupted, 3 no host reached, 5 a gate failed on some host, 1 some host failed."""
+        """143 terminated, 130 interrupted, 3 no host reached, 5 a gate failed on some host,
+        1 some host failed."""
+        if self.terminated:
+            return int(ExitCode.TERMINATED)
         if self.interrupted:
             return int(ExitCode.INTERRUPTED)
         if self.hosts and all(h.state == "unreachable" for h in self.hosts):
@@ -159,6 +184,8 @@ class FleetBench:
         return {
             "schema": "llmbox.fleet-bench/1",
             "interrupted": self.interrupted,
+            "terminated": self.terminated,
+            "fleet_run": self.run_tag,
             "summary": {
                 "hosts": len(self.hosts),
                 "ok": sum(h.state == "ok" for h in self.hosts),
@@ -307,6 +334,31 @@ def _others(host: Host, models: Sequence[str], timeout: float | None) -> list[st
     return [n for n in loaded if not any(same_model(n, m) for m in models)]
 
 
+def host_tags(host: Host, run_tag: str, tags: dict[str, str]) -> dict[str, str]:
+    """The tags of a host's stored report: the user's ``--tag``s, then the fleet's."""
+    out = {**tags, "fleet_host": host.name, "fleet_run": run_tag}
+    if host.groups:
+        out["fleet_group"] = ",".join(host.groups)
+    return out
+
+
+def _store(result: HostBench, history: HistoryOptions, run_tag: str) -> None:
+    """Save the host's report (what it measured, interrupted or not) with the fleet's tags."""
+    from llmbox.bench.history import HistoryOptions, save
+
+    report = result.report
+    if not history.save or report is None or not report.results:
+        return
+    if result.others_loaded:  # what an outlier's cause is read from, kept with the run
+        report.machine = {**report.machine, "others_loaded": list(result.others_loaded)}
+    tags = host_tags(result.host, run_tag, history.parsed_tags)
+    saved = save(report, HistoryOptions(history.db, True, (), tags))
+    if isinstance(saved, LlmboxError):
+        result.store_error = saved
+    else:
+        result.saved = saved
+
+
 def _run_host(
     host: Host,
     opts: BenchOptions,
@@ -315,6 +367,8 @@ def _run_host(
     on_event: Callable[[Host, Event], None],
     checkpoint: Callable[[Host, BenchReport], None],
     ps_timeout: float | None,
+    history: HistoryOptions,
+    run_tag: str,
 ) -> HostBench:
     from llmbox.bench.plan import build_plan
     from llmbox.bench.session import run_bench
@@ -355,7 +409,38 @@ def _run_host(
         for name in _others(host, models, ps_timeout):
             if name not in result.others_loaded:
                 result.others_loaded.append(name)
+    _store(result, history, run_tag)
     return result
+
+
+class _Signals:
+    """While the fleet runs, SIGTERM in the main thread becomes a KeyboardInterrupt there (the
+    sessions run in worker threads, where no signal arrives); afterwards, the old handler."""
+
+    def __init__(self) -> None:
+        self.terminated = False
+        self._old: Any = None
+        self._installed = False
+
+    def _on_term(self, _signum: int, _frame: Any) -> None:
+        self.terminated = True
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one is enough: the sessions are stopping
+        raise KeyboardInterrupt
+
+    def __enter__(self) -> _Signals:
+        if threading.current_thread() is threading.main_thread():
+            self._old = signal.signal(signal.SIGTERM, self._on_term)
+            self._installed = True
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._installed:
+            signal.signal(signal.SIGTERM, self._old)
+
+
+def new_run_tag() -> str:
+    """The ``fleet_run`` tag shared by one ``fleet bench``'s stored reports: its UTC start."""
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
 
 
 def fleet_bench(
@@ -368,15 +453,22 @@ def fleet_bench(
     checkpoint: Callable[[Host, BenchReport], None] = lambda _h, _r: None,
     on_done: Callable[[HostBench], None] = lambda _r: None,
     ps_timeout: float | None = 10.0,
+    history: HistoryOptions | None = None,
 ) -> FleetBench:
     """Benchmark every host with the same options, ``parallel`` hosts at a time (0: all), one
-    session per host. The options are validated once before any host starts (a UsageError is
-    raised); each host's own failure is kept in its ``HostBench``. Ctrl-C stops every session
-    (each saves its report as interrupted) and returns what was measured, ``interrupted``."""
+    session per host. The options (and the store, when ``history`` saves) are checked once
+    before any host starts (a UsageError or StoreError is raised); each host's own failure is
+    kept in its ``HostBench``, its report saved in the store as soon as it is done. Ctrl-C or
+    SIGTERM stops every session (each saves its report as interrupted) and returns what was
+    measured, ``interrupted`` (and ``terminated``)."""
+    from llmbox.bench.history import HistoryOptions, check_store
     from llmbox.bench.plan import build_plan
 
+    history = (history or HistoryOptions()).checked()
     if hosts:
         build_plan(replace(opts, host=hosts[0].url))  # bad options fail here, once
+        check_store(history)  # and a wrong --db
+    run_tag = new_run_tag()
     stops = {h.name: _Stop() for h in hosts}
     workers = parallel if parallel > 0 else max(1, len(hosts))
     pool = ThreadPoolExecutor(max_workers=max(1, min(workers, len(hosts) or 1)))
@@ -387,21 +479,22 @@ def fleet_bench(
             on_done(future.result())
 
     interrupted = False
-    try:
-        for h in hosts:
-            args = (h, opts, gates, stops[h.name], on_event, checkpoint, ps_timeout)
-            futures[h.name] = pool.submit(_run_host, *args)
-            futures[h.name].add_done_callback(finished)
-        pending = set(futures.values())
-        while pending:
-            _, pending = wait(pending, timeout=0.2)
-    except KeyboardInterrupt:
-        interrupted = True
-        for s in stops.values():
-            s.stop()
-        wait(futures.values())
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+    with _Signals() as signals:
+        try:
+            for h in hosts:
+                args = (h, opts, gates, stops[h.name], on_event, checkpoint, ps_timeout)
+                futures[h.name] = pool.submit(_run_host, *args, history, run_tag)
+                futures[h.name].add_done_callback(finished)
+            pending = set(futures.values())
+            while pending:
+                _, pending = wait(pending, timeout=0.2)
+        except KeyboardInterrupt:
+            interrupted = True
+            for s in stops.values():
+                s.stop()
+            wait(futures.values())
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
     results = []
     for h in hosts:
         future = futures.get(h.name)
@@ -409,6 +502,11 @@ def fleet_bench(
             results.append(HostBench(h, error=Interrupted("interrupted before this host started")))
         else:
             results.append(future.result())
-    fleet = FleetBench(results, interrupted=interrupted)
+    fleet = FleetBench(
+        results,
+        interrupted=interrupted,
+        terminated=interrupted and signals.terminated,
+        run_tag=run_tag if history.save else None,
+    )
     fleet.outliers = find_outliers(results)
     return fleet
