@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from llmbox.cost.model import Speed
     from llmbox.hw.chips import Chip
     from llmbox.report.output import Output
+    from llmbox.results import BenchReport
 
 
 def _opt(flag: str, text: str) -> object:
@@ -28,12 +29,24 @@ def cost(
     from_bench: Annotated[
         Path | None, _opt("--from-bench", "Local speed (and power) from `llmbox bench -f json`.")
     ] = None,
+    run: Annotated[
+        str | None,
+        _opt("--run", "Local speed (and power) from a stored run: its ID, or last."),
+    ] = None,
+    db: Annotated[
+        str | None,
+        _opt(
+            "--db",
+            "The results store --run reads: sqlite:///PATH or postgresql://… "
+            "(default: $LLMBOX_DB, else history.db in your data directory).",
+        ),
+    ] = None,
     chip: Annotated[
         str | None,
         _opt(
             "--chip",
-            "The machine: catalog chip (m4pro, 4090). With --model and no --from-bench, the "
-            "speed is estimated; with --from-bench, the chip the run was measured on.",
+            "The machine: catalog chip (m4pro, 4090). With --model alone, the speed is "
+            "estimated; with --from-bench or --run, the chip the run was measured on.",
         ),
     ] = None,
     model: Annotated[
@@ -130,7 +143,16 @@ def cost(
     from llmbox.cost.plan import check_flags
 
     check_flags(flags)  # flag mistakes first, before any file is read
-    speed, case, the_chip, label = _local_side(from_bench, chip, model, out)
+    if from_bench is not None and run is not None:
+        from llmbox.errors import UsageError
+
+        raise UsageError("give --from-bench or --run, not both", hint="--run last reads the store")
+    if db is not None and run is None:
+        from llmbox.errors import UsageError
+
+        raise UsageError("--db is where --run looks", hint="add --run ID or --run last")
+    measured = _measured(from_bench, run, db, model, out)
+    speed, case, the_chip, label = _local_side(measured, chip, model, out)
     from llmbox.cost.model import as_dict, compute
     from llmbox.cost.plan import build
     from llmbox.cost.prices import load_prices
@@ -145,18 +167,34 @@ def cost(
     out.data(render_cost(result, label))
 
 
+def _measured(
+    from_bench: Path | None, run: str | None, db: str | None, model: str | None, out: Output
+) -> BenchReport | None:
+    """The benchmark report the local side is measured from: a file, a stored run, or none."""
+    if from_bench is not None:
+        from llmbox.results import BenchReport
+
+        return BenchReport.load(from_bench)
+    if run is not None:
+        from llmbox.cost.local import stored_report
+
+        run_id, report = stored_report(run, db=db, model=model)
+        models = ", ".join(dict.fromkeys(r.model for r in report.results))
+        out.info(f"run {run_id}: {models}, started {report.started_at}")
+        return report
+    return None
+
+
 def _local_side(
-    from_bench: Path | None, chip: str | None, model: str | None, out: Output
+    report: BenchReport | None, chip: str | None, model: str | None, out: Output
 ) -> tuple[Speed, CaseSpeed | None, Chip | None, str]:
     from llmbox.errors import UsageError
     from llmbox.hw.chips import load_catalog
 
     catalog = load_catalog()
-    if from_bench is not None:
+    if report is not None:
         from llmbox.cost.local import best_case, report_chip
-        from llmbox.results import BenchReport
 
-        report = BenchReport.load(from_bench)
         name, best, cases = best_case(report, model)
         the_chip = report_chip(report, catalog, chip)
         if len(cases) > 1:
@@ -167,7 +205,8 @@ def _local_side(
     if chip is None or model is None:
         raise UsageError(
             "where does the local speed come from?",
-            hint="give --from-bench FILE, or --chip X --model Y for an estimate",
+            hint="give --run last (the results store), --from-bench FILE, or --chip X --model Y "
+            "for an estimate",
         )
     from llmbox.cost.local import estimate_speed
     from llmbox.hw.calibrate import apply_saved

@@ -144,3 +144,31 @@ def estimate_speed(est: Estimate) -> Speed:
         origin="estimated",
         detail=f"hw-estimate: {est.model.name} on {est.chip.name}, {est.runner}, one request",
     )
+
+
+def stored_report(spec: str, *, db: str | None, model: str | None) -> tuple[int, BenchReport]:
+    """``--run ID|last``: the stored run with that ID, or the latest one (that measured
+    ``model``, when given), from the results store (``--db``, else ``$LLMBOX_DB``, else the
+    default file). UsageError when there is no such run."""
+    from llmbox.store import RunFilter, open_store
+
+    text = spec.strip().lower()
+    if not (text.isdigit() or text in ("last", "latest")):
+        raise UsageError(
+            f"--run {spec!r}: expected a run ID or last",
+            hint="`llmbox history` lists the stored runs and their IDs",
+        )
+    with open_store(db, create=False) as store:
+        if text.isdigit():
+            run_id = int(text)
+        else:
+            flt = RunFilter(models=(model,) if model else ())
+            latest = store.runs(flt, limit=1)
+            if not latest:
+                what = f" of {model}" if model else ""
+                raise UsageError(
+                    f"no stored run{what} in {store.where}",
+                    hint="run llmbox bench MODEL first (it saves every run), or give --from-bench",
+                )
+            run_id = latest[0].id
+        return run_id, store.load(run_id)
