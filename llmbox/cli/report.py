@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from llmbox.cli._common import QuietOpt
+from llmbox.cost.defaults import REPORT_APIS
 
 if TYPE_CHECKING:
     from llmbox.report.data import Regression
@@ -97,6 +98,15 @@ def report(
             show_default=False,
         ),
     ] = None,
+    api: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--api",
+            help="Hosted API to hold each model's cost against (repeatable; llmbox cost "
+            f"--list-apis). Default: {', '.join(REPORT_APIS)}.",
+            show_default=False,
+        ),
+    ] = None,
     title: Annotated[
         str, typer.Option("--title", help="Title of the page.")
     ] = "llmbox benchmark report",
@@ -153,6 +163,11 @@ def report(
     if output is None and format is PageFormat.html and sys.stdout.isatty():
         raise UsageError("an HTML page does not belong on a terminal", hint="add -o report.html")
     _need_extra()
+    from llmbox.cost.prices import load_prices
+    from llmbox.cost.series import check_apis
+
+    prices = load_prices()
+    apis = check_apis(prices, api or REPORT_APIS)  # a typo fails before any run is read
     from llmbox.hw.chips import load_catalog
     from llmbox.hw.models import load_models
     from llmbox.report.charts import build
@@ -165,7 +180,15 @@ def report(
     else:
         _need_store()
         reports, regressions = load_store(query)
-    doc = build(reports, load_catalog(), load_models(), chip=chip, regressions=regressions)
+    doc = build(
+        reports,
+        load_catalog(),
+        load_models(),
+        chip=chip,
+        regressions=regressions,
+        prices=prices,
+        apis=apis,
+    )
     if not doc.charts:
         out.warn("no chart has data: " + "; ".join(h for _, h in doc.missing[:1]))
     images: dict[str, str] = {}

@@ -14,3 +14,6 @@ UTILISATION = 1.0
 #: Share of input tokens the API serves from its prompt cache.
 CACHED_SHARE = 0.0
 FORMAT = "table"
+#: APIs `llmbox report` compares each measured model with, unless --api names others: a frontier
+#: model and a small, cheap one.
+REPORT_APIS = ("claude-sonnet-4-6", "gpt-5.4-mini")

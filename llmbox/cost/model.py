@@ -76,6 +76,16 @@ class Usage:
     def total(self) -> float:
         return self.input_per_day + self.output_per_day
 
+    @classmethod
+    def split(cls, total: float, ratio: float, origin: Origin = "flag", detail: str = "") -> Usage:
+        """``total`` tokens a day at ``ratio`` input tokens per output token.
+
+        >>> Usage.split(2_000_000, 3.0).output_per_day
+        500000.0
+        """
+        out = total / (1 + ratio)
+        return cls(total - out, out, origin, detail)
+
 
 @dataclass(frozen=True)
 class Inputs:

@@ -73,9 +73,8 @@ def parse_tokens(text: str, ratio: float) -> Usage:
             raise UsageError(f"--tokens-per-day {text!r} has no out=", hint=_TOKENS_HINT)
         return Usage(parts.get("in", 0.0), parts["out"], "flag", "--tokens-per-day")
     total = count(text, "--tokens-per-day", _TOKENS_HINT)
-    out = total / (1 + ratio)
     detail = f"--tokens-per-day {text}, split {ratio:.2g} input per output token"
-    return Usage(total - out, out, "flag", detail)
+    return Usage.split(total, ratio, "flag", detail)
 
 
 def parse_spend(text: str) -> float:
@@ -170,6 +169,11 @@ def hardware(f: Flags, chip: Chip | None) -> Given:
     return Given(None, "missing", f"{what}: give --hardware-price (0 if you own it)")
 
 
+def answer_ratio(speed: Speed) -> float:
+    """Input tokens per output token of the measured (or estimated) answer."""
+    return speed.input_per_answer / speed.output_per_answer if speed.output_per_answer else 0.0
+
+
 def build(
     f: Flags,
     speed: Speed,
@@ -182,7 +186,7 @@ def build(
     check_flags(f)
     api = api_price(f, book)
     cached = f.cached_share if f.cached_share is not None else defaults.CACHED_SHARE
-    ratio = speed.input_per_answer / speed.output_per_answer if speed.output_per_answer else 0.0
+    ratio = answer_ratio(speed)
     usage = None
     if f.tokens_per_day:
         usage = parse_tokens(f.tokens_per_day, ratio)

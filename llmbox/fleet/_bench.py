@@ -145,6 +145,39 @@ class FleetBench:
     #: The ``fleet_run`` tag of every host's stored report (when saved).
     run_tag: str | None = None
 
+    @classmethod
+    def from_reports(cls, reports: Sequence[BenchReport]) -> FleetBench | None:
+        """The fleet as ``fleet bench`` saw it, from saved reports (files or the store): the
+        latest report of each host (its ``machine`` block names it ``fleet_host``, with the
+        inventory's facts), outliers found again. None unless two hosts or more are there."""
+        latest: dict[str, BenchReport] = {}
+        for report in sorted(reports, key=lambda r: r.started_at):
+            name = report.machine.get("fleet_host")
+            if isinstance(name, str) and name:
+                latest[name] = report
+        if len(latest) < 2:
+            return None
+        hosts = []
+        for name in sorted(latest):
+            report = latest[name]
+            m = report.machine
+            memory = m.get("memory_bytes")
+            labels = m.get("labels")
+            host = Host(
+                name=name,
+                url=report.server.host,
+                labels=dict(labels) if isinstance(labels, dict) else {},
+                chip=m.get("chip") if isinstance(m.get("chip"), str) else None,
+                memory_gb=memory / 2**30 if isinstance(memory, (int, float)) else None,
+                power=m.get("power") if isinstance(m.get("power"), str) else None,
+            )
+            others = m.get("others_loaded")
+            error = Interrupted("interrupted") if report.interrupted else None
+            hosts.append(
+                HostBench(host, report, error, list(others) if isinstance(others, list) else [])
+            )
+        return cls(hosts, find_outliers(hosts))
+
     @property
     def cells(self) -> list[tuple[str, str]]:
         """(model, case label) of every result, in run order."""

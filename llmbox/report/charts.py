@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import altair as alt
 
@@ -19,6 +19,11 @@ from llmbox.hw.models import ModelCatalog
 from llmbox.report import data as d
 from llmbox.report.ceiling import Ceilings, ceilings
 from llmbox.results import BenchReport
+
+if TYPE_CHECKING:
+    from llmbox.cost.prices import PriceBook
+    from llmbox.fleet import FleetBench
+    from llmbox.report.cost import CostTables
 
 WIDTH = 300
 #: A Vega-Lite release that both altair's schema and vl-convert's bundled renderer know.
@@ -47,6 +52,9 @@ class Document:
     #: Charts left out for want of data: (title, what would give it data).
     missing: list[tuple[str, str]] = field(default_factory=list)
     inputs: dict[str, Any] = field(default_factory=dict)
+    costs: CostTables | None = None
+    #: The latest run of each host when the reports come from two or more hosts of a fleet.
+    fleet: FleetBench | None = None
 
 
 class _Datasets:
@@ -223,7 +231,13 @@ def side_by_side_chart(rows: list[dict[str, Any]]) -> Chart:
     )
 
 
-def trend_chart(rows: list[dict[str, Any]]) -> Chart:
+def trend_chart(
+    rows: list[dict[str, Any]],
+    name: str = "trend",
+    title: str = "Decode speed over time",
+    about: str = "One point per run of each series, per case (mean ± sd of its requests; long "
+    "histories are averaged into time buckets).",
+) -> Chart:
     data = _Datasets()
     base = (
         alt.Chart(data("rows", rows))
@@ -250,11 +264,9 @@ def trend_chart(rows: list[dict[str, Any]]) -> Chart:
     faceted = layered.facet(facet=alt.Facet("case:N", title=None), columns=2)
     flagged = sum(1 for r in rows if "regression" in r)
     return Chart(
-        "trend",
-        "Decode speed over time",
-        "One point per run of each series, per case (mean ± sd of its requests; long histories "
-        "are averaged into time buckets). Red triangles mark the regressions the results "
-        f"store found ({flagged}).",
+        name,
+        title,
+        f"{about} Red triangles mark the regressions the results store found ({flagged}).",
         data.spec(faceted.resolve_scale(y="independent")),
         len(rows) + flagged,
         rows,
@@ -302,6 +314,127 @@ def ceiling_chart(rows: list[dict[str, Any]]) -> Chart:
     )
 
 
+def cost_chart(costs: CostTables) -> Chart:
+    data = _Datasets()
+    rows = costs.rows
+    energy = (
+        alt.Chart(data("rows", rows))
+        .mark_bar()
+        .encode(
+            y=alt.Y("series:N", title=None),
+            x=alt.X("j_per_token:Q", title="joules per output token"),
+            color=alt.Color("energy:N", title="power", scale=alt.Scale(
+                domain=["measured", "estimated"], range=["#1f77b4", "#bbbbbb"])),
+            tooltip=[
+                _tip("series", "series", kind="N"),
+                _tip("chip", "chip", kind="N"),
+                _tip("case", "fastest case", kind="N"),
+                _tip("output_tps", "output tok/s", ".1f"),
+                _tip("watts", "watts", ".1f"),
+                _tip("energy_source", "power from", kind="N"),
+                _tip("j_per_token", "J per token", ".3g"),
+                _tip("measured_j_per_token", "J per token (meter)", ".3g"),
+            ],
+        )
+        .properties(width=WIDTH, height=alt.Step(18), title="Energy per output token")
+    )  # fmt: skip
+    parts = [
+        {"series": r["series"], "part": part, "usd": r[key], "total": r["usd_per_mtok"],
+         "hardware": r["hardware"], "energy": r["energy"]}
+        for r in rows
+        for part, key in (("electricity", "energy_usd_per_mtok"),
+                          ("hardware", "hardware_usd_per_mtok"))
+        if r[key] is not None
+    ]  # fmt: skip
+    bars = (
+        alt.Chart(data("parts", parts))
+        .mark_bar()
+        .encode(
+            y=alt.Y("series:N", title=None),
+            x=alt.X("usd:Q", title="USD per million output tokens", stack="zero"),
+            color=alt.Color("part:N", title="local cost", scale=alt.Scale(
+                domain=["electricity", "hardware"], range=["#2ca02c", "#98df8a"])),
+            tooltip=[
+                _tip("series", "series", kind="N"),
+                _tip("part", "part", kind="N"),
+                _tip("usd", "USD per M", ".3g"),
+                _tip("total", "local total", ".3g"),
+                _tip("hardware", "hardware price", kind="N"),
+                _tip("energy", "power", kind="N"),
+            ],
+        )
+    )  # fmt: skip
+    api = alt.Chart(data("apis", costs.apis))
+    rules = api.mark_rule(color="#d62728", strokeDash=[4, 3]).encode(
+        x="usd_per_mtok:Q",
+        tooltip=[_tip("api", "API", kind="N"), _tip("usd_per_mtok", "USD per M output", ".3g")],
+    )
+    labels = api.mark_text(align="left", dx=3, dy=-4, color="#d62728", baseline="bottom").encode(
+        x="usd_per_mtok:Q", y=alt.value(0), text="api:N"
+    )
+    money = alt.layer(bars, rules, labels).properties(
+        width=WIDTH, height=alt.Step(18), title="Cost per million output tokens vs the APIs"
+    )
+    spec = alt.hconcat(energy, money).resolve_scale(color="independent")
+    return Chart(
+        "cost",
+        "Energy and cost per model and machine",
+        "Each series at its fastest measured case. Energy per output token is the power while "
+        "busy over the output rate: measured with bench --power, else estimated from the "
+        "catalog's board power (grey). Cost is that electricity at the default price plus the "
+        "machine's catalog launch price paid off over the busy hours; dashed lines are the APIs' "
+        "output prices (llmbox cost gives the same figures for one series).",
+        data.spec(spec),
+        len(rows) + len(parts),
+        rows,
+    )
+
+
+def breakeven_chart(costs: CostTables) -> Chart:
+    data = _Datasets()
+    rows = [{**r, "kind": "curve"} for r in costs.curves] + [
+        {**r, "kind": "breakeven"} for r in costs.breakeven
+    ]
+    x = alt.X("tokens_per_day:Q", title="tokens per day", scale=alt.Scale(type="log"))
+    y = alt.Y("usd_per_month:Q", title="USD per month", scale=alt.Scale(type="log"))
+    base = alt.Chart().encode(x=x, y=y)
+    line = (
+        base.transform_filter("datum.kind === 'curve'")
+        .mark_line()
+        .encode(
+            color=alt.Color("line:N", title=None, legend=alt.Legend(orient="bottom")),
+            tooltip=[
+                _tip("line", "cost of", kind="N"),
+                _tip("tokens_per_day", "tokens/day", ",.0f"),
+                _tip("usd_per_month", "USD/month", ",.2f"),
+            ],
+        )
+    )
+    points = (
+        base.transform_filter("datum.kind === 'breakeven'")
+        .mark_point(shape="circle", size=90, filled=True, color="black", opacity=1)
+        .encode(
+            tooltip=[
+                _tip("api", "break-even with", kind="N"),
+                _tip("tokens_per_day", "tokens/day", ",.0f"),
+                _tip("usd_per_month", "USD/month", ",.2f"),
+            ],
+        )
+    )
+    layered = alt.layer(line, points, data=data("rows", rows)).properties(width=WIDTH, height=220)
+    spec = layered.facet(facet=alt.Facet("series:N", title=None), columns=2)
+    return Chart(
+        "breakeven",
+        "Break-even: monthly cost vs tokens per day",
+        "Monthly cost of the local machine (electricity + the hardware paid off; the line ends "
+        "where the machine is busy all its hours) and of each API, at the series' measured mix "
+        "of input and output tokens. Black dots: break-even, where local starts to pay off.",
+        data.spec(spec),
+        len(costs.breakeven),
+        rows,
+    )
+
+
 def build(
     reports: Sequence[BenchReport],
     catalog: Catalog,
@@ -309,10 +442,16 @@ def build(
     *,
     chip: str | None = None,
     regressions: Sequence[d.Regression] = (),
+    prices: PriceBook | None = None,
+    apis: Sequence[str] = (),
 ) -> Document:
-    """Every chart the reports have data for, in reading order."""
+    """Every chart the reports have data for, in reading order. With ``prices``, the cost of
+    each series against ``apis``; with reports from two or more hosts of a fleet, the fleet."""
+    from llmbox.fleet import FleetBench
+
     items = d.entries(reports)
     doc = Document(charts=[], verdicts=[])
+    doc.fleet = FleetBench.from_reports(reports)
 
     def add(title: str, rows: list[dict[str, Any]], make: Any, hint: str, *args: Any) -> None:
         if rows:
@@ -344,8 +483,29 @@ def build(
     sbs, doc.verdicts = d.side_by_side(items)
     add("Models side by side", sbs, side_by_side_chart,
         "benchmark two models or more on the same case: llmbox bench A B")  # fmt: skip
+    if prices is not None:
+        from llmbox.report.cost import cost_tables
+
+        latest: dict[str, tuple[str, BenchReport, str]] = {}
+        for e in sorted(items, key=lambda e: e.started_at or d.EPOCH):
+            latest[e.series] = (e.series, e.report, e.result.model)
+        costs = cost_tables(list(latest.values()), catalog, prices, apis, chip=chip)
+        doc.costs = costs
+        hint = "; ".join(f"{s}: {why}" for s, why in costs.missing[:2]) or "no results"
+        add("Energy and cost per model and machine", costs.rows,
+            lambda _rows: cost_chart(costs), hint)  # fmt: skip
+        add("Break-even vs the APIs", costs.curves,
+            lambda _rows: breakeven_chart(costs), hint)  # fmt: skip
     add("Decode speed over time", d.trend(items, regressions), trend_chart,
         "benchmark the same model and case at two times or more")  # fmt: skip
+    if doc.fleet is not None:
+        fleet_items = [e for e in items if e.report.machine.get("fleet_host")]
+        add("Fleet: decode speed per host over time",
+            d.trend(fleet_items, regressions, key=d.host_cell), trend_chart,
+            "run llmbox fleet bench again (every run is saved) and report from the store",
+            "fleet-trend", "Fleet: decode speed per host over time",
+            "One line per host, one panel per model and case: each fleet bench run of it "
+            "(mean ± sd of its requests).")  # fmt: skip
     doc.ceilings = ceilings(items, catalog, models, chip)
     add("Measured vs predicted", [r for r in doc.ceilings.rows if "measured_pct" in r],
         ceiling_chart, "single-request results of models the estimator knows")  # fmt: skip

@@ -1,8 +1,18 @@
-"""``llmbox cost`` as text: the figures, the assumptions with their origins, the verdict."""
+"""``llmbox cost`` as text (the figures, the assumptions with their origins, the verdict), and
+the tables the HTML report's cost charts draw."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
 from llmbox.cost.model import CostResult, Given, input_ratio, tokens, usd
+
+if TYPE_CHECKING:
+    from llmbox.cost.prices import PriceBook
+    from llmbox.hw.chips import Catalog
+    from llmbox.results import BenchReport
 
 
 def _origin(g: Given) -> str:
@@ -106,3 +116,92 @@ def render_cost(res: CostResult, label: str) -> str:
         lines.append(f"  note: {note}")
     lines += ["", f"Verdict: {res.verdict}"]
     return "\n".join(lines) + "\n"
+
+
+# -- the HTML report's cost and break-even charts ---------------------------------------------
+
+
+@dataclass
+class CostTables:
+    """What the report's cost charts draw: per series, its energy and cost per million output
+    tokens (``rows``), the APIs' prices (``apis``), monthly cost against tokens a day for the
+    local machine and each API (``curves``) with the break-even points (``breakeven``); and the
+    series that could not be priced, with why (``missing``)."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    apis: list[dict[str, Any]] = field(default_factory=list)
+    curves: list[dict[str, Any]] = field(default_factory=list)
+    breakeven: list[dict[str, Any]] = field(default_factory=list)
+    missing: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _r(x: float | None, digits: int = 4) -> float | None:
+    return None if x is None else float(f"{x:.{digits}g}")
+
+
+def cost_tables(
+    latest: Sequence[tuple[str, BenchReport, str]],
+    catalog: Catalog,
+    book: PriceBook,
+    apis: Sequence[str],
+    *,
+    chip: str | None = None,
+) -> CostTables:
+    """``latest``: (series, its latest report, model) for each series. Each priced the way
+    ``llmbox cost --from-bench`` prices it (``llmbox.cost.series``)."""
+    from llmbox.cost.series import curve_points, monthly_at, series_cost
+    from llmbox.errors import UsageError
+
+    out = CostTables()
+    names = list(apis)
+    for name in names:
+        price = book.resolve(name)
+        out.apis.append({"api": name, "usd_per_mtok": price.output, "input": price.input})
+    for series, report, model in latest:
+        try:
+            sc = series_cost(series, report, model, catalog, book, names, chip=chip)
+        except UsageError as err:
+            out.missing.append((series, err.message))
+            continue
+        res = sc.first
+        watts = res.inputs.watts
+        source = "measured" if watts.origin == "measured" else f"{watts.origin} ({watts.detail})"
+        hw = None
+        if res.usd_per_mtok_output is not None:
+            hw = res.usd_per_mtok_output - res.energy_usd_per_mtok_output
+        out.rows.append(
+            {
+                "series": series,
+                "chip": sc.chip.name if sc.chip else "-",
+                "case": sc.case.label,
+                "concurrency": sc.case.speed.concurrency,
+                "output_tps": _r(sc.case.speed.output_tps),
+                "watts": _r(watts.value),
+                "energy": "measured" if watts.origin == "measured" else "estimated",
+                "energy_source": source,
+                "j_per_token": _r(res.joules_per_output_token),
+                "measured_j_per_token": _r(sc.measured_joules_per_token),
+                "energy_usd_per_mtok": _r(res.energy_usd_per_mtok_output),
+                "hardware_usd_per_mtok": _r(hw),
+                "usd_per_mtok": _r(res.usd_per_mtok_output),
+                "hardware": res.inputs.hardware_price.detail
+                if res.inputs.hardware_price.value is None
+                else usd(res.inputs.hardware_price.value),
+            }
+        )
+        for api, res in sc.results.items():
+            capacity = res.capacity_output_per_day * (1 + input_ratio(res.inputs))
+            for t in curve_points():
+                m = monthly_at(res, t)
+                point = {"series": series, "tokens_per_day": t}
+                out.curves.append({**point, "line": api, "usd_per_month": _r(m.api_usd)})
+                if api == names[0] and t <= capacity and m.local_usd is not None:
+                    out.curves.append({**point, "line": "local", "usd_per_month": _r(m.local_usd)})
+            be = res.breakeven_tokens_per_day
+            if be is not None and be <= capacity:
+                at = monthly_at(res, be).api_usd
+                out.breakeven.append(
+                    {"series": series, "api": api, "tokens_per_day": _r(be),
+                     "usd_per_month": _r(at), "verdict": res.verdict}
+                )  # fmt: skip
+    return out

@@ -328,16 +328,29 @@ class Regression:
     change_pct: float
 
 
+def _series_case(e: Entry) -> tuple[str, str]:
+    return e.series, e.case.label
+
+
+def host_cell(e: Entry) -> tuple[str, str]:
+    """A fleet's trend: one line per host, one panel per model and case."""
+    return e.machine, f"{e.result.model} · {e.case.label}"
+
+
 def trend(
-    items: Sequence[Entry], regressions: Sequence[Regression] = (), metric: str = "decode_tps"
+    items: Sequence[Entry],
+    regressions: Sequence[Regression] = (),
+    metric: str = "decode_tps",
+    key: Callable[[Entry], tuple[str, str]] = _series_case,
 ) -> list[dict[str, Any]]:
-    """``metric`` over time, one point per run of each (series, case) seen at two or more times;
-    a series with more than ``MAX_TREND_POINTS`` runs is averaged into as many time buckets.
-    Points where a regression was found carry ``regression`` (the change in percent)."""
+    """``metric`` over time, one point per run of each (series, case) seen at two or more times
+    (``key`` names them: ``host_cell`` draws a line per host); a series with more than
+    ``MAX_TREND_POINTS`` runs is averaged into as many time buckets. Points where a regression
+    was found carry ``regression`` (the change in percent)."""
     groups: dict[tuple[str, str], list[tuple[datetime, Entry]]] = defaultdict(list)
     for e in items:
         if e.started_at is not None and e.stat(metric) is not None:
-            groups[(e.series, e.case.label)].append((e.started_at, e))
+            groups[key(e)].append((e.started_at, e))
     flagged = {
         (r.model, r.case, r.machine, r.backend, r.at): r.change_pct
         for r in regressions
@@ -367,7 +380,11 @@ def trend(
             changes = [
                 c
                 for at, e in bucket
-                if (c := flagged.get((e.result.model, case, e.machine, e.report.backend, at)))
+                if (
+                    c := flagged.get(
+                        (e.result.model, e.case.label, e.machine, e.report.backend, at)
+                    )
+                )
                 is not None
             ]
             if changes:
@@ -380,6 +397,8 @@ def trend(
 
 
 _ISO = "%Y-%m-%dT%H:%M:%SZ"
+#: Sorts a report without a readable start before every other.
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 def _versions(report: BenchReport) -> str:

@@ -167,9 +167,16 @@ def fleet_html(fleet: FleetBench) -> str:
             + "".join(tds)
             + f"<td>{html.escape(h.state)}</td></tr>"
         )
+    n = len(fleet.outliers)
+    about = (
+        f"The latest run of each of {len(fleet.hosts)} hosts: decode tokens/s and end-to-end "
+        f"time per model and case. Highlighted: {n} outlier(s), much slower than the hosts "
+        "with the same chip, with the likely cause; red: a failed gate."
+    )
     return (
-        '<section class="fleet"><h2>Fleet</h2>'
+        '<section class="fleet" id="section-fleet"><h2>Fleet</h2>'
         "<style>.fleet .outlier{background:#fde2c8}.fleet .gate-failed{color:#b00020}</style>"
+        f'<p class="about">{html.escape(about)}</p>'
         f"<table><thead><tr><th>host</th><th>chip</th>{head}<th>state</th></tr></thead>"
         f"<tbody>{''.join(body)}</tbody></table></section>"
     )

@@ -153,6 +153,37 @@ def ceiling_table(doc: Document) -> str:
     return _table(head, rows, {4, 5, 6, 7, 8})
 
 
+def cost_table(doc: Document) -> str:
+    """Beside the cost chart: each series' figures, and the break-even with each API."""
+    costs = doc.costs
+    if costs is None or not costs.rows:
+        return ""
+    apis = [a["api"] for a in costs.apis]
+    be = {(b["series"], b["api"]): b["tokens_per_day"] for b in costs.breakeven}
+    from llmbox.cost.model import tokens
+
+    rows = []
+    for r in costs.rows:
+        energy = f"{r['j_per_token']:.3g}" + (
+            "" if r["energy"] == "measured" else ' <span class="no">estimated</span>'
+        )
+        total = "–" if r["usd_per_mtok"] is None else f"${r['usd_per_mtok']:.3g}"
+        rows.append(
+            [_e(r["series"]), _e(r["chip"]), _e(r["case"]), energy, _e(r["energy_source"]),
+             f"${r['energy_usd_per_mtok']:.3g}", total, _e(r["hardware"]),
+             *(_e(tokens(be[(r["series"], a)])) if (r["series"], a) in be else "never"
+               for a in apis)]
+        )  # fmt: skip
+    head = ["series", "chip", "fastest case", "J per output token", "power from",
+            "electricity per M out", "local per M out", "hardware",
+            *(f"break-even vs {a} (tokens/day)" for a in apis)]  # fmt: skip
+    prices = "; ".join(f"{a['api']}: ${a['usd_per_mtok']:g} per M output" for a in costs.apis)
+    return _table(head, rows, {3, 5, 6, *range(8, 8 + len(apis))}) + (
+        f'<p class="about">API prices: {_e(prices)} (configs/api_prices.yaml; '
+        "llmbox cost --list-apis).</p>"
+    )
+
+
 def _inputs(doc: Document) -> str:
     i = doc.inputs
     span = f"{i['first']} – {i['last']}" if i.get("first") else "unknown dates"
@@ -181,12 +212,23 @@ def render_html(doc: Document, bundle: str, *, title: str = "llmbox benchmark re
     body = [f"<h1>{_e(title)}</h1>", _inputs(doc)]
     if doc.ceilings is not None:
         body += [f'<p class="headline">{_e(h)}</p>' for h in doc.ceilings.headlines]
+    if doc.fleet is not None:
+        from llmbox.report.fleet import fleet_html
+
+        body.append(fleet_html(doc.fleet))
     if not doc.charts:
         body.append('<p class="missing">No chart has data: the reports hold no results.</p>')
     for chart in doc.charts:
         extra = ""
         if chart.name == "models" and doc.verdicts:
             extra = verdict_table(doc)
+        elif chart.name == "cost":
+            extra = cost_table(doc)
+            if doc.costs is not None and doc.costs.missing:
+                extra += "".join(
+                    f'<p class="missing">Not priced: {_e(s)}: {_e(why)}</p>'
+                    for s, why in doc.costs.missing
+                )
         elif chart.name == "ceiling":
             extra = ceiling_table(doc)
             notes = doc.ceilings.notes if doc.ceilings is not None else []

@@ -174,3 +174,34 @@ def shared_vega_cache(base: Path) -> Path:
     """One cache directory for the whole test session (``tmp_path_factory.getbasetemp()``), so
     vl-convert builds the ~0.9 MB JavaScript bundle once, not once per test."""
     return base / "xdg-cache"
+
+
+#: A fleet of three stations with the same chip (catalog: board power and launch price), two
+#: `fleet bench` runs a day apart; on the second, st-2 ran at 60 % of its peers' speed.
+FLEET_HOSTS = ("st-0", "st-1", "st-2")
+FLEET_CHIP = "m4-10c"
+FLEET_DAYS = 2
+#: st-0 measured its power (bench --power) while running qwen3:4b: this many watts.
+MEASURED_WATTS = 30.0
+
+
+def fleet_history() -> list[BenchReport]:
+    """Each host's report of each fleet run, as `fleet bench` saves them."""
+    from llmbox.results import Power
+
+    out = []
+    for day in range(FLEET_DAYS):
+        for i, host in enumerate(FLEET_HOSTS):
+            slow = 1 / 0.6 if host == "st-2" and day == FLEET_DAYS - 1 else 1.0
+            report = typed(bench_report(day=day, hostname=host, slow=slow, seed=i + 1))
+            report.machine = {"hostname": host, "fleet_host": host, "chip": FLEET_CHIP,
+                              "memory_bytes": 16 * 2**30, "power": "ac",
+                              "coordinator": "ci-runner"}  # fmt: skip
+            for r in report.results:
+                if host == "st-0" and r.model == "qwen3:4b":
+                    seconds = sum(s.total_duration_ns for s in r.runs) / NS
+                    r.power = Power(source="rapl", scope="package", watts=MEASURED_WATTS,
+                                    joules=MEASURED_WATTS * seconds, seconds=seconds,
+                                    samples=int(seconds * 10) + 1)  # fmt: skip
+            out.append(report)
+    return out
