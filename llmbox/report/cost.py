@@ -192,6 +192,8 @@ def cost_tables(
         for api, res in sc.results.items():
             capacity = res.capacity_output_per_day * (1 + input_ratio(res.inputs))
             for t in curve_points():
+                if t > max(10 * capacity, 1e6):  # the chart ends a decade past the machine
+                    break
                 m = monthly_at(res, t)
                 point = {"series": series, "tokens_per_day": t}
                 out.curves.append({**point, "line": api, "usd_per_month": _r(m.api_usd)})

@@ -78,3 +78,26 @@ def test_a_bad_tag_fails_before_any_host_runs(stations: tuple[Fleet, Path]) -> N
     done = bench(path, "-s", "st-0", "--tag", "nonsense")
     assert done.exit_code == 2
     assert "--tag 'nonsense': expected KEY=VALUE" in done.stderr
+
+
+def test_the_report_shows_the_fleet_and_each_hosts_trend_from_the_store(
+    stations: tuple[Fleet, Path], tmp_path: Path
+) -> None:
+    f, path = stations
+    db = f"sqlite:///{tmp_path / 'team.db'}"
+    for _ in range(2):
+        assert bench(path, "-s", "st-[0-2]", "--db", db).exit_code == 0
+    f.servers["st-2"].models["llama3.2:latest"].decode_tps = 100.0  # the third run: st-2 slow
+    done = bench(path, "-s", "st-[0-2]", "--db", db)
+    assert done.exit_code == 0, done.output
+    page = tmp_path / "fleet.html"
+    shown = CliRunner().invoke(app, ["report", "--db", db, "--tag", "fleet_group=stations",
+                                     "-o", str(page)])  # fmt: skip
+    assert shown.exit_code == 0, shown.output
+    html = page.read_text()
+    fleet = html[html.index('id="section-fleet"') :]
+    fleet = fleet[: fleet.index("</section>")]
+    assert fleet.count("<tr><th>st-") == 3
+    assert fleet.count('class="outlier"') == 1  # st-2's only cell
+    assert "nothing in ps or the machine facts explains it" in fleet
+    assert 'id="chart-fleet-trend"' in html
