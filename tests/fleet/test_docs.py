@@ -27,7 +27,7 @@ def test_the_inspection_station_example_runs(
         shlex.split(line)[1:]
         for block in re.findall(r"```bash\n(.*?)```", text, re.S)
         for line in block.splitlines()
-        if line.startswith("llmbox fleet")
+        if line.startswith(("llmbox fleet", "llmbox report"))
     ]
     assert len(commands) >= 8
     monkeypatch.chdir(tmp_path)
@@ -45,7 +45,9 @@ def test_the_inspection_station_example_runs(
         for argv in commands:
             done = runner.invoke(app, argv)
             expected = {0, 5} if "--fail-over" in argv else {0}
-            if argv[1] == "status":
+            if argv[0] == "report":
+                expected = {0}
+            elif argv[1] == "status":
                 expected = {0, 1}  # before the sync the stations lack the group's model
             assert done.exit_code in expected, (argv, done.output)
             assert "Traceback" not in done.output
@@ -53,3 +55,6 @@ def test_the_inspection_station_example_runs(
     report = next(v for k, v in outputs.items() if "--fail-over" in k)
     assert "station-b2" in report.split("Outliers")[1]  # slow, and its likely causes named
     assert (tmp_path / "results" / "station-a1.json").exists()
+    page = (tmp_path / "fleet.html").read_text()  # `llmbox report` of the stored fleet runs
+    assert 'id="section-fleet"' in page
+    assert page.count('class="outlier') == 1  # station-b2
