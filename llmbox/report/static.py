@@ -115,6 +115,21 @@ def render_markdown(doc: Document, images: dict[str, str] | None = None) -> str:
                 f"{r['measured']:.1f} ± {r['sd']:.1f} | {_num(r.get('predicted'))} | "
                 f"{_num(r.get('measured_pct'))} / {_num(r.get('predicted_pct'))} |"
             )
+    if doc.costs is not None and doc.costs.rows:
+        apis = [a["api"] for a in doc.costs.apis]
+        be = {(b["series"], b["api"]): b["tokens_per_day"] for b in doc.costs.breakeven}
+        lines += ["", "| series | J per output token | local USD per M output | "
+                  + " | ".join(f"break-even vs {_md(a)} (tokens/day)" for a in apis) + " |",
+                  "| --- | ---: | ---: |" + " ---: |" * len(apis)]  # fmt: skip
+        for r in doc.costs.rows:
+            energy = f"{r['j_per_token']:.3g}" + ("" if r["energy"] == "measured" else " (est.)")
+            breakeven = [f"{be[(r['series'], a)]:,.0f}" if (r["series"], a) in be else "never"
+                         for a in apis]  # fmt: skip
+            lines.append(
+                f"| {_md(r['series'])} | {energy} | {_num(r['usd_per_mtok'], '.3g')} | "
+                + " | ".join(breakeven)
+                + " |"
+            )
     if images:
         lines.append("")
         lines += [f"![{_md(c.title)}]({images[c.name]})" for c in doc.charts if c.name in images]

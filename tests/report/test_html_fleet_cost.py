@@ -125,3 +125,32 @@ def test_report_cli_api_option(tmp_path: Path) -> None:
                               str(out)])  # fmt: skip
     assert bad.exit_code == 2
     assert "claude-sonnet-4-6" in bad.stderr  # the close name
+
+
+def test_markdown_has_the_cost_table(doc: Document) -> None:
+    from llmbox.report.static import render_markdown
+
+    text = render_markdown(doc)
+    assert "| series | J per output token | local USD per M output | break-even vs" in text
+    assert "| qwen3:4b · st-0 | " in text
+    cost = text[text.index("| series | J per output token") :].splitlines()
+    assert next(x for x in cost if x.startswith("| llama3.2:3b · st-0 |")).count("(est.)") == 1
+    assert "(est.)" not in next(x for x in cost if x.startswith("| qwen3:4b · st-0 |"))
+
+
+def test_a_broken_price_file_only_costs_the_cost_charts(tmp_path: Path) -> None:
+    from llmbox.cost.prices import user_prices_path
+
+    path = user_prices_path()
+    path.parent.mkdir(parents=True)
+    path.write_text("schema: llmbox.api_prices/1\nprices:\n  - {name: mine, input: 1}\n")
+    run = tmp_path / "run.json"
+    run.write_text(fleet_history()[0].model_dump_json(by_alias=True))
+    out = tmp_path / "r.html"
+    done = runner.invoke(app, ["report", str(run), "-o", str(out)])
+    assert done.exit_code == 0, done.output
+    assert "no cost charts" in done.stderr
+    assert 'id="chart-speed-vs-prompt"' in out.read_text()
+    asked = runner.invoke(app, ["report", str(run), "--api", "gpt-5", "-o", str(out)])
+    assert asked.exit_code == 2  # asked for a cost: the file's error, with its line
+    assert f"{path}:3:" in asked.stderr
