@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 from llmbox import defaults
 from llmbox.backends.base import Backend
-from llmbox.bench.history import HistoryOptions, check_store, load_baseline, save
 from llmbox.bench.plan import Plan
 from llmbox.bench.runner import CaseFinished, Event, Note, Runner, now_utc
 from llmbox.errors import (
@@ -32,7 +32,40 @@ from llmbox.results import BenchReport, ModelInfo, Options
 
 if TYPE_CHECKING:
     from llmbox.power import Meter
-    from llmbox.store import SavedRun
+
+
+@dataclass(frozen=True)
+class Saved:
+    """Where a run was kept: its ``id`` in the history and the history's name."""
+
+    id: int
+    where: str
+
+
+class History(Protocol):
+    """Where runs are remembered (the results store implements it: llmbox.store.bench)."""
+
+    def check(self) -> None:
+        """Raise now if saving would fail later (before the first request)."""
+
+    def baseline(self, spec: str, plan: Plan) -> BenchReport:
+        """The report ``--baseline SPEC`` names."""
+
+    def save(self, report: BenchReport) -> Saved | None:
+        """Keep the report; None when saving is off. Raises LlmboxError."""
+
+
+class FilesOnly:
+    """No history: baselines are saved files, nothing is saved."""
+
+    def check(self) -> None:
+        return None
+
+    def baseline(self, spec: str, plan: Plan) -> BenchReport:
+        return BenchReport.load(Path(spec))
+
+    def save(self, report: BenchReport) -> Saved | None:
+        return None
 
 
 @dataclass(frozen=True)
@@ -47,7 +80,7 @@ class GateOptions:
 class Outcome:
     report: BenchReport
     error: LlmboxError | None = None  # raise it after printing the report
-    saved: SavedRun | None = None  # where the results store keeps it (unless --no-save)
+    saved: Saved | None = None  # where the history keeps it (unless --no-save)
     store_error: LlmboxError | None = None  # saving failed; the results are printed regardless
 
 
@@ -135,7 +168,7 @@ def run_bench(
     on_event: Callable[[Event], None] = lambda _e: None,
     checkpoint: Callable[[BenchReport], None] = lambda _r: None,
     backend: Backend | None = None,
-    history: HistoryOptions | None = None,
+    history: History | None = None,
 ) -> Outcome:
     """Run the plan. ``checkpoint(report)`` is called once the report exists (so an unwritable
     output fails before the first request), after each finished case, on interruption and at the
@@ -150,9 +183,9 @@ def run_bench(
     )
     if max_regression is not None and gates.baseline is None:
         raise UsageError("--max-regression needs --baseline")
-    history = (history or HistoryOptions()).checked()
-    check_store(history)
-    baseline = load_baseline(gates.baseline, db=history.db, plan=plan) if gates.baseline else None
+    history = history or FilesOnly()
+    history.check()
+    baseline = history.baseline(gates.baseline, plan) if gates.baseline else None
     if baseline is not None and max_regression is None:
         max_regression = defaults.MAX_REGRESSION_PCT / 100
     holder: list[BenchReport] = []
@@ -212,14 +245,14 @@ def run_bench(
     return _stored(Outcome(report, _verdict(report)), history)
 
 
-def _stored(outcome: Outcome, history: HistoryOptions) -> Outcome:
-    """Save what finished (an interrupted run too: its cases are real measurements)."""
-    if history.save and outcome.report.results:
-        saved = save(outcome.report, history)
-        if isinstance(saved, LlmboxError):
-            outcome.store_error = saved
-        else:
-            outcome.saved = saved
+def _stored(outcome: Outcome, history: History) -> Outcome:
+    """Save what finished (an interrupted run too: its cases are real measurements). A history
+    that fails keeps its error apart: the results are printed and written regardless."""
+    if outcome.report.results:
+        try:
+            outcome.saved = history.save(outcome.report)
+        except LlmboxError as err:
+            outcome.store_error = err
     return outcome
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from llmbox.bench.history import HistoryOptions
 from llmbox.bench.plan import Plan
 from llmbox.bench.session import GateOptions, run_bench
 from llmbox.errors import Interrupted
@@ -13,12 +12,13 @@ from llmbox.report.bench_progress import BenchProgress
 from llmbox.report.exporters import parse_outputs, render, stdout_format, write_outputs
 from llmbox.report.output import Output
 from llmbox.results import BenchReport
+from llmbox.store.bench import StoreHistory
 
 
 def run_and_print(
     plan: Plan,
     gates: GateOptions,
-    history: HistoryOptions,
+    history: StoreHistory,
     *,
     fmt: str | None,
     outputs: Sequence[str],

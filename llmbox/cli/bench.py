@@ -364,10 +364,10 @@ def bench(
     Exit codes: 0 ok, 1 some runs failed, 2 usage error, 3 server unreachable, 4 model not
     found, 5 a gate failed, 130 interrupted, 143 terminated (SIGTERM); results so far are written.
     """
-    from llmbox.bench.history import HistoryOptions
     from llmbox.bench.plan import BenchOptions, build_plan
     from llmbox.bench.session import GateOptions
     from llmbox.cli._bench_run import run_and_print
+    from llmbox.store.bench import StoreHistory
 
     plan = build_plan(
         BenchOptions(
@@ -414,7 +414,7 @@ def bench(
         baseline=baseline,
         max_regression=max_regression,
     )
-    history = HistoryOptions(db=db, save=not no_save, tags=tag or ())
+    history = StoreHistory(db, save=not no_save, tags=tag or ())
     fmt = format.value if format else None
     run_and_print(plan, gates, history, fmt=fmt, outputs=output or [], quiet=quiet)
 
