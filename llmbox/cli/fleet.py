@@ -8,6 +8,7 @@ work happens in ``llmbox.fleet``; the views are in ``llmbox.report.fleet``.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -225,7 +226,6 @@ def bench(**kwargs: Any) -> None:
     from dataclasses import fields
     from enum import Enum
 
-    from llmbox.bench.history import HistoryOptions
     from llmbox.bench.plan import BenchOptions
     from llmbox.bench.session import GateOptions
     from llmbox.fleet import fleet_bench
@@ -238,9 +238,7 @@ def bench(**kwargs: Any) -> None:
     gates = GateOptions(
         fail_under=kwargs.pop("fail_under") or (), fail_over=kwargs.pop("fail_over") or ()
     )
-    history = HistoryOptions(
-        db=kwargs.pop("db"), save=not kwargs.pop("no_save"), tags=kwargs.pop("tag") or ()
-    )
+    db, no_save, tags = kwargs.pop("db"), kwargs.pop("no_save"), kwargs.pop("tag") or ()
     kwargs["images"] = kwargs.pop("image") or ()
     values = {
         f.name: (v.value if isinstance(v := kwargs[f.name], Enum) else v)
@@ -268,13 +266,13 @@ def bench(**kwargs: Any) -> None:
         parallel=parallel,
         checkpoint=checkpoint,
         on_done=done,
-        history=history,
+        history=None if no_save else _store_for(db, tags),
     )
     if fmt is DataFormat.json:
         out.json(result.to_dict())
     else:
         out.data(render_fleet_bench(result))
-    _tell_saved(result, history, out)
+    _tell_saved(result, db, out)
     if result.interrupted:
         what = "terminated" if result.terminated else "interrupted"
         where = f" (written to {out_dir}/, and saved)" if out_dir is not None else ""
@@ -286,18 +284,33 @@ def bench(**kwargs: Any) -> None:
             raise host.store_error
 
 
-def _tell_saved(result: Any, history: Any, out: Any) -> None:
+def _store_for(db: str | None, tags: Sequence[str]) -> Any:
+    """Each host's history: the results store at ``db``, with the user's tags and the fleet's
+    (a bad --tag is a usage error now, before any host runs)."""
+    from llmbox.store.bench import StoreHistory
+
+    base = StoreHistory(db, tags=tags)
+
+    def history(_host: Any, fleet_tags: dict[str, str]) -> StoreHistory:
+        mine = StoreHistory(db)
+        mine.tags = {**base.tags, **fleet_tags}
+        return mine
+
+    return history
+
+
+def _tell_saved(result: Any, db: str | None, out: Any) -> None:
     """Where the hosts' reports went, and the report command that shows them as a fleet."""
     saved = [h for h in result.hosts if h.saved is not None]
     for h in result.store_errors:
         out.warn(f"{h.host.name}: the run was not saved: {h.store_error.message}")
     if not saved:
         return
-    db = f" --db {history.db}" if history.db else ""
+    flag = f" --db {db}" if db else ""
     out.info(
         f"saved {len(saved)} host report(s) in {saved[0].saved.where}, tagged "
-        f"fleet_run={result.run_tag} (llmbox history --tag fleet_run={result.run_tag}{db})\n"
-        f"report: llmbox report --tag fleet_run={result.run_tag}{db} -o fleet.html"
+        f"fleet_run={result.run_tag} (llmbox history --tag fleet_run={result.run_tag}{flag})\n"
+        f"report: llmbox report --tag fleet_run={result.run_tag}{flag} -o fleet.html"
     )
 
 

@@ -31,12 +31,13 @@ from llmbox.fleet._inventory import Host
 from llmbox.fleet._run import error_text
 
 if TYPE_CHECKING:
-    from llmbox.bench.history import HistoryOptions
     from llmbox.bench.plan import BenchOptions
     from llmbox.bench.runner import Event
-    from llmbox.bench.session import GateOptions
+    from llmbox.bench.session import GateOptions, History, Saved
     from llmbox.results import BenchReport, CaseResult
-    from llmbox.store import SavedRun
+
+    #: The history a host's report is saved to, given the host and the fleet's tags for it.
+    HistoryFor = Callable[[Host, dict[str, str]], History]
 
 #: Power modes that are not a reason to be slow.
 _FULL_POWER = {"ac", "high", "performance", "high-performance", "max", "plugged"}
@@ -53,7 +54,7 @@ class HostBench:
     report: BenchReport | None = None
     error: LlmboxError | None = field(default=None, repr=False)
     others_loaded: list[str] = field(default_factory=list)
-    saved: SavedRun | None = None
+    saved: Saved | None = None
     store_error: LlmboxError | None = field(default=None, repr=False)
 
     @property
@@ -367,29 +368,25 @@ def _others(host: Host, models: Sequence[str], timeout: float | None) -> list[st
     return [n for n in loaded if not any(same_model(n, m) for m in models)]
 
 
-def host_tags(host: Host, run_tag: str, tags: dict[str, str]) -> dict[str, str]:
-    """The tags of a host's stored report: the user's ``--tag``s, then the fleet's."""
-    out = {**tags, "fleet_host": host.name, "fleet_run": run_tag}
+def host_tags(host: Host, run_tag: str) -> dict[str, str]:
+    """The fleet's tags on a host's stored report."""
+    out = {"fleet_host": host.name, "fleet_run": run_tag}
     if host.groups:
         out["fleet_group"] = ",".join(host.groups)
     return out
 
 
-def _store(result: HostBench, history: HistoryOptions, run_tag: str) -> None:
+def _store(result: HostBench, history: HistoryFor | None, run_tag: str) -> None:
     """Save the host's report (what it measured, interrupted or not) with the fleet's tags."""
-    from llmbox.bench.history import HistoryOptions, save
-
     report = result.report
-    if not history.save or report is None or not report.results:
+    if history is None or report is None or not report.results:
         return
     if result.others_loaded:  # what an outlier's cause is read from, kept with the run
         report.machine = {**report.machine, "others_loaded": list(result.others_loaded)}
-    tags = host_tags(result.host, run_tag, history.parsed_tags)
-    saved = save(report, HistoryOptions(history.db, True, (), tags))
-    if isinstance(saved, LlmboxError):
-        result.store_error = saved
-    else:
-        result.saved = saved
+    try:
+        result.saved = history(result.host, host_tags(result.host, run_tag)).save(report)
+    except LlmboxError as err:
+        result.store_error = err
 
 
 def _run_host(
@@ -400,7 +397,7 @@ def _run_host(
     on_event: Callable[[Host, Event], None],
     checkpoint: Callable[[Host, BenchReport], None],
     ps_timeout: float | None,
-    history: HistoryOptions,
+    history: HistoryFor | None,
     run_tag: str,
 ) -> HostBench:
     from llmbox.bench.plan import build_plan
@@ -486,22 +483,22 @@ def fleet_bench(
     checkpoint: Callable[[Host, BenchReport], None] = lambda _h, _r: None,
     on_done: Callable[[HostBench], None] = lambda _r: None,
     ps_timeout: float | None = 10.0,
-    history: HistoryOptions | None = None,
+    history: HistoryFor | None = None,
+    run_tag: str | None = None,
 ) -> FleetBench:
     """Benchmark every host with the same options, ``parallel`` hosts at a time (0: all), one
-    session per host. The options (and the store, when ``history`` saves) are checked once
-    before any host starts (a UsageError or StoreError is raised); each host's own failure is
-    kept in its ``HostBench``, its report saved in the store as soon as it is done. Ctrl-C or
+    session per host. The options (and ``history``, where each host's report is saved as soon
+    as it is done, tagged ``host_tags``) are checked once before any host starts (a UsageError
+    or StoreError is raised); each host's own failure is kept in its ``HostBench``. Ctrl-C or
     SIGTERM stops every session (each saves its report as interrupted) and returns what was
     measured, ``interrupted`` (and ``terminated``)."""
-    from llmbox.bench.history import HistoryOptions, check_store
     from llmbox.bench.plan import build_plan
 
-    history = (history or HistoryOptions()).checked()
+    run_tag = run_tag or new_run_tag()
     if hosts:
         build_plan(replace(opts, host=hosts[0].url))  # bad options fail here, once
-        check_store(history)  # and a wrong --db
-    run_tag = new_run_tag()
+        if history is not None:
+            history(hosts[0], host_tags(hosts[0], run_tag)).check()  # and a wrong --db
     stops = {h.name: _Stop() for h in hosts}
     workers = parallel if parallel > 0 else max(1, len(hosts))
     pool = ThreadPoolExecutor(max_workers=max(1, min(workers, len(hosts) or 1)))
@@ -539,7 +536,7 @@ def fleet_bench(
         results,
         interrupted=interrupted,
         terminated=interrupted and signals.terminated,
-        run_tag=run_tag if history.save else None,
+        run_tag=run_tag if history is not None else None,
     )
     fleet.outliers = find_outliers(results)
     return fleet
