@@ -60,6 +60,13 @@ class RunnerEntry(_Entry):
     note: str | None = None
 
 
+class EraEntry(_Entry):
+    decode: dict[str, Factor] = Field(default_factory=dict)
+    prefill: dict[str, Factor] = Field(default_factory=dict)
+    fitted_on: str = "prior"
+    note: str | None = None
+
+
 class BandEntry(_Entry):
     decode: tuple[NonNeg, NonNeg] = (1.0, 1.0)
     prefill: tuple[NonNeg, NonNeg] = (1.0, 1.0)
@@ -94,6 +101,7 @@ class ChipsFile(_Entry):
     apple_gpu_memory: AppleGpuMemoryEntry | None = None
     families: Annotated[dict[str, FamilyEntry], Field(min_length=1)]
     runners: dict[str, RunnerEntry] = Field(default_factory=dict)
+    llama_cpp_eras: dict[str, EraEntry] = Field(default_factory=dict)
     bands: dict[str, dict[str, BandEntry]] = Field(default_factory=dict)
     sources: dict[str, str] = Field(default_factory=dict)
     chips: Annotated[list[ChipEntry], Field(min_length=1)]
