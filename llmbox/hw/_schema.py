@@ -51,20 +51,18 @@ class AppleGpuMemoryEntry(_Entry):
     source: str | None = None
 
 
-class RunnerEntry(_Entry):
+class EraEntry(_Entry):
+    """Speed factors per family: an older llama.cpp era's (and a runner's, below)."""
+
     decode: dict[str, Factor] = Field(default_factory=dict)
     prefill: dict[str, Factor] = Field(default_factory=dict)
+    fitted_on: str = "prior"
+    note: str | None = None
+
+
+class RunnerEntry(EraEntry):
     only: list[Text] = Field(default_factory=list)
     tensor_parallel: bool = False
-    fitted_on: str = "prior"
-    note: str | None = None
-
-
-class EraEntry(_Entry):
-    decode: dict[str, Factor] = Field(default_factory=dict)
-    prefill: dict[str, Factor] = Field(default_factory=dict)
-    fitted_on: str = "prior"
-    note: str | None = None
 
 
 class BandEntry(_Entry):
