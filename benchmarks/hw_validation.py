@@ -161,6 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     obs, _sources = F.load_observations(args.table, catalog, models)
     out = sys.stdout.write
     if args.fit:
+        catalog = F.with_eras(catalog, obs)
+        out("llama_cpp_eras:\n" + F.eras_yaml(catalog.eras))
         families = F.fit_all(obs, catalog)
         out("families:\n" + F.families_yaml(families))
         fitted = F.with_families(catalog, families)

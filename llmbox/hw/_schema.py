@@ -51,13 +51,18 @@ class AppleGpuMemoryEntry(_Entry):
     source: str | None = None
 
 
-class RunnerEntry(_Entry):
+class EraEntry(_Entry):
+    """Speed factors per family: an older llama.cpp era's (and a runner's, below)."""
+
     decode: dict[str, Factor] = Field(default_factory=dict)
     prefill: dict[str, Factor] = Field(default_factory=dict)
-    only: list[Text] = Field(default_factory=list)
-    tensor_parallel: bool = False
     fitted_on: str = "prior"
     note: str | None = None
+
+
+class RunnerEntry(EraEntry):
+    only: list[Text] = Field(default_factory=list)
+    tensor_parallel: bool = False
 
 
 class BandEntry(_Entry):
@@ -94,6 +99,7 @@ class ChipsFile(_Entry):
     apple_gpu_memory: AppleGpuMemoryEntry | None = None
     families: Annotated[dict[str, FamilyEntry], Field(min_length=1)]
     runners: dict[str, RunnerEntry] = Field(default_factory=dict)
+    llama_cpp_eras: dict[str, EraEntry] = Field(default_factory=dict)
     bands: dict[str, dict[str, BandEntry]] = Field(default_factory=dict)
     sources: dict[str, str] = Field(default_factory=dict)
     chips: Annotated[list[ChipEntry], Field(min_length=1)]

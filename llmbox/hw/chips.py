@@ -132,21 +132,40 @@ class AppleGpuMemory:
 
 
 @dataclass(frozen=True)
-class Runner:
-    """How much of llama-bench's speed one serving runner reaches, per chip family."""
+class Factors:
+    """Decode and prefill speed factors per chip family (``default`` for the others)."""
 
     name: str
     decode: dict[str, float] = field(default_factory=dict)
     prefill: dict[str, float] = field(default_factory=dict)
-    #: Families the runner runs on (empty = all).
-    only: tuple[str, ...] = ()
-    #: Splits tensors across GPUs (``--gpus N`` speeds decode up) rather than layers.
-    tensor_parallel: bool = False
     fitted_on: str = "prior"
 
     def factor(self, metric: str, family: str) -> float:
         table = self.decode if metric == "decode" else self.prefill
         return table.get(family, table.get("default", 1.0))
+
+
+@dataclass(frozen=True)
+class Runner(Factors):
+    """How much of llama-bench's speed one serving runner reaches, per chip family."""
+
+    #: Families the runner runs on (empty = all).
+    only: tuple[str, ...] = ()
+    #: Splits tensors across GPUs (``--gpus N`` speeds decode up) rather than layers.
+    tensor_parallel: bool = False
+
+
+#: The llama.cpp build era the family factors describe (the 2025 scoreboards and later).
+CURRENT_ERA = "2025"
+
+
+@dataclass(frozen=True)
+class Era(Factors):
+    """An older llama.cpp build era: its speed against the current era's, per chip family
+    (llama.cpp's kernels, CUDA prefill above all, got much faster between releases)."""
+
+    #: What the era covers (dates, builds).
+    note: str = ""
 
 
 @dataclass
@@ -157,6 +176,8 @@ class Catalog:
     sources: dict[str, str] = field(default_factory=dict)
     apple_gpu_memory: AppleGpuMemory = field(default_factory=AppleGpuMemory)
     runners: dict[str, Runner] = field(default_factory=dict)
+    #: Older llama.cpp build eras (``CURRENT_ERA`` is the reference, factor 1).
+    eras: dict[str, Era] = field(default_factory=dict)
     #: (group, runner) -> Band; "*" matches any group or runner.
     bands: dict[tuple[str, str], Band] = field(default_factory=dict)
     _index: dict[str, str] = field(default_factory=dict)
@@ -282,6 +303,16 @@ def build_catalog(data: dict[str, Any], path: Path, text: str) -> Catalog:
         )
         for name, raw in data["runners"].items()
     }
+    eras = {
+        name: Era(
+            name=name,
+            decode=raw["decode"],
+            prefill=raw["prefill"],
+            fitted_on=raw["fitted_on"],
+            note=raw.get("note") or "",
+        )
+        for name, raw in data["llama_cpp_eras"].items()
+    }
     chips: dict[str, Chip] = {}
     for i, raw in enumerate(data["chips"]):
         if raw["family"] not in families:
@@ -313,6 +344,7 @@ def build_catalog(data: dict[str, Any], path: Path, text: str) -> Catalog:
         if steps
         else AppleGpuMemory(),
         runners=runners,
+        eras=eras,
         bands=bands,
     )
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from llmbox.errors import UsageError
-from llmbox.hw.chips import Catalog, Chip, Family, Runner
+from llmbox.hw.chips import CURRENT_ERA, Catalog, Chip, Era, Family, Runner
 from llmbox.hw.models import ModelSpec
 from llmbox.hw.quant import lookup
 
@@ -78,6 +78,9 @@ class Workload:
     #: Tokens already in the KV cache before the prompt (a conversation's history; llama-bench's
     #: ``-d``): the prompt attends to them and the answer reads them.
     depth: int = 0
+    #: The llama.cpp build era the runner is built on (``llama_cpp_eras`` in configs/chips.yaml;
+    #: an older era's kernels are slower, CUDA prefill above all).
+    era: str = CURRENT_ERA
 
     def validate(self) -> None:
         for name in ("prompt_tokens", "gen_tokens", "images", "depth"):
@@ -626,6 +629,15 @@ def image_seconds(model: ModelSpec, gpu: _Engine, images: int) -> float:
     return flops / (gpu.tflops * 1e12 * lookup(model.vision_quant).prefill_factor)
 
 
+def era_for(catalog: Catalog, name: str) -> Era:
+    """The factors of an older llama.cpp build era; an unknown one is a usage error."""
+    era = catalog.eras.get(name)
+    if era is None:
+        known = [CURRENT_ERA, *sorted(catalog.eras)]
+        raise UsageError(f"unknown llama.cpp era {name!r}", hint="one of " + ", ".join(known))
+    return era
+
+
 def runner_for(catalog: Catalog, chip: Chip, name: str) -> Runner:
     """The runner's factors; a runner that does not run on this chip is a usage error."""
     if name == "llama.cpp":
@@ -730,6 +742,11 @@ def estimate(chip: Chip, catalog: Catalog, model: ModelSpec, workload: Workload)
         notes.append(f"{model.name} has no vision encoder in its description: images ignored")
     dec_f = runner.factor("decode", fam.name)
     pre_f = runner.factor("prefill", fam.name)
+    if workload.era != CURRENT_ERA:
+        era = era_for(catalog, workload.era)
+        dec_f *= era.factor("decode", fam.name)
+        pre_f *= era.factor("prefill", fam.name)
+        notes.append(f"llama.cpp as of {era.name}: {era.note or era.fitted_on}")
     t_tok, t_first = t_tok / dec_f, t_first / dec_f
     t_prefill, t_image = t_prefill / pre_f, t_image / pre_f
     decode_s = workload.gen_tokens * t_tok

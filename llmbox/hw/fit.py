@@ -15,7 +15,7 @@ from statistics import median
 from typing import Any
 
 from llmbox.errors import ConfigError
-from llmbox.hw.chips import Band, Catalog, Chip, Family, Runner
+from llmbox.hw.chips import CURRENT_ERA, Band, Catalog, Chip, Era, Family, Runner
 from llmbox.hw.estimate import GB, Workload, estimate, flash_attention_default, prefill_flops
 from llmbox.hw.models import ModelCatalog, ModelSpec, with_quant
 from llmbox.hw.quant import lookup
@@ -55,6 +55,8 @@ class Observation:
     flash_attention: bool | None = None
     #: Tokens in the cache before the test (llama-bench ``-d``).
     depth: int = 0
+    #: The llama.cpp build era the run used (the year of the build; ``llama_cpp_eras``).
+    era: str = CURRENT_ERA
 
     @property
     def bench(self) -> bool:
@@ -88,6 +90,7 @@ class Observation:
             runner=self.runner,
             flash_attention=self.flash_attention,
             depth=self.depth,
+            era=self.era,
         )
 
 
@@ -153,6 +156,7 @@ def load_observations(
             if key not in allowed:
                 raise _fail(path, text, ("rows", i, key), "unknown field")
         entry = dict(raw)
+        entry["era"] = str(entry.get("era", CURRENT_ERA))
         try:
             entry["chip"] = catalog.resolve(str(entry["chip"]))
             entry["model"] = with_quant(models.resolve(str(entry["model"])), entry.pop("quant"))
@@ -314,7 +318,7 @@ def fit_all(obs: Sequence[Observation], catalog: Catalog) -> dict[str, Family]:
     by_family: dict[str, list[Observation]] = {}
     for o in obs:
         if o.fit and o.runner == "llama.cpp":
-            by_family.setdefault(o.chip.family, []).append(o)
+            by_family.setdefault(o.chip.family, []).append(as_current(o, catalog))
     shared = _shared_context_costs(by_family, catalog)
     out = {}
     for name, rows in by_family.items():
@@ -328,6 +332,98 @@ def fit_all(obs: Sequence[Observation], catalog: Catalog) -> dict[str, Family]:
             label=f"{len(rows)} measurements on {chips} chips in configs/hw_validation.yaml",
         )
     return out
+
+
+def as_current(o: Observation, catalog: Catalog) -> Observation:
+    """``o`` as the current llama.cpp would have measured it: an older era's speeds divided by
+    that era's factors (``catalog.eras``; 1 where the era has none)."""
+    era = catalog.eras.get(o.era)
+    if o.era == CURRENT_ERA or era is None:
+        return o
+    fam = o.chip.family
+    return replace(
+        o,
+        era=CURRENT_ERA,
+        prefill_tps=o.prefill_tps / era.factor("prefill", fam) if o.prefill_tps else None,
+        decode_tps=o.decode_tps / era.factor("decode", fam) if o.decode_tps else None,
+    )
+
+
+#: Families on llama.cpp's CUDA backend: an era's CUDA kernels are shared by all of them.
+CUDA_FAMILIES = ("nvidia-geforce", "nvidia-datacenter", "nvidia-pascal", "nvidia-soc")
+#: Fewest chips measured in both eras for a family to get an era factor of its own.
+ERA_MIN_CHIPS = 2
+
+
+def fit_eras(obs: Sequence[Observation], catalog: Catalog) -> dict[str, Era]:
+    """Each older llama.cpp era's speed against the current one, per chip family, from chips
+    measured (with llama-bench) in both: per chip the median measured/predicted ratio of its
+    old rows over that of its current rows (the chip's own efficiency cancels), then the median
+    over the family's chips. A CUDA family with fewer than ``ERA_MIN_CHIPS`` paired chips takes
+    the median over every CUDA chip (the kernels that changed most); other families without
+    paired chips keep 1 (no evidence of a change)."""
+    bench = [o for o in obs if o.fit and o.runner == "llama.cpp"]
+    now = replace(catalog, eras={})
+    stripped = [replace(o, era=CURRENT_ERA) for o in bench]
+    scored = list(zip(bench, score(stripped, now).rows, strict=True))
+    out: dict[str, Era] = {}
+    for name in sorted({o.era for o in bench} - {CURRENT_ERA}):
+        tables: dict[str, dict[str, float]] = {}
+        chips_n = 0
+        for metric in ("decode", "prefill"):
+            per_chip: dict[str, tuple[str, float]] = {}
+            for chip_id in sorted({o.chip.id for o in bench if o.era == name}):
+                old = _ratios(scored, chip_id, name, metric)
+                cur = _ratios(scored, chip_id, CURRENT_ERA, metric)
+                if old and cur:
+                    fam = next(o.chip.family for o in bench if o.chip.id == chip_id)
+                    per_chip[chip_id] = (fam, median(old) / median(cur))
+            cuda = [r for f, r in per_chip.values() if f in CUDA_FAMILIES]
+            table = {}
+            for fam in sorted(catalog.families):
+                rs = [r for f, r in per_chip.values() if f == fam]
+                if len(rs) >= ERA_MIN_CHIPS:
+                    table[fam] = round(median(rs), 4)
+                elif fam in CUDA_FAMILIES and cuda:
+                    table[fam] = round(median(cuda), 4)
+            tables[metric] = table
+            chips_n = max(chips_n, len(per_chip))
+        out[name] = Era(
+            name=name,
+            decode=tables["decode"],
+            prefill=tables["prefill"],
+            fitted_on=f"{chips_n} chips measured in era {name} and {CURRENT_ERA} "
+            "in configs/hw_validation.yaml",
+        )
+    return out
+
+
+def _ratios(
+    scored: Sequence[tuple[Observation, Scored]], chip_id: str, era: str, metric: str
+) -> list[float]:
+    out = []
+    for o, r in scored:
+        if o.chip.id != chip_id or o.era != era:
+            continue
+        meas = o.prefill_tps if metric == "prefill" else o.decode_tps
+        p = r.prefill_pred if metric == "prefill" else r.decode_pred
+        if meas and p:
+            out.append(meas / p)
+    return out
+
+
+def with_eras(catalog: Catalog, obs: Sequence[Observation]) -> Catalog:
+    """``catalog`` with its llama.cpp era factors fitted on ``obs``, the chips' predictions
+    made with families fitted on the current era's rows alone (so the result depends on the
+    rows, not on the factors the catalog ships)."""
+    now = replace(catalog, eras={})
+    current = [o for o in obs if o.era == CURRENT_ERA]
+    base = with_families(now, fit_all(current, now))
+    fitted = {
+        name: replace(era, note=catalog.eras[name].note if name in catalog.eras else "")
+        for name, era in fit_eras(obs, base).items()
+    }
+    return replace(catalog, eras={**catalog.eras, **fitted})
 
 
 def _shared_context_costs(
@@ -356,7 +452,8 @@ def leave_one_chip_out(obs: Sequence[Observation], catalog: Catalog) -> Report:
         fam = test[0].chip.family
         if not any(o.chip.family == fam and o.runner == "llama.cpp" for o in train):
             continue  # the family's only chip: nothing left to fit on, so no honest prediction
-        fitted = with_families(catalog, fit_all(train, catalog))
+        dated = with_eras(catalog, train)
+        fitted = with_families(dated, fit_all(train, dated))
         fitted = replace(fitted, runners={**fitted.runners, **fit_runners(train, fitted)})
         rows.extend(score(test, fitted).rows)
     return Report(rows)
@@ -443,6 +540,20 @@ def runners_yaml(runners: dict[str, Runner]) -> str:
             items = ", ".join(f"{k}: {v}" for k, v in sorted(table.items()))
             lines.append(f"    {metric}: {{{items}}}")
         lines.append(f'    fitted_on: "{r.fitted_on}"')
+    return "\n".join(lines) + "\n"
+
+
+def eras_yaml(eras: dict[str, Era]) -> str:
+    """The fitted era factors as ``llama_cpp_eras:`` entries of configs/chips.yaml."""
+    lines = []
+    for name, e in sorted(eras.items()):
+        lines.append(f'  "{name}":')
+        for metric in ("decode", "prefill"):
+            items = ", ".join(f"{k}: {v}" for k, v in sorted(getattr(e, metric).items()))
+            lines.append(f"    {metric}: {{{items}}}")
+        lines.append(f'    fitted_on: "{e.fitted_on}"')
+        if e.note:
+            lines.append(f'    note: "{e.note}"')
     return "\n".join(lines) + "\n"
 
 

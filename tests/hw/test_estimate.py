@@ -235,12 +235,14 @@ def test_in_sample_error(catalog: Catalog, observations: list[F.Observation]) ->
 
 
 def test_left_out_error_does_not_regress(left_out: F.Report) -> None:
-    """Issue 13's bar is 8 % / 12 % on these figures; docs/hw-estimate.md says where they stand
-    (8.4 % / 12.3 % when written). This guards against getting worse."""
-    assert left_out.median_ape("decode") <= 9.0
-    assert left_out.median_ape("prefill") <= 13.0
-    apple = lambda o: o.chip.group == "apple"  # noqa: E731
-    assert left_out.median_ape("decode", apple) <= 8.0
+    """Issue 13's overall bar, 8 % decode / 12 % prefill left out, is met (7.3 % / 8.9 % when
+    written, with the llama.cpp build eras); so are the groups that met 15 %."""
+    assert left_out.median_ape("decode") <= 8.0
+    assert left_out.median_ape("prefill") <= 12.0
+    for group in ("apple", "geforce"):
+        for metric in ("decode", "prefill"):
+            assert left_out.median_ape(metric, lambda o, g=group: o.chip.group == g) <= 15.0
+    assert left_out.median_ape("decode", lambda o: o.chip.group == "datacenter") <= 15.0
 
 
 def test_llmbox_beats_the_naive_rule(catalog: Catalog, observations: list[F.Observation]) -> None:
