@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from llmbox.fleet._bench import FleetBench, HostBench, Outlier, find_outliers, fleet_bench
-    from llmbox.fleet._inventory import Host, Inventory, load_inventory, select
+    from llmbox.fleet._inventory import Host, Inventory, select
+    from llmbox.fleet._load import load_inventory
     from llmbox.fleet._status import FleetStatus, HostStatus, fleet_status
     from llmbox.fleet._sync import FleetSync, HostSync, apply_fleet_sync, plan_fleet_sync
 
@@ -29,7 +30,7 @@ _WHERE = {
     "find_outliers": "_bench",
     "Host": "_inventory",
     "Inventory": "_inventory",
-    "load_inventory": "_inventory",
+    "load_inventory": "_load",
     "select": "_inventory",
     "FleetStatus": "_status",
     "HostStatus": "_status",

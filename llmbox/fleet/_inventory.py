@@ -256,7 +256,7 @@ def _label(value: Any) -> str:
     return str(value)
 
 
-def _native(path: Path, text: str) -> Inventory:
+def native_inventory(path: Path, text: str) -> Inventory:
     from llmbox.yamlio import line_of, load_yaml_model
 
     data = load_yaml_model(path, InventoryFile, text=text, doc=FORMAT_DOC)
@@ -279,27 +279,6 @@ def _native(path: Path, text: str) -> Inventory:
     ]
     groups = {name: (g.hosts, g.models) for name, g in data.groups.items()}
     return build_inventory(str(path), hosts, groups, where=where)
-
-
-def load_inventory(path: Path | None = None) -> Inventory:
-    """Read ``path`` (default ``./fleet.yaml``): llmbox's format, or an Ansible inventory in INI
-    or YAML. Raises ConfigError (file:line) for a bad file."""
-    from llmbox.fleet import _ansible
-    from llmbox.yamlio import parse_yaml, read_text
-
-    path = path or DEFAULT_INVENTORY
-    if not path.exists() and str(path) != "-":
-        raise ConfigError(
-            f"no inventory at {path}",
-            hint=f"write one (see {FORMAT_DOC}) or give --inventory FILE",
-        )
-    text = read_text(path)
-    if _ansible.looks_like_ini(path, text):
-        return _ansible.from_ini(path, text)
-    data = parse_yaml(text, str(path))
-    if _ansible.looks_like_yaml(data):
-        return _ansible.from_yaml(path, text, data)
-    return _native(path, text)
 
 
 # -- --select -------------------------------------------------------------------------------------
