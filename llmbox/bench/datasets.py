@@ -139,18 +139,29 @@ def load_jsonl(path: Path) -> list[Item]:
     return items
 
 
+def needle_tokens(spec: str) -> int | None:
+    """The haystack size of ``needle:N`` (``4k`` = 4096); None for other datasets.
+
+    >>> needle_tokens("needle:4k"), needle_tokens("data.jsonl")
+    (4096, None)
+    """
+    if not spec.startswith("needle:"):
+        return None
+    size = spec.removeprefix("needle:").strip().lower()
+    try:
+        tokens = int(size[:-1]) * 1024 if size.endswith("k") else int(size)
+    except ValueError:
+        tokens = 0
+    if tokens < 64:
+        raise UsageError(
+            f"dataset {spec!r}: expected needle:N with N ≥ 64 tokens", hint="e.g. needle:4k"
+        )
+    return tokens
+
+
 def load_dataset(spec: str) -> list[Item]:
     """A dataset by spec: ``needle:N``, ``okng`` or a JSONL path."""
-    if spec.startswith("needle:"):
-        size = spec.removeprefix("needle:").strip().lower()
-        try:
-            tokens = int(size[:-1]) * 1024 if size.endswith("k") else int(size)
-        except ValueError:
-            tokens = 0
-        if tokens < 64:
-            raise UsageError(
-                f"dataset {spec!r}: expected needle:N with N ≥ 64 tokens", hint="e.g. needle:4k"
-            )
+    if (tokens := needle_tokens(spec)) is not None:
         return needle_items(tokens)
     if spec == "okng":
         return okng_items()
@@ -184,17 +195,18 @@ DEPTHS = (0.1, 0.5, 0.9)
 
 
 def needle_items(tokens: int, seed: int = 7) -> list[Item]:
-    """A code hidden at each of ``DEPTHS`` in about ``tokens`` tokens of bland text."""
+    """A code hidden at each of ``DEPTHS`` in about ``tokens`` tokens of bland text; each item
+    has its own haystack, so no two share a prefix a prompt cache could reuse."""
     rng = random.Random(f"needle/{tokens}/{seed}")
     words_wanted = int(tokens / TOKENS_PER_WORD) - 40  # the question and chat template
-    sentences: list[str] = []
-    count = 0
-    while count < words_wanted:
-        sentence = rng.choice(_HAY)
-        sentences.append(sentence)
-        count += len(sentence.split())
     items = []
     for depth in DEPTHS:
+        sentences: list[str] = []
+        count = 0
+        while count < words_wanted:
+            sentence = rng.choice(_HAY)
+            sentences.append(sentence)
+            count += len(sentence.split())
         place, word = rng.choice(_PLACES), rng.choice(_CODEWORDS)
         code = f"{rng.randint(1000, 9999)}-{word}"
         needle = f"The access code for the {place} vault is {code}."

@@ -26,7 +26,7 @@ from typing import Literal
 
 from llmbox import defaults
 from llmbox.backends.base import Backend, GenRequest
-from llmbox.bench.datasets import Item, load_dataset
+from llmbox.bench.datasets import Item, load_dataset, needle_tokens
 from llmbox.bench.metrics import summarize
 from llmbox.bench.mixes import Lengths, case_rng, from_spec
 from llmbox.bench.prompts import PROBE_WORDS, PromptBuilder
@@ -129,6 +129,7 @@ class _CaseRun:
     reps: int = 1  # measured rounds (one request each, or one per worker, or one conversation)
     items: list[Item] | None = None  # a dataset case's prompts, taken in turn
     cursor: int = 0
+    warming: bool = False  # warm-ups take a dataset's last item, marked, and use up none
     prompt_lengths: tuple[Lengths, random.Random] | None = None  # --prompt-tokens LO:HI …
     output_lengths: tuple[Lengths, random.Random] | None = None  # --max-tokens LO:HI …
 
@@ -168,6 +169,7 @@ class Runner:
                 prompts = PromptBuilder(seed=self.config.seed or 0, nonce=self.config.nonce)
                 self._states[model] = _ModelState(info=info, prompts=prompts)
         states = self._states
+        grid = [(m, c) for m, c in grid if not self._beyond_context(m, c, infos[m])]
         try:
             if self.config.order == "interleave":
                 await self._interleaved(grid, report, states)
@@ -182,6 +184,23 @@ class Runner:
             raise
         report.finished_at = now_utc()
         return report
+
+    def _beyond_context(self, model: str, case: Case, info: ModelInfo) -> bool:
+        """A needle case longer than the model's context is skipped, with a note."""
+        limit = info.context_length
+        tokens = needle_tokens(case.dataset) if case.dataset else None
+        if not limit or tokens is None:
+            return False
+        needed = max(case.num_ctx or 0, tokens)
+        if needed <= limit:
+            return False
+        self.emit(
+            Note(
+                f"{model}: skipped {case.label}: it needs {needed:,} tokens of context, "
+                f"the model has {limit:,}"
+            )
+        )
+        return True
 
     async def _interleaved(
         self,
@@ -244,12 +263,12 @@ class Runner:
         case = run.case
         if case.prompt_tokens and not state.prompts.calibrated:
             await self._calibrate(run, state)
-        cursor = run.cursor
+        run.warming = True
         for _ in range(self.config.warmup):
             sample, words = await self._one(run, state)
             self._count(run, sample, warmup=True)
             self._observe(run, state, sample, words)
-            run.cursor = cursor  # warm-ups do not use up a dataset's items
+        run.warming = False
         if mem := await self._memory(run.model):
             run.result.model_info = _merge(state.info, mem)
 
@@ -461,8 +480,11 @@ class Runner:
         item = None
         images, history = run.images, tuple[tuple[str, str], ...]()
         if run.items is not None:
-            item = run.items[run.cursor % len(run.items)]
-            run.cursor += 1
+            if run.warming:  # marked, so the measured requests meet no cached prefix from it
+                item = replace(run.items[-1], expect=None)
+            else:
+                item = run.items[run.cursor % len(run.items)]
+                run.cursor += 1
             words = 0
             # A scored item goes verbatim (the same question every time, so pass rates are
             # reproducible); others get the marker that keeps the prompt cache out of prefill.

@@ -5,7 +5,8 @@ For each model, thinking setting and task type, ``thinking_costs`` gives the tok
 (thinking, answer, prompt), the distribution of the thinking share, the seconds per answer, and —
 against the same model and task type with thinking off — the extra seconds and extra output
 tokens per answer. ``llmbox cost`` prices these rows (tokens × price per token); nothing here
-knows a price.
+knows a price. Without a think-off case (a model that cannot stop thinking, e.g. gpt-oss), the
+extras count against its ``low`` level.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class ThinkingCost:
     pass_rate: float | None  # checked answers that passed (None: nothing checked)
     extra_seconds: float | None  # e2e_s minus the same model and type with thinking off
     extra_output_tokens: float | None  # (thinking + answer) minus the same with thinking off
+    baseline: str | None = None  # what the extras count against: "off", else "low"
 
     @property
     def output_tokens(self) -> float:
@@ -82,13 +84,14 @@ def thinking_costs(report: BenchReport) -> list[ThinkingCost]:
                 groups.setdefault((r.model, think, "all"), []).append(s)
     rows = {key: _row(*key, runs) for key, runs in groups.items()}
     out = []
-    for (model, think, task_type), row in rows.items():
-        off = rows.get((model, "off", task_type))
-        if off is not None and think != "off":
+    for (model, _, task_type), row in rows.items():
+        base = rows.get((model, "off", task_type)) or rows.get((model, "low", task_type))
+        if base is not None and base is not row:
             row = replace(
                 row,
-                extra_seconds=row.e2e_s - off.e2e_s,
-                extra_output_tokens=row.output_tokens - off.output_tokens,
+                extra_seconds=row.e2e_s - base.e2e_s,
+                extra_output_tokens=row.output_tokens - base.output_tokens,
+                baseline=base.think,
             )
         out.append(row)
     return out
@@ -105,7 +108,7 @@ def thinking_lines(report: BenchReport) -> list[str]:
         if r.extra_seconds is not None:
             extra = (
                 f"; {r.extra_seconds:+.2f} s and {r.extra_output_tokens or 0:+,.0f} tokens "
-                "per answer vs off"
+                f"per answer vs {r.baseline}"
             )
         lines.append(
             f"{r.model} think={r.think} {r.task_type}: {r.thinking_tokens:,.0f} thinking + "
