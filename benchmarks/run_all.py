@@ -16,7 +16,7 @@ from _common import ROOT, log, run_script
 from llmbox import __version__
 from llmbox.machine import describe
 
-MODULES = ("startup", "stream", "concurrency", "accuracy", "memory")
+MODULES = ("startup", "stream", "concurrency", "accuracy", "memory", "store", "report", "fleet")
 DOC = ROOT / "docs" / "performance.md"
 
 

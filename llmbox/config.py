@@ -6,6 +6,7 @@ Precedence is explicit and the same for every setting: command-line flag > envir
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,9 +17,7 @@ from llmbox.errors import UsageError
 
 DEFAULT_PORT = 11434
 DEFAULT_HOST = f"http://127.0.0.1:{DEFAULT_PORT}"
-#: Seconds to wait for a TCP connection; reads have no limit by default, because the first byte of
-#: a generation only arrives once the model is loaded, which can take minutes.
-CONNECT_TIMEOUT_S = 5.0
+#: ``Settings.timeout`` when ``--timeout`` is not given: the limits in ``llmbox.defaults`` apply.
 DEFAULT_READ_TIMEOUT_S: float | None = None
 
 CONFIG_ENV = "LLMBOX_CONFIG"
@@ -41,6 +40,9 @@ def user_config_path() -> Path:
     return Path(base) / "llmbox" / "config.yaml"
 
 
+_HOST_HINT = "e.g. 127.0.0.1:11434, gpu-box:11434 or https://example.com/ollama"
+
+
 def parse_host(value: str | None) -> str:
     """Turn an ``OLLAMA_HOST``-style value into a base URL a client can connect to.
 
@@ -60,6 +62,11 @@ def parse_host(value: str | None) -> str:
     raw = (value or "").strip().strip("\"'").strip()
     if not raw:
         return DEFAULT_HOST
+    if not raw.isprintable() or any(c.isspace() or c in "\"'" for c in raw):
+        raise UsageError(
+            f"invalid host {value!r}: it contains spaces, quotes or control characters",
+            hint=_HOST_HINT,
+        )
     scheme, sep, rest = raw.partition("://")
     port = DEFAULT_PORT
     if not sep:
@@ -80,14 +87,32 @@ def parse_host(value: str | None) -> str:
             rest = f"[{ip_address(rest.split('/')[0])}]" + rest[len(rest.split("/")[0]) :]
         except ValueError:
             pass
-    parts = urlsplit(f"{scheme}://{rest}")
     try:
-        port = parts.port or port
-    except ValueError:
+        parts = urlsplit(f"{scheme}://{rest}")
+        port = parts.port if parts.port is not None else port
+    except ValueError as err:
+        what = "port" if "port" in str(err).lower() else "address"
+        hint = "a port is a number from 1 to 65535" if what == "port" else _HOST_HINT
+        raise UsageError(f"invalid {what} in host {value!r}", hint=hint) from None
+    if not 0 < port < 65536:
         raise UsageError(
             f"invalid port in host {value!r}", hint="a port is a number from 1 to 65535"
-        ) from None
+        )
     host = parts.hostname or "127.0.0.1"
+    if not all(c.isalnum() or c in "-._:[]" for c in host):
+        raise UsageError(f"invalid host name {host!r} in {value!r}", hint=_HOST_HINT)
+    if not host.isascii():  # an internationalized name: as strict as httpx will be
+        import idna  # an httpx dependency, only paid for such names
+
+        try:
+            idna.encode(host.lower())
+        except (idna.IDNAError, ValueError):
+            raise UsageError(f"invalid host name {host!r} in {value!r}", hint=_HOST_HINT) from None
+    if host.count(".") == 3 and host.replace(".", "").isdigit():
+        try:
+            ip_address(host)
+        except ValueError:
+            raise UsageError(f"invalid IP address {host!r} in {value!r}", hint=_HOST_HINT) from None
     host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
     try:
         if isinstance(ip_address(host), IPv6Address):
@@ -100,7 +125,11 @@ def parse_host(value: str | None) -> str:
 
 @dataclass(frozen=True)
 class Settings:
-    """What a server command needs to reach its server."""
+    """What a server command needs to reach its server.
+
+    ``timeout`` is the user's ``--timeout``: None when not given (the defaults above apply), 0 for
+    no limit at all.
+    """
 
     host: str = DEFAULT_HOST
     timeout: float | None = DEFAULT_READ_TIMEOUT_S
@@ -115,9 +144,11 @@ def _parse_timeout(value: Any, source: str) -> float | None:
         raise UsageError(
             f"invalid timeout {value!r} from {source}", hint="give seconds, e.g. --timeout 300"
         ) from None
-    if seconds <= 0:
-        return None  # 0 or negative means "no limit", as for OLLAMA_LOAD_TIMEOUT
-    return seconds
+    if math.isnan(seconds):
+        raise UsageError(
+            f"invalid timeout {value!r} from {source}", hint="give seconds, e.g. --timeout 300"
+        )
+    return max(seconds, 0.0)  # 0 or negative means "no limit", as for OLLAMA_LOAD_TIMEOUT
 
 
 def read_user_config(path: Path | None = None) -> dict[str, Any]:

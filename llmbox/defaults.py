@@ -44,3 +44,15 @@ OPEN_LOOP_CONNECTIONS = 64
 #: open-loop rates are tried between the one-at-a-time rate and that throughput.
 SWEEP_CONCURRENCY = 16
 SWEEP_RATES = 6
+
+# -- time limits of every server command (``--timeout`` replaces them; see client.Timeouts) --------
+
+#: Seconds to wait for a TCP connection.
+CONNECT_TIMEOUT_S = 10.0
+#: Seconds to wait for a metadata answer (version, tags, ps, show, delete).
+REQUEST_TIMEOUT_S = 30.0
+#: Generations, loads and pulls have no overall limit (a generation's first byte only comes once
+#: the model is loaded, which can take minutes), only this limit on a silence in their answer.
+STREAM_IDLE_TIMEOUT_S = 600.0
+#: ``llmbox doctor`` fails fast: its connect and metadata limits.
+QUICK_TIMEOUT_S = 3.0

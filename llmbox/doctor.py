@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from llmbox.client import OllamaClient
-from llmbox.errors import LlmboxError, ServerUnreachable
+from llmbox.errors import LlmboxError, NoAnswer, ServerUnreachable, WrongServer
 
 #: Server variables that change speed or memory (see docs/doctor.md).
 PERF_VARS = (
@@ -50,13 +50,17 @@ class DoctorReport:
     loaded: list[LoadedModel] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    #: Why Ollama's API could not be reached (nothing answers, another server, silence), if so.
+    error: ServerUnreachable | None = field(default=None, repr=False, compare=False)
 
     @property
     def healthy(self) -> bool:
         return self.reachable and not self.problems
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "healthy": self.healthy}
+        data = asdict(replace(self, error=None))
+        del data["error"]
+        return {**data, "healthy": self.healthy}
 
 
 def _env_problems(env: Mapping[str, str]) -> list[Problem]:
@@ -81,27 +85,36 @@ def _env_problems(env: Mapping[str, str]) -> list[Problem]:
 
 
 async def diagnose(client: OllamaClient, env: Mapping[str, str]) -> DoctorReport:
-    """Collect the report; never raises for an unreachable server (``reachable`` says so)."""
+    """Collect the report; never raises for a server that is down, hung or not Ollama
+    (``reachable`` is False and ``error`` says why)."""
     visible = {k: env[k] for k in PERF_VARS if env.get(k)}
     report = DoctorReport(host=client.host, reachable=False, env=visible)
     try:
         report.version = await client.version()
-    except ServerUnreachable:
+    except (WrongServer, NoAnswer) as err:
+        report.error = err
+        report.problems.append(Problem(err.message, err.hint or ""))
+        return report
+    except ServerUnreachable as err:
+        report.error = err
+        what = f"nothing answers at {client.host}"
+        if not err.message.startswith("Cannot reach"):  # a cause worth naming (DNS)
+            what = err.message
         report.problems.append(
             Problem(
-                f"nothing answers at {client.host}",
+                what,
                 "start it with `ollama serve`, or point llmbox at it with --host / OLLAMA_HOST",
             )
         )
         return report
     except LlmboxError as err:  # something answers, but not like Ollama
-        report.reachable = True
-        report.problems.append(
-            Problem(
-                f"{client.host} did not answer /api/version like Ollama: {err.message}",
-                "check that --host points at Ollama (not a proxy or another server)",
-            )
+        said = err.message if client.host in err.message else f"{client.host} said: {err.message}"
+        report.error = WrongServer(
+            client.host,
+            message=f"/api/version did not answer like Ollama: {said}",
+            hint="check that --host points at Ollama (not a proxy or another server)",
         )
+        report.problems.append(Problem(report.error.message, report.error.hint or ""))
         return report
     report.reachable = True
     try:

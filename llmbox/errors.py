@@ -7,8 +7,11 @@ try) and an exit code. The CLI prints them in one place (``llmbox.cli``); the co
     ├── UsageError              exit 2  bad input: an option value, a file, a name
     │   └── ConfigError         exit 2  a config/YAML file is malformed (names file, line, field)
     ├── ServerUnreachable       exit 3  nothing answers at the host
+    │   ├── WrongServer         exit 3  something answers, but not the API (an HTML page, …)
+    │   └── NoAnswer            exit 3  the server accepted the connection, then stayed silent
     ├── ModelNotFound           exit 4  the server does not have the model
     ├── GateFailed              exit 5  a benchmark gate or regression check failed
+    ├── StoreError              exit 6  the results store cannot be opened or written
     ├── ServerError             exit 1  the server answered with an error
     │   └── StreamError         exit 1  the error came mid-stream, or the stream broke off
     ├── RunsFailed              exit 1  a benchmark finished, but some of its runs failed
@@ -28,6 +31,7 @@ class ExitCode(IntEnum):
     UNREACHABLE = 3
     MODEL_NOT_FOUND = 4
     GATE_FAILED = 5
+    STORE = 6
     INTERRUPTED = 130
     TERMINATED = 143
 
@@ -57,17 +61,34 @@ class ConfigError(UsageError):
 class ServerUnreachable(LlmboxError):
     exit_code = ExitCode.UNREACHABLE
 
-    def __init__(self, host: str, *, server: str = "Ollama", detail: str | None = None) -> None:
+    def __init__(
+        self,
+        host: str,
+        *,
+        server: str = "Ollama",
+        detail: str | None = None,
+        message: str | None = None,
+        hint: str | None = None,
+    ) -> None:
         what = "is `ollama serve` running? Set OLLAMA_HOST or --host."
         probe = f"{host}/api/version"
         if server != "Ollama":
             what = "is the server running? Check --host."
             probe = f"{host}/v1/models"
         super().__init__(
-            f"Cannot reach {server} at {host} — {what}", hint=f"check with: curl {probe}"
+            message or f"Cannot reach {server} at {host} — {what}",
+            hint=hint or f"check with: curl {probe}",
         )
         self.host = host
         self.detail = detail  # the transport's own words, for --debug
+
+
+class WrongServer(ServerUnreachable):
+    """Something answers at the host, but not with the API: a web page, foreign JSON, a 404."""
+
+
+class NoAnswer(ServerUnreachable):
+    """The server accepted the connection but sent no answer within the time limit."""
 
 
 class ModelNotFound(LlmboxError):
@@ -83,6 +104,12 @@ class ModelNotFound(LlmboxError):
 
 class GateFailed(LlmboxError):
     exit_code = ExitCode.GATE_FAILED
+
+
+class StoreError(LlmboxError):
+    """The results store (``--db`` / ``LLMBOX_DB``) is unreachable, locked, corrupt or too new."""
+
+    exit_code = ExitCode.STORE
 
 
 class ServerError(LlmboxError):

@@ -77,4 +77,7 @@ def describe() -> dict[str, Any]:
         info["chip"] = chip  # "Apple M2" on Apple silicon
     if gpus := nvidia_gpus():
         info["gpus"] = gpus
+    if name := os.environ.get("LLMBOX_MACHINE", "").strip():
+        # CI runners get random hostnames: a stable name keeps their runs in one history series
+        info["name"] = name
     return info

@@ -190,6 +190,17 @@ class GateResult(_Model):
     message: str
 
 
+class Power(_Model):
+    """Energy measured during a case's measured runs (``bench --power``)."""
+
+    source: str  # rapl | nvml | powermetrics
+    scope: str  # what the meter covers, e.g. "package+dram", "GPU 0"
+    watts: float  # average over the interval
+    joules: float
+    seconds: float
+    samples: int
+
+
 class CaseResult(_Model):
     model: str
     model_info: ModelInfo
@@ -201,6 +212,13 @@ class CaseResult(_Model):
     initial_load_s: float | None = None
     failed_runs: int = 0
     image_tokens: int | None = None  # prompt tokens the images took (median), with --image
+    power: Power | None = None  # with --power, where a meter works
+
+    @property
+    def joules_per_token(self) -> float | None:
+        """Measured energy per generated token (thinking included); None without a meter."""
+        tokens = sum(r.eval_count for r in self.runs if r.ok)
+        return self.power.joules / tokens if self.power is not None and tokens else None
 
     @property
     def failed(self) -> int:
@@ -239,6 +257,7 @@ class Options(BaseModel):
     cooldown_s: float = 0.0
     nonce: str | None = None  # makes this invocation's prompts unseen by any server cache
     slo: dict[str, float] = Field(default_factory=dict)  # --slo: metric -> limit (s)
+    power: str = "none"  # --power: the meter asked for (auto | nvml | rapl | powermetrics | none)
 
 
 class BenchReport(_Model):

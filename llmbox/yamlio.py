@@ -13,14 +13,16 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar, Union, get_args, get_origin
-
-from pydantic import BaseModel, ValidationError
+from typing import TYPE_CHECKING, Any, TypeVar, Union, get_args, get_origin
 
 from llmbox.errors import ConfigError
 
-M = TypeVar("M", bound=BaseModel)
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+M = TypeVar("M", bound="BaseModel")
 
 #: Where the formats of llmbox's YAML files are documented (the default hint of a bad file).
 FORMATS_DOC = "docs/config.md"
@@ -95,13 +97,7 @@ def read_yaml(path: Path, *, cache: bool = False) -> tuple[Any, str]:
     except (OSError, ValueError):
         pass
     data = parse_yaml(text, str(path))
-    try:
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cached.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(data), encoding="utf-8")
-        tmp.replace(cached)
-    except (OSError, TypeError, ValueError, RecursionError):
-        pass
+    _write_cache(cached, data)
     return data, text
 
 
@@ -144,6 +140,8 @@ def located_error(
 
 
 def _as_model(tp: Any) -> type[BaseModel] | None:
+    from pydantic import BaseModel
+
     if isinstance(tp, type) and issubclass(tp, BaseModel):
         return tp
     if get_origin(tp) is Union or type(tp).__name__ == "UnionType":
@@ -228,7 +226,12 @@ def load_yaml_model(
     names the file, the line and the key, with ``doc`` (the format's page) as the hint."""
     if text is None:
         text = read_text(path)
-    data = parse_yaml(text, str(path))
+    return _validate(path, text, parse_yaml(text, str(path)), model, doc)
+
+
+def _validate(path: Path, text: str, data: Any, model: type[M], doc: str) -> M:
+    from pydantic import ValidationError
+
     hint = f"the format is described in {doc}"
     if data is None and any(f.is_required() for f in model.model_fields.values()):
         keys = ", ".join(keys_of(model))
@@ -242,3 +245,38 @@ def load_yaml_model(
         raise ConfigError(_one_line(f"{where}: {_describe(error, model)}"), hint=hint) from None
     except RecursionError:
         raise ConfigError(f"{path}: nested too deeply", hint=hint) from None
+
+
+def read_validated(
+    path: Path, schema: Callable[[], type[BaseModel]], *, version: str, doc: str
+) -> tuple[dict[str, Any], str]:
+    """``(data, text)``: the YAML file at ``path`` validated against the pydantic model that
+    ``schema()`` returns (errors as :func:`load_yaml_model` gives them), as plain JSON data with
+    every default filled in. The validated data is cached like :func:`read_yaml`'s, keyed by the
+    text and ``version``: a known file costs neither the YAML parser nor pydantic's import."""
+    import json
+
+    text = read_text(path)
+    cached = _cache_file(path, f"{version}\0{text}")
+    try:
+        data = json.loads(cached.read_text(encoding="utf-8"))
+        if isinstance(data, dict):
+            return data, text
+    except (OSError, ValueError, RecursionError):
+        pass
+    model = _validate(path, text, parse_yaml(text, str(path)), schema(), doc)
+    data = model.model_dump(mode="json", by_alias=True)
+    _write_cache(cached, data)
+    return data, text
+
+
+def _write_cache(cached: Path, data: Any) -> None:
+    import json
+
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cached.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(data), encoding="utf-8")
+        tmp.replace(cached)
+    except (OSError, TypeError, ValueError, RecursionError):
+        pass

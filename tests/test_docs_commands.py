@@ -9,7 +9,8 @@ How a doc is read:
   first of ``a|b|c`` alternatives);
 - the lines of one file run in order, in one scratch directory (``configs/`` is there, so are the
   files a reader is assumed to have: ``photo.jpg``, benchmark results ``before.json``,
-  ``after.json``, ``main.json``, ``branch.json`` from the fake, and ``bench.json`` measured on a
+  ``after.json``, ``main.json``, ``branch.json``, ``a.json``, ``b.json``, ``run.json`` and
+  ``runs/`` from the fake, and ``bench.json`` measured on a
   real M2), against one fake server that holds every model the docs name.
 
 A command passes when it exits with an expected code (0; 0 or 5 when it sets a CI gate) and
@@ -41,10 +42,13 @@ DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 FENCE = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```", re.S | re.M)
 MARK = re.compile(r"<!--\s*docs-test:\s*(skip|exit)\s*(.*?)\s*-->")
 LANGS = {"", "bash", "sh", "shell", "console", "yaml", "yml"}
-GATES = ("--fail-under", "--fail-over", "--max-regression")
+GATES = ("--fail-under", "--fail-over", "--max-regression", "--baseline")
 
 #: Command as written in a doc -> the exit codes it may end with, or the reason it cannot run.
-EXPECT: dict[str, set[int] | str] = {}
+EXPECT: dict[str, set[int] | str] = {
+    "llmbox fleet status --inventory fleet.yaml": "needs an inventory of real hosts "
+    "(docs/fleet.md's commands run against fake stations in tests/fleet/test_docs.py)",
+}
 
 #: Models the docs name: installed on the fake, and in its registry for `pull`/`sync`.
 DOC_MODELS = ["llama3.2:3b", "llama3.2:1b", "llama3.1:8b", "llama3.2:latest", "qwen2.5:0.5b"]
@@ -155,8 +159,11 @@ def _scratch(tmp: Path, fake: FakeOllama, runner: CliRunner) -> None:
         env={"OLLAMA_HOST": fake.url},
     )  # fmt: skip
     assert made.exit_code == 0, f"could not make the sample result: {made.output}"
-    for name in ("before.json", "after.json", "main.json", "branch.json"):
+    for name in ("before.json", "after.json", "main.json", "branch.json", "a.json", "b.json",
+                 "run.json"):  # fmt: skip
         shutil.copyfile(tmp / "bench.json", tmp / name)
+    (tmp / "runs").mkdir()
+    shutil.copyfile(tmp / "bench.json", tmp / "runs" / "nightly.json")
     # hw-estimate calibrates on a real machine's numbers: a run measured on an M2
     shutil.copyfile(ROOT / "tests" / "hw" / "data" / "bench_m2.json", tmp / "bench.json")
 

@@ -156,16 +156,7 @@ def test_random_documents_around_the_real_keys(name: str, data: Any) -> None:
     _check(name, _dump(data))
 
 
-#: The hardware catalogs are checked by hand-written code (llmbox/hw/chips.py, models.py) that
-#: lets a wrong type through as AttributeError/TypeError (e.g. ``quant: null``, ``id: [a]``,
-#: ``families: []``). Strict: the marker must go when the catalogs are validated properly.
-HW_GAPS = pytest.mark.xfail(
-    strict=True, raises=(AttributeError, TypeError), reason="hw catalog parsers: wrong types leak"
-)
-MUTATED = [pytest.param(n, marks=HW_GAPS if n in ("chips", "models") else ()) for n in LOADERS]
-
-
-@pytest.mark.parametrize("name", MUTATED)
+@pytest.mark.parametrize("name", list(LOADERS))
 @FUZZ
 @given(choice=st.data())
 def test_the_shipped_file_with_one_thing_changed(name: str, choice: st.DataObject) -> None:

@@ -62,6 +62,7 @@ class BenchOptions:
     turns: int | None = None  # multi-turn chats
     slo: str | None = None
     sweep: bool = False
+    power: str | None = None  # auto | nvml | rapl | powermetrics | none
     backend: str | None = None
     ignore_eos: bool | None = None
     threads: int | None = None
@@ -284,6 +285,7 @@ def build_plan(opts: BenchOptions) -> Plan:
         cooldown_s=config.cooldown_s,
         nonce=nonce,
         slo=slo,
+        power=_power_kind(opts.power),
     )
 
     def build_backend() -> Backend:
@@ -304,6 +306,16 @@ def build_plan(opts: BenchOptions) -> Plan:
         )
 
     return Plan(grid, config, record, backend, max_conc, build_backend, sweep)
+
+
+def _power_kind(kind: str | None) -> str:
+    from llmbox.power import KINDS
+
+    if kind is None:
+        return "none"
+    if kind not in KINDS:
+        raise UsageError(f"--power {kind!r}: unknown meter", hint="one of " + ", ".join(KINDS))
+    return kind
 
 
 def _in_flight(case: Case) -> int:

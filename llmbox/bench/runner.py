@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from time import perf_counter_ns
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from llmbox import defaults
 from llmbox.backends.base import Backend, GenRequest
@@ -33,7 +33,18 @@ from llmbox.bench.prompts import PROBE_WORDS, PromptBuilder
 from llmbox.bench.scoring import score
 from llmbox.bench.warnings import check
 from llmbox.errors import LlmboxError, ServerError, ServerUnreachable, StreamError, UsageError
-from llmbox.results import BatchStats, BenchReport, Case, CaseResult, ModelInfo, RunSample
+from llmbox.results import (
+    BatchStats,
+    BenchReport,
+    Case,
+    CaseResult,
+    ModelInfo,
+    Power,
+    RunSample,
+)
+
+if TYPE_CHECKING:
+    from llmbox.power import Meter
 
 UNLOAD_WAIT_S = 10.0
 
@@ -149,10 +160,12 @@ class Runner:
         backend: Backend,
         config: RunnerConfig,
         on_event: Callable[[Event], None] = lambda _e: None,
+        meter: Meter | None = None,
     ) -> None:
         self.backend = backend
         self.config = config
         self.emit = on_event
+        self.meter = meter  # energy per case's measured runs (bench --power)
         self._images: dict[tuple[str, ...], tuple[str, ...]] = {}
         self._datasets: dict[str, list[Item]] = {}
         self._states: dict[str, _ModelState] = {}
@@ -273,6 +286,17 @@ class Runner:
             run.result.model_info = _merge(state.info, mem)
 
     async def _measure_all(self, run: _CaseRun, state: _ModelState) -> None:
+        if self.meter is None:
+            await self._measure_load(run, state)
+            return
+        from llmbox.power import PowerSampler
+
+        async with PowerSampler(self.meter) as sampler:
+            await self._measure_load(run, state)
+        if sampler.reading is not None:
+            run.result.power = Power.model_validate(sampler.reading.to_dict())
+
+    async def _measure_load(self, run: _CaseRun, state: _ModelState) -> None:
         case = run.case
         if case.turns > 1:
             await self._conversations(run, state)

@@ -12,11 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 from llmbox import defaults
 from llmbox.backends.base import Backend
 from llmbox.bench.plan import Plan
-from llmbox.bench.runner import CaseFinished, Event, Runner, now_utc
+from llmbox.bench.runner import CaseFinished, Event, Note, Runner, now_utc
 from llmbox.errors import (
     GateFailed,
     Interrupted,
@@ -28,6 +29,43 @@ from llmbox.errors import (
     UsageError,
 )
 from llmbox.results import BenchReport, ModelInfo, Options
+
+if TYPE_CHECKING:
+    from llmbox.power import Meter
+
+
+@dataclass(frozen=True)
+class Saved:
+    """Where a run was kept: its ``id`` in the history and the history's name."""
+
+    id: int
+    where: str
+
+
+class History(Protocol):
+    """Where runs are remembered (the results store implements it: llmbox.store.bench)."""
+
+    def check(self) -> None:
+        """Raise now if saving would fail later (before the first request)."""
+
+    def baseline(self, spec: str, plan: Plan) -> BenchReport:
+        """The report ``--baseline SPEC`` names."""
+
+    def save(self, report: BenchReport) -> Saved | None:
+        """Keep the report; None when saving is off. Raises LlmboxError."""
+
+
+class FilesOnly:
+    """No history: baselines are saved files, nothing is saved."""
+
+    def check(self) -> None:
+        return None
+
+    def baseline(self, spec: str, plan: Plan) -> BenchReport:
+        return BenchReport.load(Path(spec))
+
+    def save(self, report: BenchReport) -> Saved | None:
+        return None
 
 
 @dataclass(frozen=True)
@@ -42,6 +80,8 @@ class GateOptions:
 class Outcome:
     report: BenchReport
     error: LlmboxError | None = None  # raise it after printing the report
+    saved: Saved | None = None  # where the history keeps it (unless --no-save)
+    store_error: LlmboxError | None = None  # saving failed; the results are printed regardless
 
 
 # -- preflight -----------------------------------------------------------------------------------
@@ -105,11 +145,6 @@ async def preflight(plan: Plan, backend: Backend) -> dict[str, ModelInfo]:
 # -- run -----------------------------------------------------------------------------------------
 
 
-def load_baseline(spec: str) -> BenchReport:
-    """``--baseline FILE``: a saved report."""
-    return BenchReport.load(Path(spec))
-
-
 async def new_report(backend: Backend, options: Options) -> BenchReport:
     """An empty report with its provenance; raises ServerUnreachable before anything runs."""
     from llmbox import __version__
@@ -133,7 +168,7 @@ def run_bench(
     on_event: Callable[[Event], None] = lambda _e: None,
     checkpoint: Callable[[BenchReport], None] = lambda _r: None,
     backend: Backend | None = None,
-    baseline_loader: Callable[[str], BenchReport] = load_baseline,
+    history: History | None = None,
 ) -> Outcome:
     """Run the plan. ``checkpoint(report)`` is called once the report exists (so an unwritable
     output fails before the first request), after each finished case, on interruption and at the
@@ -148,7 +183,9 @@ def run_bench(
     )
     if max_regression is not None and gates.baseline is None:
         raise UsageError("--max-regression needs --baseline")
-    baseline = baseline_loader(gates.baseline) if gates.baseline else None
+    history = history or FilesOnly()
+    history.check()
+    baseline = history.baseline(gates.baseline, plan) if gates.baseline else None
     if baseline is not None and max_regression is None:
         max_regression = defaults.MAX_REGRESSION_PCT / 100
     holder: list[BenchReport] = []
@@ -160,13 +197,20 @@ def run_bench(
 
     async def go() -> BenchReport:
         engine = backend or plan.build_backend()
+        meter: Meter | None = None
         try:
             check_capabilities(plan, engine)
+            if plan.options.power != "none":
+                from llmbox.power import open_meter
+
+                meter = open_meter(plan.options.power)  # a named meter that can't work: exit 2
+                if meter is None:
+                    on_event(Note("--power auto: no power meter works here; energy not measured"))
             report = await new_report(engine, plan.options)
             infos = await preflight(plan, engine)
             checkpoint(report)
             holder.append(report)
-            runner = Runner(engine, plan.config, on_runner_event)
+            runner = Runner(engine, plan.config, on_runner_event, meter=meter)
             await runner.run(plan.grid, report, infos)
             if plan.sweep is not None:  # phase two: rates between what phase one measured
                 from llmbox.bench.sweep import sweep_rates
@@ -179,6 +223,8 @@ def run_bench(
                 checkpoint(holder[0])
             raise
         finally:
+            if meter is not None:
+                meter.close()
             await engine.aclose()
 
     try:
@@ -186,17 +232,28 @@ def run_bench(
     except KeyboardInterrupt:
         if not holder:
             raise Interrupted("interrupted before the first request") from None
-        return Outcome(holder[0], Interrupted("interrupted"))
+        return _stored(Outcome(holder[0], Interrupted("interrupted")), history)
     except (Terminated, ServerUnreachable) as err:
         if not holder:
             raise
-        return Outcome(holder[0], err)
+        return _stored(Outcome(holder[0], err), history)
     results = gate_mod.evaluate(
         report, fail_under=under, fail_over=over, baseline=baseline, max_regression=max_regression
     )
     report.gates = results
     checkpoint(report)
-    return Outcome(report, _verdict(report))
+    return _stored(Outcome(report, _verdict(report)), history)
+
+
+def _stored(outcome: Outcome, history: History) -> Outcome:
+    """Save what finished (an interrupted run too: its cases are real measurements). A history
+    that fails keeps its error apart: the results are printed and written regardless."""
+    if outcome.report.results:
+        try:
+            outcome.saved = history.save(outcome.report)
+        except LlmboxError as err:
+            outcome.store_error = err
+    return outcome
 
 
 def _verdict(report: BenchReport) -> LlmboxError | None:

@@ -76,10 +76,30 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "sync",
         "Make the server hold the models FILE lists: pull the missing, preload, optionally prune.",
     ),
+    "cost": (
+        "llmbox.cli.cost",
+        "cost",
+        "Energy and money per token, local vs a hosted API: break-even and payback.",
+    ),
+    "history": (
+        "llmbox.cli.history",
+        "history",
+        "Browse saved benchmark runs: list with filters, show, rm, import, export, regressions.",
+    ),
     "doctor": (
         "llmbox.cli.doctor",
         "doctor",
         "Check the server: reachable, version, models installed and loaded (CPU/GPU), OLLAMA_*.",
+    ),
+    "report": (
+        "llmbox.cli.report",
+        "report",
+        "Charts of benchmark results: one offline HTML page, PNG/SVG images, or Markdown.",
+    ),
+    "fleet": (
+        "llmbox.cli.fleet",
+        "app",
+        "Operate and benchmark many Ollama hosts as one: status, sync and bench over an inventory.",
     ),
 }
 

@@ -6,8 +6,11 @@ Imported by ``llmbox.cli`` for everything except ``llmbox --version``.
 from __future__ import annotations
 
 import os
+import re
 import sys
-from typing import Annotated, Any
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, get_args, get_origin
 
 import typer
 from typer.core import TyperArgument, TyperCommand, TyperGroup
@@ -17,28 +20,88 @@ from llmbox.cli import COMMANDS
 from llmbox.cli._common import QuietOpt
 from llmbox.errors import ExitCode, LlmboxError
 
+_INT = re.compile(r"[+-]?[0-9]+")
+_FLOAT = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+_SKIP = object()
 
-def _absent_values_skip_typer_coercion() -> None:
-    """Typer (≥ 0.2x) builds a pydantic TypeAdapter for a parameter before it looks at the
-    value, even when the value is absent (None) and the result is always None (or ``()``). For
-    ``llmbox CMD --help`` that happens for the root's own ``--help`` and costs pydantic's whole
-    import (2× a bare Typer app's start-up). Absent values skip coercion here, with the same
-    result; given values are converted by Typer as before. A test guards the start-up."""
+
+def _plain(kind: Any, info: Any, value: Any, ctx: Any) -> Any:
+    """``value`` converted to the plain type ``kind`` exactly as Typer's pydantic adapter would
+    convert it, or ``_SKIP`` where that is not certain (Typer then converts it, errors included)."""
+    if info.parser is not None:
+        return _SKIP
+    if isinstance(kind, type) and issubclass(kind, Enum):
+        from typer._param_types import coerce_cli_choice
+
+        try:
+            return coerce_cli_choice(
+                value, choices=list(kind), case_sensitive=info.case_sensitive, ctx=ctx
+            )
+        except ValueError:
+            return _SKIP
+    if kind is str:
+        return value if isinstance(value, str) else _SKIP
+    if kind in (int, float) and (info.min is not None or info.max is not None):
+        return _SKIP
+    if kind is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        return int(value) if isinstance(value, str) and _INT.fullmatch(value) else _SKIP
+    if kind is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        return float(value) if isinstance(value, str) and _FLOAT.fullmatch(value) else _SKIP
+    if kind is bool:
+        return value if isinstance(value, bool) else _SKIP
+    if kind is Path and isinstance(value, str) and value and "\0" not in value:
+        if info.path_type is not None or info.allow_dash:
+            return _SKIP
+        from typer._param_types import coerce_cli_path
+
+        checked = coerce_cli_path(value, info, path_type=None)  # exists/readable/... as Typer
+        return Path(checked) if isinstance(checked, str) else _SKIP
+    return _SKIP
+
+
+def _plain_values_skip_typer_coercion() -> None:
+    """Typer (≥ 0.2x) converts every option through a pydantic TypeAdapter it builds on first
+    use, which costs pydantic's whole import (2x a bare Typer app's start-up) even for ``None``
+    or ``--chip m4pro``. Absent values and plain ones (str, int, float, bool, Enum, Path, and
+    lists of them, without a parser or bounds) are converted here to exactly what Typer would
+    give; anything else — and any value this does not convert with certainty, so every error
+    message stays Typer's — goes through Typer as before. Tests compare both paths and guard
+    the start-up."""
     param_class = getattr(typer.core, "_TyperParameter", None)
     convert = getattr(param_class, "process_value", None)
     if param_class is None or convert is None or not hasattr(param_class, "get_runtime_param"):
         return  # a Typer without adapters: nothing to skip
 
+    def fast(self: Any, ctx: Any, value: Any) -> Any:
+        desc = getattr(self, "type_descriptor", None)
+        if desc is None or desc.file_annotation is not None:
+            return _SKIP
+        multi = self.multiple or self.nargs == -1
+        if value is None:
+            return () if multi else None
+        kind = desc.annotation
+        if get_origin(kind) is list and multi and isinstance(value, (list, tuple)):
+            (item,) = get_args(kind) or (None,)
+            out = [_plain(item, desc.parameter_info, v, ctx) for v in value]
+            return _SKIP if any(v is _SKIP for v in out) else out
+        if multi or self.nargs != 1:
+            return _SKIP
+        return _plain(kind, desc.parameter_info, value, ctx)
+
     def process_value(self: Any, ctx: Any, value: Any) -> Any:
-        if value is not None or self.required:
+        converted = fast(self, ctx, value)
+        if converted is _SKIP or (self.required and self.value_is_missing(converted)):
             return convert(self, ctx, value)
-        value = () if (self.multiple or self.nargs == -1) else None
-        return self.callback(ctx, self, value) if self.callback is not None else value
+        return self.callback(ctx, self, converted) if self.callback is not None else converted
 
     param_class.process_value = process_value
 
 
-_absent_values_skip_typer_coercion()
+_plain_values_skip_typer_coercion()
 
 
 def load_command(name: str) -> Any:

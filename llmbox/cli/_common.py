@@ -8,6 +8,8 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from llmbox import defaults
+
 T = TypeVar("T")
 
 
@@ -29,8 +31,10 @@ TimeoutOpt = Annotated[
     float | None,
     typer.Option(
         "--timeout",
-        help="Seconds to wait for the server to answer (0 = no limit). Default: no limit, "
-        "since a model load can take minutes. Env: LLMBOX_TIMEOUT.",
+        help="Seconds to wait for the server (0 = no limit). Default: "
+        f"{defaults.CONNECT_TIMEOUT_S:g} s to connect, {defaults.REQUEST_TIMEOUT_S:g} s for an "
+        "answer; generations, loads and pulls may take as long as they need, but fail after "
+        f"{defaults.STREAM_IDLE_TIMEOUT_S:g} s without a byte. Env: LLMBOX_TIMEOUT.",
         show_default=False,
     ),
 ]

@@ -51,6 +51,7 @@ _GATES = "CI gates"
 _OUT = "Output"
 _BACKEND = "Backend"
 _LOAD = "Load (closed and open loop)"
+_STORE = "Results store"
 
 FormatOpt = Annotated[
     ReportFormat | None,
@@ -276,6 +277,13 @@ def bench(
             rich_help_panel=_LOAD,
         ),
     ] = None,
+    power: Annotated[
+        str | None,
+        typer.Option(
+            help="Measure energy during each case: auto, nvml (NVIDIA), rapl (Linux CPUs), "
+            "powermetrics (macOS, root) or none (default).",
+        ),
+    ] = None,
     backend: Annotated[
         BackendChoice | None,
         typer.Option(
@@ -341,11 +349,33 @@ def bench(
     baseline: Annotated[
         str | None,
         typer.Option(
-            help="An earlier JSON result to compare with; gates on --max-regression.",
+            help="Compare with an earlier run: a saved JSON file, or from the store last, best, "
+            "a run ID or tag:KEY=VALUE; gates on --max-regression.",
             rich_help_panel=_GATES,
         ),
     ] = None,
     max_regression: MaxRegressionOpt = None,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            help="The results store every run is saved in: sqlite:///PATH or postgresql://… "
+            "(default: $LLMBOX_DB, else history.db in your data directory).",
+            rich_help_panel=_STORE,
+        ),
+    ] = None,
+    no_save: Annotated[
+        bool,
+        typer.Option(
+            "--no-save", help="Do not save this run in the store.", rich_help_panel=_STORE
+        ),
+    ] = False,
+    tag: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Label the saved run KEY=VALUE, e.g. git=abc123 (repeatable).",
+            rich_help_panel=_STORE,
+        ),
+    ] = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Benchmark models: prefill/decode tokens/s, TTFT, end-to-end and load time, as mean ± sd.
@@ -356,6 +386,7 @@ def bench(
     from llmbox.bench.plan import BenchOptions, build_plan
     from llmbox.bench.session import GateOptions
     from llmbox.cli._bench_run import run_and_print
+    from llmbox.store.bench import StoreHistory
 
     plan = build_plan(
         BenchOptions(
@@ -387,6 +418,7 @@ def bench(
             turns=turns,
             slo=slo,
             sweep=sweep,
+            power=power,
             backend=backend.value if backend else None,
             ignore_eos=ignore_eos,
             threads=threads,
@@ -403,9 +435,9 @@ def bench(
         baseline=baseline,
         max_regression=max_regression,
     )
-    run_and_print(
-        plan, gates, fmt=format.value if format else None, outputs=output or [], quiet=quiet
-    )
+    history = StoreHistory(db, save=not no_save, tags=tag or ())
+    fmt = format.value if format else None
+    run_and_print(plan, gates, history, fmt=fmt, outputs=output or [], quiet=quiet)
 
 
 @app.command("compare")

@@ -13,11 +13,14 @@ def doctor(
 ) -> None:
     """Check the server: reachable, version, models installed and loaded (CPU/GPU), OLLAMA_*.
 
-    Exit codes: 0 healthy, 1 problems found, 2 usage error, 3 server unreachable.
+    Fails fast (a few seconds) unless --timeout is given.
+
+    Exit codes: 0 healthy, 1 problems found, 2 usage error, 3 server unreachable, silent or not
+    Ollama.
     """
     import os
 
-    from llmbox.client import OllamaClient
+    from llmbox.client import OllamaClient, Timeouts
     from llmbox.config import resolve_settings
     from llmbox.doctor import DoctorReport, diagnose
     from llmbox.errors import ExitCode, ServerUnreachable
@@ -27,7 +30,8 @@ def doctor(
     settings = resolve_settings(host=host, timeout=timeout)
 
     async def _diagnose() -> DoctorReport:
-        async with OllamaClient(host=settings.host, timeout=settings.timeout) as client:
+        limits = Timeouts.resolve(settings.timeout, quick=True)
+        async with OllamaClient(host=settings.host, timeouts=limits) as client:
             return await diagnose(client, os.environ)
 
     report = run(_diagnose())
@@ -37,6 +41,6 @@ def doctor(
     else:
         out.data(render_doctor(report))
     if not report.reachable:
-        raise ServerUnreachable(report.host)
+        raise report.error or ServerUnreachable(report.host)
     if report.problems:
         raise typer.Exit(int(ExitCode.FAILURE))

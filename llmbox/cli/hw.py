@@ -14,6 +14,8 @@ import typer
 from llmbox.cli._common import DataFormat, FormatOpt, HostOpt, QuietOpt, TimeoutOpt, run
 
 if TYPE_CHECKING:
+    from llmbox.hw.chips import Catalog, Chip
+    from llmbox.hw.estimate import Workload
     from llmbox.hw.models import ModelCatalog, ModelSpec
     from llmbox.report.output import Output
 
@@ -166,9 +168,15 @@ def hw_estimate(
         typer.Option("--kv-cache", help="KV cache type (OLLAMA_KV_CACHE_TYPE): f16, q8_0, q4_0."),
     ] = "f16",
     flash_attention: Annotated[
-        bool,
-        typer.Option("--flash-attention", help="Flash attention on (OLLAMA_FLASH_ATTENTION=1)."),
-    ] = False,
+        bool | None,
+        typer.Option(
+            "--flash-attention/--no-flash-attention",
+            help="Flash attention forced on or off (OLLAMA_FLASH_ATTENTION=1/0, llama-bench -fa). "
+            "Default: the runner's (Ollama: on, except for models its own engine runs without "
+            "it, such as llama3.2-vision; llama-bench: off).",
+            show_default=False,
+        ),
+    ] = None,
     parallel: Annotated[
         int,
         typer.Option(
@@ -214,6 +222,16 @@ def hw_estimate(
         typer.Option(
             "--from-chip",
             help="With --from-bench: the chip the file was measured on, when it does not say.",
+            show_default=False,
+        ),
+    ] = None,
+    target: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--target",
+            help="Reverse question, e.g. decode_tps=20 (also prefill_tps, ttft_s, e2e_s; "
+            "repeat for several): with --chip, the catalog models x quantizations that fit "
+            "and meet it; with --model, the chips that would, cheapest first.",
             show_default=False,
         ),
     ] = None,
@@ -272,7 +290,7 @@ def hw_estimate(
             )
         _from_bench(from_bench, names[0], from_chip, model, runner_opt, memory, format, out)
         return
-    if not names:
+    if not names and not target:
         raise UsageError(
             "which chip?", hint="give --chip m4pro (or --chip this); `llmbox chips` lists them"
         )
@@ -293,9 +311,16 @@ def hw_estimate(
         ram_gb=ram,
     )
     workload.validate()
+    catalog = apply_saved(catalog, runner)
+    if target:
+        asked = [catalog.resolve(n) for n in names]
+        spec = None
+        if model or gguf or params:
+            spec = _model_spec(models, model, gguf, params, quant, from_server, host, timeout)
+        _targets(target, asked, spec, catalog, models, workload, format, out)
+        return
     chips = [catalog.resolve(n) for n in names]
     spec = _model_spec(models, model, gguf, params, quant, from_server, host, timeout)
-    catalog = apply_saved(catalog, runner)
     results = [estimate(c, catalog, spec, workload) for c in chips]
     if format is DataFormat.json:
         out.json(results[0].to_dict() if len(results) == 1 else [r.to_dict() for r in results])
@@ -303,6 +328,41 @@ def hw_estimate(
     from llmbox.report.hw import render_compare, render_estimate
 
     out.data(render_estimate(results[0]) if len(results) == 1 else render_compare(results))
+
+
+def _targets(
+    texts: list[str],
+    chips: list[Chip],
+    spec: ModelSpec | None,
+    catalog: Catalog,
+    models: ModelCatalog,
+    workload: Workload,
+    format: DataFormat,
+    out: Output,
+) -> None:
+    from llmbox.errors import UsageError
+    from llmbox.hw import target as tgt
+
+    targets = [tgt.parse_target(t) for t in texts]
+    if (spec is None) == (not chips) or len(chips) > 1:
+        raise UsageError(
+            "--target asks one question: give one --chip (which models?) or a --model (which "
+            "chips?), not both",
+            hint="e.g. --chip m4pro --target decode_tps=20, or --model llama3.1:8b --target "
+            "decode_tps=20",
+        )
+    if spec is None:
+        rows = tgt.models_meeting(chips[0], catalog, models, workload, targets)
+        by = "models"
+    else:
+        rows = tgt.chips_meeting(spec, catalog, workload, targets)
+        by = "chips"
+    if format is DataFormat.json:
+        out.json([r.to_dict() for r in rows])
+        return
+    from llmbox.report.hw import render_targets
+
+    out.data(render_targets(rows, targets, by))
 
 
 def _calibrate(

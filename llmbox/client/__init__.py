@@ -1,5 +1,6 @@
 """Wire clients. ``OllamaClient`` speaks Ollama's native API."""
 
+from llmbox.client._http import Timeouts
 from llmbox.client._models import (
     ModelDetails,
     ModelSummary,
@@ -19,6 +20,7 @@ __all__ = [
     "PullProgress",
     "RunningModel",
     "ShowResponse",
+    "Timeouts",
     "iter_ndjson",
     "processor_label",
 ]

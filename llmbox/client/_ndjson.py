@@ -19,6 +19,8 @@ from typing import Any, NamedTuple
 
 from pydantic_core import from_json
 
+from llmbox.errors import StreamError
+
 
 class Part(NamedTuple):
     """One streamed JSON object and the ``perf_counter_ns()`` at which its bytes arrived."""
@@ -30,13 +32,33 @@ class Part(NamedTuple):
 _new_part: Any = partial(tuple.__new__, Part)
 
 
-def _decode(line: bytes) -> Any:
-    """A line's JSON value; what the fast parser rejects goes to ``json.loads``, so blank lines,
-    a BOM, and broken lines (ValueError with json's message) behave exactly as ``json.loads``."""
+class MalformedLine(StreamError):
+    """A stream line that is not a JSON object; ``line`` keeps its bytes for the client to judge
+    (a web page where a stream was expected is the wrong server, not a broken stream)."""
+
+    def __init__(self, line: bytes, why: object) -> None:
+        shown = line[:60].decode("utf-8", "replace") + ("…" if len(line) > 60 else "")
+        super().__init__(f"malformed stream: {why} in line {shown!r}")
+        self.line = line
+
+
+def malformed(line: bytes, why: object) -> MalformedLine:
+    return MalformedLine(line, why)
+
+
+def decode_line(line: bytes) -> dict[str, Any]:
+    """A line's JSON object. What the fast parser rejects goes to ``json.loads`` for its message
+    (and its leniency: a BOM); anything that is not a JSON object raises StreamError."""
     try:
-        return from_json(line)
+        data = from_json(line)
     except ValueError:
-        return json.loads(line)
+        try:
+            data = json.loads(line)
+        except (ValueError, RecursionError) as err:
+            raise malformed(line, err) from None
+    if not isinstance(data, dict):
+        raise malformed(line, "not a JSON object")
+    return data
 
 
 class NdjsonDecoder:
@@ -47,7 +69,8 @@ class NdjsonDecoder:
     ([Part(t_ns=10, data={'a': 1})], [Part(t_ns=20, data={'b': 2})], [])
 
     Objects that arrive in the same network chunk share its arrival time, which is the truth: the
-    client could not have seen them any earlier. A broken line raises ValueError.
+    client could not have seen them any earlier. A line that is not a JSON object raises
+    StreamError.
     """
 
     __slots__ = ("_buffer",)
@@ -70,18 +93,20 @@ class NdjsonDecoder:
             except ValueError:
                 if not line.strip():
                     continue
-                data = json.loads(line)
+                data = decode_line(line)
+            if data.__class__ is not dict:
+                data = decode_line(line)  # raises: valid JSON, but not an object
             parts.append(_new_part((t_ns, data)))
         return parts
 
     def flush(self, t_ns: int) -> list[Part]:
         """The last line when the stream did not end with a newline."""
         buffer, self._buffer = self._buffer, b""
-        return [Part(t_ns, _decode(buffer))] if buffer.strip() else []
+        return [Part(t_ns, decode_line(buffer))] if buffer.strip() else []
 
 
 async def iter_ndjson(chunks: AsyncIterator[bytes]) -> AsyncIterator[Part]:
-    """Yield each JSON line of ``chunks``; blank lines skipped, a broken one raises ValueError."""
+    """Yield each JSON line of ``chunks``; blank lines skipped, a broken one raises StreamError."""
     decoder = NdjsonDecoder()
     async for chunk in chunks:
         for part in decoder.feed(chunk, perf_counter_ns()):

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from time import perf_counter_ns
 from typing import Any
 
-from llmbox.client._ndjson import Part
+from llmbox.client._ndjson import Part, malformed
 
 DONE: dict[str, Any] = {"__done__": True}
 
@@ -21,14 +21,25 @@ DONE: dict[str, Any] = {"__done__": True}
 def _event(field: str, payload: str) -> dict[str, Any]:
     if field == "data" and payload.strip() == "[DONE]":
         return DONE
-    data = json.loads(payload)
+    try:
+        data = json.loads(payload)
+    except (ValueError, RecursionError) as err:
+        raise malformed(payload.encode(), err) from None
     if field == "error":
         return {"error": data}
     return data if isinstance(data, dict) else {"value": data}
 
 
+def _text(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8").rstrip("\r")
+    except UnicodeDecodeError as err:
+        raise malformed(raw, err) from None
+
+
 async def iter_sse(chunks: AsyncIterator[bytes]) -> AsyncIterator[Part]:
-    """Yield each event's JSON (``DONE`` for ``[DONE]``) stamped with its arrival time."""
+    """Yield each event's JSON (``DONE`` for ``[DONE]``) stamped with its arrival time; an event
+    that is not JSON, or bytes that are not UTF-8, raise StreamError."""
     buffer = b""
     field: str | None = None
     lines: list[str] = []
@@ -39,7 +50,7 @@ async def iter_sse(chunks: AsyncIterator[bytes]) -> AsyncIterator[Part]:
             continue
         *complete, buffer = buffer.split(b"\n")
         for raw in complete:
-            line = raw.decode("utf-8").rstrip("\r")
+            line = _text(raw)
             if not line:
                 if lines and field is not None:
                     yield Part(t_ns, _event(field, "\n".join(lines)))
@@ -51,7 +62,11 @@ async def iter_sse(chunks: AsyncIterator[bytes]) -> AsyncIterator[Part]:
                 if name in ("data", "error"):
                     field = name
                     lines.append(value[1:] if value.startswith(" ") else value)
-    tail = buffer.decode("utf-8").rstrip("\r")
+                elif line.startswith("<"):  # markup, where field names should be
+                    raise malformed(raw, "not an event stream")
+    tail = _text(buffer)
+    if tail.startswith("<"):
+        raise malformed(buffer, "not an event stream")
     if tail.startswith(("data:", "error:")):
         name, _, value = tail.partition(":")
         field, lines = name, [*lines, value.lstrip(" ")]

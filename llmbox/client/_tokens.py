@@ -10,12 +10,10 @@ the final part, an error line, or any server that writes JSON differently — is
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
-from pydantic_core import from_json
-
+from llmbox.client._ndjson import decode_line
 from llmbox.errors import StreamError
 
 #: on_token(arrival_ns, is_answer): one call per token (thinking tokens: is_answer False).
@@ -63,12 +61,7 @@ class TokenScanner:
             self._decoded(buffer, t_ns)
 
     def _decoded(self, line: bytes, t_ns: int) -> None:
-        try:
-            data = from_json(line)
-        except ValueError:
-            data = json.loads(line)  # raises ValueError with the standard message
-        if not isinstance(data, dict):
-            raise ValueError(f"expected a JSON object, got {line[:60]!r}")
+        data = decode_line(line)
         if "error" in data:
             raise StreamError(str(data["error"]), status=200)
         fields = (data.get("message") or {}) if self._field == "content" else data

@@ -1,14 +1,14 @@
 """The chip catalog (``configs/chips.yaml``): lookup by the names users type, and this machine.
 
-The YAML is read with ``yaml.safe_load`` (the C loader when present) and checked by hand against
-the field lists below — pydantic would cost more start-up time than the whole estimate. A bad file
-raises :class:`~llmbox.errors.ConfigError` naming the file, the line and the field.
+The YAML is validated by the pydantic models of ``llmbox.hw._schema`` (``extra="forbid"``)
+through :func:`llmbox.yamlio.read_validated`, which caches the validated data as JSON: a known
+catalog costs neither the YAML parser nor pydantic's import. A bad file raises
+:class:`~llmbox.errors.ConfigError` naming the file, the line and the key.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -16,8 +16,6 @@ from typing import Any
 from llmbox.errors import ConfigError, UsageError
 
 SCHEMA = "llmbox.chips/1"
-KINDS = ("soc", "dgpu", "cpu")
-CONFIDENCE = ("sourced", "derived", "uncertain")
 #: What llama.cpp's CPU backend pulls per core from memory while decoding (GB/s). A few cores
 #: cannot saturate a many-channel memory system; used to describe this machine.
 PER_CORE_BW_GBS = 10.0
@@ -45,7 +43,40 @@ class Family:
     cpu_tflops: float = 0.5
     #: (discrete GPU) the catalog CPU that runs layers that do not fit in VRAM.
     offload_host: str | None = None
+    #: Attention work is dearer than matrix work: prefill counts its attention FLOPs this many
+    #: times (quadratic in the prompt), decode reads the KV cache at this many times its bytes.
+    #: Fitted on long-context rows (llama-bench pp4096/pp8192, tg4096/tg8192), which ran without
+    #: flash attention (llama-bench's default).
+    prefill_attn_cost: float = 1.0
+    decode_kv_cost: float = 1.0
+    #: The same with flash attention: one fused kernel reads each K and V block once for all the
+    #: query heads that share it, where the unfused path (KQ, softmax, KQV as separate matrix
+    #: products) re-reads them per query head and round-trips the scores through memory. A prior
+    #: (no published long-answer rows with flash attention yet): the bytes, read once.
+    decode_kv_cost_fa: float = 1.0
     fitted_on: str = "prior"
+
+
+_GROUPS = {
+    "apple-metal": "apple",
+    "nvidia-geforce": "geforce",
+    "nvidia-pascal": "geforce",
+    "nvidia-datacenter": "datacenter",
+    "nvidia-soc": "nvidia-soc",
+    "amd-rocm": "amd",
+    "intel-arc": "intel",
+    "cpu": "cpu",
+}
+
+
+@dataclass(frozen=True)
+class Band:
+    """p10 and p90 of measured / predicted on the validation rows not fitted on (leave one chip
+    out), for one report group and runner: the spread an estimate should be read with."""
+
+    decode: tuple[float, float] = (1.0, 1.0)
+    prefill: tuple[float, float] = (1.0, 1.0)
+    rows: int = 0
 
 
 @dataclass(frozen=True)
@@ -70,6 +101,9 @@ class Chip:
     #: Share of memory the GPU may use; None for Apple (the catalog's rule by memory size).
     gpu_mem_share: float | None = None
     aliases: tuple[str, ...] = ()
+    #: The group the validation report counts it in (apple, geforce, workstation, datacenter,
+    #: amd, intel, cpu, nvidia-soc); None = derived from the family.
+    segment: str | None = None
     confidence: str = "sourced"
     source: tuple[str, ...] = ()
     note: str | None = None
@@ -77,6 +111,13 @@ class Chip:
     @property
     def unified(self) -> bool:
         return self.kind in ("soc", "cpu")
+
+    @property
+    def group(self) -> str:
+        """The validation report's family: ``segment``, else one derived from ``family``."""
+        if self.segment:
+            return self.segment
+        return _GROUPS.get(self.family, self.family)
 
     def compute_tflops(self, which: str) -> float | None:
         return self.fp32_tflops if which == "fp32" else self.fp16_tflops
@@ -116,6 +157,8 @@ class Catalog:
     sources: dict[str, str] = field(default_factory=dict)
     apple_gpu_memory: AppleGpuMemory = field(default_factory=AppleGpuMemory)
     runners: dict[str, Runner] = field(default_factory=dict)
+    #: (group, runner) -> Band; "*" matches any group or runner.
+    bands: dict[tuple[str, str], Band] = field(default_factory=dict)
     _index: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -125,6 +168,13 @@ class Catalog:
 
     def family(self, chip: Chip) -> Family:
         return self.families[chip.family]
+
+    def band(self, chip: Chip, runner: str) -> Band | None:
+        """The uncertainty band of estimates for this chip's group and runner, if validated."""
+        for key in ((chip.group, runner), (chip.group, "*"), ("*", runner), ("*", "*")):
+            if key in self.bands:
+                return self.bands[key]
+        return None
 
     def gpu_share(self, chip: Chip, memory_gb: float) -> float:
         """Share of ``memory_gb`` the GPU may use (1.0 for discrete GPUs and CPUs)."""
@@ -181,11 +231,6 @@ def normalize(name: str) -> str:
     return re.sub(r"[\s\-_+()/,]", "", name.lower()).replace("geforce", "")
 
 
-_CHIP_FIELDS = {f.name for f in Chip.__dataclass_fields__.values()}
-_FAMILY_FIELDS = {f.name for f in Family.__dataclass_fields__.values()} - {"name"}
-_REQUIRED = ("id", "name", "vendor", "kind", "family", "memory_gb", "bw_gbs")
-
-
 def _fail(path: Path, text: str, loc: tuple[str | int, ...], message: str) -> ConfigError:
     """A ConfigError pointing at the YAML line of ``loc`` (found only when something is wrong)."""
     from llmbox.yamlio import located_error
@@ -193,125 +238,69 @@ def _fail(path: Path, text: str, loc: tuple[str | int, ...], message: str) -> Co
     return located_error(path, text, loc, message, hint="see docs/hw-estimate.md")
 
 
-def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+def _schema() -> Any:
+    from llmbox.hw._schema import ChipsFile
+
+    return ChipsFile
 
 
-def _check_entry(
-    raw: Any, allowed: set[str], numbers: Sequence[str], fail: Any, loc: tuple[str | int, ...]
-) -> dict[str, Any]:
-    if not isinstance(raw, dict):
-        raise fail(loc, "expected a mapping")
-    for key in raw:
-        if key not in allowed:
-            raise fail((*loc, key), "unknown field")
-    for key in numbers:
-        if key in raw and raw[key] is not None and not _number(raw[key]):
-            raise fail((*loc, key), "expected a number")
-        if key in raw and _number(raw[key]) and raw[key] < 0:
-            raise fail((*loc, key), "must not be negative")
-    return raw
+def schema_version() -> str:
+    """What keys a cached validation besides the text: the schema module's own bytes, so a
+    change to the models never meets a cache of the old shape (and costs no pydantic import)."""
+    import hashlib
+
+    source = Path(__file__).with_name("_schema.py").read_bytes()
+    return hashlib.sha1(source, usedforsecurity=False).hexdigest()[:12]
 
 
 def parse_catalog(data: Any, path: Path, text: str) -> Catalog:
-    """Validate the loaded YAML of a chip catalog (``extra="forbid"`` semantics)."""
+    """Validate the loaded YAML of a chip catalog (pydantic, ``extra="forbid"``) and build it."""
+    from llmbox.hw._schema import ChipsFile
+    from llmbox.yamlio import _validate
+
+    model = _validate(path, text, data, ChipsFile, "docs/hw-estimate.md")
+    return build_catalog(model.model_dump(mode="json", by_alias=True), path, text)
+
+
+def build_catalog(data: dict[str, Any], path: Path, text: str) -> Catalog:
+    """The catalog from data the schema (``llmbox.hw._schema.ChipsFile``) has validated; checks
+    what refers to what (a chip's family, a family's offload host, duplicate ids)."""
 
     def fail(loc: tuple[str | int, ...], message: str) -> ConfigError:
         return _fail(path, text, loc, message)
 
-    if not isinstance(data, dict):
-        raise fail((), "expected a mapping with 'chips' and 'families'")
-    allowed_top = {"schema", "apple_gpu_memory", "families", "runners", "sources", "chips"}
-    for key in data:
-        if key not in allowed_top:
-            raise fail((key,), "unknown field")
-    if data.get("schema") != SCHEMA:
-        raise fail(("schema",), f"expected {SCHEMA!r}")
-    families: dict[str, Family] = {}
-    for name, raw in (data.get("families") or {}).items():
-        numbers = ("decode_bw_eff", "decode_layer_ms", "prefill_eff", "cpu_bw_share", "cpu_tflops")
-        entry = _check_entry(raw, _FAMILY_FIELDS, numbers, fail, ("families", name))
-        if "backend" not in entry:
-            raise fail(("families", name), "field 'backend' is required")
-        if entry.get("compute", "fp16") not in ("fp16", "fp32"):
-            raise fail(("families", name, "compute"), "expected fp16 or fp32")
-        families[name] = Family(name=name, **entry)
-    apple = _check_entry(
-        data.get("apple_gpu_memory") or {}, {"steps", "source"}, (), fail, ("apple_gpu_memory",)
-    )
-    steps = []
-    for i, step in enumerate(apple.get("steps") or []):
-        ok = isinstance(step, list) and len(step) == 2 and all(_number(v) for v in step)
-        if not ok or not 0 < step[1] <= 1:
-            raise fail(("apple_gpu_memory", "steps", i), "expected [up to GB, share 0..1]")
-        steps.append((float(step[0]), float(step[1])))
-    runners: dict[str, Runner] = {}
-    for name, raw in (data.get("runners") or {}).items():
-        entry = _check_entry(
-            raw,
-            {"decode", "prefill", "only", "tensor_parallel", "fitted_on", "note"},
-            (),
-            fail,
-            ("runners", name),
+    families = {name: Family(name=name, **raw) for name, raw in data["families"].items()}
+    steps = ((data.get("apple_gpu_memory") or {}).get("steps")) or []
+    runners = {
+        name: Runner(
+            name=name,
+            decode=raw["decode"],
+            prefill=raw["prefill"],
+            only=tuple(raw["only"]),
+            tensor_parallel=raw["tensor_parallel"],
+            fitted_on=raw["fitted_on"],
         )
-        tables: dict[str, dict[str, float]] = {}
-        for metric in ("decode", "prefill"):
-            table = entry.get(metric) or {}
-            if not isinstance(table, dict) or not all(
-                _number(v) and 0 < v <= 2 for v in table.values()
-            ):
-                raise fail(("runners", name, metric), "expected family: factor (0..2]")
-            tables[metric] = {str(k): float(v) for k, v in table.items()}
-        runners[str(name)] = Runner(
-            name=str(name),
-            decode=tables["decode"],
-            prefill=tables["prefill"],
-            only=tuple(entry.get("only") or ()),
-            tensor_parallel=bool(entry.get("tensor_parallel", False)),
-            fitted_on=str(entry.get("fitted_on", "prior")),
-        )
+        for name, raw in data["runners"].items()
+    }
     chips: dict[str, Chip] = {}
-    raw_chips = data.get("chips")
-    if not isinstance(raw_chips, list) or not raw_chips:
-        raise fail(("chips",), "expected a non-empty list")
-    for i, raw in enumerate(raw_chips):
-        chip_numbers = (
-            "bw_gbs",
-            "fp16_tflops",
-            "fp32_tflops",
-            "int8_tops",
-            "gpu_cores",
-            "cpu_cores",
-            "board_power_w",
-            "launch_price_usd",
+    for i, raw in enumerate(data["chips"]):
+        if raw["family"] not in families:
+            raise fail(("chips", i, "family"), f"unknown family {raw['family']!r}")
+        if raw["id"] in chips:
+            raise fail(("chips", i, "id"), f"duplicate id {raw['id']!r}")
+        entry = dict(raw)
+        for key in ("source", "aliases", "memory_gb"):
+            entry[key] = tuple(raw[key])
+        chips[raw["id"]] = Chip(**entry)
+    bands = {
+        (group, runner): Band(
+            decode=(raw["decode"][0], raw["decode"][1]),
+            prefill=(raw["prefill"][0], raw["prefill"][1]),
+            rows=raw["rows"],
         )
-        entry = dict(
-            _check_entry(raw, _CHIP_FIELDS, (*chip_numbers, "gpu_mem_share"), fail, ("chips", i))
-        )
-        for key in _REQUIRED:
-            if key not in entry:
-                raise fail(("chips", i), f"field '{key}' is required")
-        if entry["kind"] not in KINDS:
-            raise fail(("chips", i, "kind"), f"expected one of {', '.join(KINDS)}")
-        if entry["family"] not in families:
-            raise fail(("chips", i, "family"), f"unknown family {entry['family']!r}")
-        if entry.get("confidence", "sourced") not in CONFIDENCE:
-            raise fail(("chips", i, "confidence"), f"expected one of {', '.join(CONFIDENCE)}")
-        if entry["id"] in chips:
-            raise fail(("chips", i, "id"), f"duplicate id {entry['id']!r}")
-        memory = entry["memory_gb"]
-        if not isinstance(memory, list) or not memory or not all(_number(m) for m in memory):
-            raise fail(("chips", i, "memory_gb"), "expected a list of sizes in GB")
-        if entry["bw_gbs"] <= 0:
-            raise fail(("chips", i, "bw_gbs"), "must be positive")
-        for key in ("source", "aliases"):
-            value = entry.get(key, [])
-            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                raise fail(("chips", i, key), "expected a list of strings")
-            entry[key] = tuple(value)
-        entry["memory_gb"] = tuple(float(m) for m in memory)
-        entry["vendor"] = str(entry["vendor"]).lower()
-        chips[entry["id"]] = Chip(**entry)
+        for group, by_runner in data["bands"].items()
+        for runner, raw in by_runner.items()
+    }
     for fam in families.values():
         if fam.offload_host and fam.offload_host not in chips:
             raise fail(("families", fam.name, "offload_host"), "not a chip id in this catalog")
@@ -319,22 +308,25 @@ def parse_catalog(data: Any, path: Path, text: str) -> Catalog:
         path=path,
         chips=chips,
         families=families,
-        sources={str(k): str(v) for k, v in (data.get("sources") or {}).items()},
-        apple_gpu_memory=AppleGpuMemory(tuple(steps)) if steps else AppleGpuMemory(),
+        sources=dict(data["sources"]),
+        apple_gpu_memory=AppleGpuMemory(tuple((a, b) for a, b in steps))
+        if steps
+        else AppleGpuMemory(),
         runners=runners,
+        bands=bands,
     )
 
 
 def load_catalog(path: Path | None = None) -> Catalog:
     """The shipped catalog, or the one at ``path``."""
-    from llmbox.yamlio import read_yaml
+    from llmbox.yamlio import read_validated
 
     if path is None:
         from llmbox.config import configs_dir
 
         path = configs_dir() / "chips.yaml"
-    data, text = read_yaml(path, cache=True)
-    return parse_catalog(data, path, text)
+    data, text = read_validated(path, _schema, version=schema_version(), doc="docs/hw-estimate.md")
+    return build_catalog(data, path, text)
 
 
 # --- this machine -------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ Pure functions on plain data; nothing here reads files, the network or the clock
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from llmbox.errors import UsageError
@@ -34,7 +34,7 @@ MIB = float(2**20)
 DEFAULT_CONTEXT = 4096
 DEFAULT_PROMPT_TOKENS = 512
 DEFAULT_GEN_TOKENS = 128
-RUNNERS = ("ollama", "llama.cpp", "mlx", "vllm")
+RUNNERS = ("ollama", "llama.cpp", "llama.cpp-vulkan", "mlx", "vllm")
 DEFAULT_RUNNER = "ollama"
 #: Bytes per cached K or V element: f16, and the block formats Ollama's OLLAMA_KV_CACHE_TYPE takes.
 KV_CACHE_BYTES = {"f16": 2.0, "q8_0": 34 / 32, "q4_0": 18 / 32}
@@ -67,15 +67,20 @@ class Workload:
     runner: str = DEFAULT_RUNNER
     #: KV cache element type (OLLAMA_KV_CACHE_TYPE): f16, q8_0, q4_0.
     kv_cache: str = "f16"
-    flash_attention: bool = False
+    #: Flash attention (OLLAMA_FLASH_ATTENTION, llama-bench ``-fa``); None = the runner's
+    #: default for this model (:func:`flash_attention_default`).
+    flash_attention: bool | None = None
     #: Requests served at once (OLLAMA_NUM_PARALLEL): the runner allocates context x parallel.
     parallel: int = 1
     gpus: int = 1
     #: System RAM (GB) beside a discrete GPU, for what spills; None = not checked.
     ram_gb: float | None = None
+    #: Tokens already in the KV cache before the prompt (a conversation's history; llama-bench's
+    #: ``-d``): the prompt attends to them and the answer reads them.
+    depth: int = 0
 
     def validate(self) -> None:
-        for name in ("prompt_tokens", "gen_tokens", "images"):
+        for name in ("prompt_tokens", "gen_tokens", "images", "depth"):
             if getattr(self, name) < 0:
                 flag = "--" + name.replace("_", "-")
                 raise UsageError(f"{flag} must not be negative", hint=f"e.g. {flag} 512")
@@ -193,6 +198,11 @@ class Estimate:
     runner: str = DEFAULT_RUNNER
     #: Where the factors came from: "catalog" or a calibration's label.
     factors: str = "catalog"
+    #: p10..p90 of the speeds, from the validation error (leave one chip out) of this chip's
+    #: group and runner; None where no validation rows back it.
+    decode_band: tuple[float, float] | None = None
+    prefill_band: tuple[float, float] | None = None
+    band_rows: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready, with the metric names ``llmbox bench`` uses; memory in GiB."""
@@ -202,7 +212,13 @@ class Estimate:
             return round(x / GIB, 3)
 
         out: dict[str, Any] = {
-            "chip": {"id": self.chip.id, "name": self.chip.name, "family": self.family.name},
+            "chip": {
+                "id": self.chip.id,
+                "name": self.chip.name,
+                "family": self.family.name,
+                "bw_gbs": self.chip.bw_gbs,
+                "launch_price_usd": self.chip.launch_price_usd,
+            },
             "runner": self.runner,
             "factors": self.factors,
             "model": {
@@ -225,6 +241,16 @@ class Estimate:
             },
             "prefill_tps": round(self.prefill_tps, 2),
             "decode_tps": round(self.decode_tps, 2),
+            "band": None
+            if self.decode_band is None
+            else {
+                "percentiles": [10, 90],
+                "decode_tps": [round(v, 2) for v in self.decode_band],
+                "prefill_tps": None
+                if self.prefill_band is None
+                else [round(v, 2) for v in self.prefill_band],
+                "validation_rows": self.band_rows,
+            },
             "prefill_s": round(self.prefill_s, 4),
             "image_s": round(self.image_s, 4),
             "decode_s": round(self.decode_s, 4),
@@ -260,13 +286,51 @@ def context_for(model: ModelSpec, workload: Workload) -> int:
     if workload.context is not None:
         return workload.context
     wanted = max(
-        min(DEFAULT_CONTEXT, model.context_length), workload.prompt_tokens + workload.gen_tokens
+        min(DEFAULT_CONTEXT, model.context_length),
+        workload.depth + workload.prompt_tokens + workload.gen_tokens,
     )
     return min(wanted, model.context_length)
 
 
+#: Ollama (>= 0.12.4) with OLLAMA_FLASH_ATTENTION unset, from ``llm/server.go`` and
+#: ``fs/ggml/ggml.go``: models its own engine runs (``OllamaEngineRequired``) get flash attention
+#: only when their architecture is on its ``FlashAttention()`` list; models served by llama.cpp
+#: get ``--flash-attn auto``, i.e. on wherever the GPU supports it (Metal, CUDA, ROCm, Vulkan).
+#: These are the engine's architectures that are *not* on the list: they run without it.
+OLLAMA_ENGINE_WITHOUT_FLASH = frozenset({"mllama", "llama4", "gemma3n", "qwen25vl", "deepseek2"})
+#: ... and the ones on the list (a quantized KV cache applies to these without setting
+#: OLLAMA_FLASH_ATTENTION=1; llama.cpp-served models drop it under ``auto``).
+OLLAMA_ENGINE_WITH_FLASH = frozenset(
+    {"gemma3", "gptoss", "gpt-oss", "qwen3", "qwen3moe", "qwen3vl", "qwen3vlmoe", "mistral3"}
+    | {"olmo3", "lfm2", "lfm2moe", "glm4moelite", "qwen35", "qwen35moe", "qwen3next"}
+)
+
+
+def flash_attention_default(runner: str, model: ModelSpec) -> bool:
+    """Whether ``runner`` uses flash attention for ``model`` when nobody says: llama-bench's
+    ``-fa`` defaults to off; Ollama decides per architecture (above); MLX and vLLM always use
+    their fused attention kernels."""
+    if runner in ("llama.cpp", "llama.cpp-vulkan"):
+        return False
+    if runner == "ollama":
+        return (model.arch or "llama") not in OLLAMA_ENGINE_WITHOUT_FLASH
+    return True
+
+
+def attention_setup(runner: str, model: ModelSpec, workload: Workload) -> tuple[bool, str]:
+    """(flash attention on, KV cache type applied) as the runner resolves them. A quantized KV
+    cache needs flash attention; Ollama applies it only where flash attention was asked for
+    (OLLAMA_FLASH_ATTENTION=1) or is on by the model's own default in its engine."""
+    asked = workload.flash_attention
+    flash = flash_attention_default(runner, model) if asked is None else asked
+    quant_ok = flash
+    if runner == "ollama" and asked is None:
+        quant_ok = flash and (model.arch or "llama") in OLLAMA_ENGINE_WITH_FLASH
+    return flash, workload.kv_cache if quant_ok else "f16"
+
+
 def kv_cache_type(workload: Workload) -> str:
-    """A quantized KV cache needs flash attention (Ollama ignores the setting without it)."""
+    """The KV cache type of a workload whose attention is resolved (:func:`attention_setup`)."""
     return workload.kv_cache if workload.flash_attention else "f16"
 
 
@@ -317,7 +381,7 @@ def memory_need(model: ModelSpec, workload: Workload) -> tuple[float, float, flo
     context = context_for(model, workload)
     kv = kv_layer_bytes(model, context, kv_cache_type(workload), workload.parallel)
     kv += model.image_kv_bytes
-    full, partial = graph_bytes(model, context * workload.parallel, workload.flash_attention)
+    full, partial = graph_bytes(model, context * workload.parallel, bool(workload.flash_attention))
     overhead = max(full, partial) + image_buffer_bytes(model)
     return model.weight_bytes, model.vision_bytes, kv, overhead
 
@@ -346,7 +410,7 @@ def plan_memory(
     layer = model.layer_bytes + kv_per_layer
     output = model.output_bytes
     vision = model.vision_bytes + image_buffer_bytes(model)
-    full, partial = graph_bytes(model, context * workload.parallel, workload.flash_attention)
+    full, partial = graph_bytes(model, context * workload.parallel, bool(workload.flash_attention))
     graph = max(full, partial)
     minimum = GPU_MINIMUM["apple" if chip.vendor == "apple" else "other"]
     budget = gpu_budget(chip, catalog, memory_gb)
@@ -498,11 +562,12 @@ def decode_seconds_per_token(
     image_kv: float = 0.0,
     kv_scale: float = 1.0,
     hops: int = 0,
+    kv_cost: float = 1.0,
 ) -> float:
     """Time to generate one token with ``kv_tokens`` of context already in the cache.
 
     ``gpu_fraction`` of the bytes are read by the GPU; ``hops`` device hand-overs per token."""
-    kv = model.kv_layer_bytes_per_token * model.kv_tokens_held(kv_tokens) * kv_scale
+    kv = model.kv_layer_bytes_per_token * model.kv_tokens_held(kv_tokens) * kv_scale * kv_cost
     read = model.active_weight_bytes + kv + image_kv
     g = gpu_fraction
     t = g * read / (gpu.bw_gbs * GB) + (1 - g) * read / (cpu.bw_gbs * GB)
@@ -512,21 +577,33 @@ def decode_seconds_per_token(
     return t + hops * gpu.layer_ms / 1000
 
 
-def prefill_flops(model: ModelSpec, tokens: int) -> float:
-    """FLOP to process a causal prompt of ``tokens`` tokens."""
+def prefill_flops(model: ModelSpec, tokens: int, depth: int = 0, attn_cost: float = 1.0) -> float:
+    """FLOP to process a causal prompt of ``tokens`` tokens after ``depth`` cached ones, the
+    attention part counted ``attn_cost`` times (it runs at a lower efficiency than the matrix
+    multiplies)."""
     matmul = 2 * model.active * tokens
-    # Q·K and scores·V over the keys each layer holds (a sliding window caps them).
-    attention = 2 * model.heads * model.head_dim * tokens * model.kv_tokens_held(tokens)
-    return matmul + attention
+    # Per layer and head, query i reads depth + i keys twice (Q·K and scores·V, 2 FLOP per
+    # multiply-add): 4 x head_dim x (depth + i); kv_tokens_held sums the keys over the layers
+    # (a sliding window caps those of its layers).
+    keys = model.kv_tokens_held(depth + tokens / 2)
+    attention = 4 * model.heads * model.head_dim * tokens * keys
+    return matmul + attention * attn_cost
 
 
 def prefill_seconds(
-    model: ModelSpec, gpu: _Engine, cpu: _Engine, gpu_fraction: float, tokens: int
+    model: ModelSpec,
+    gpu: _Engine,
+    cpu: _Engine,
+    gpu_fraction: float,
+    tokens: int,
+    *,
+    depth: int = 0,
+    attn_cost: float = 1.0,
 ) -> float | None:
     if tokens == 0:
         return 0.0
     factor = lookup(model.quant).prefill_factor
-    flops = prefill_flops(model, tokens)
+    flops = prefill_flops(model, tokens, depth, attn_cost)
     g = gpu_fraction
     total = 0.0
     for share, eng in ((g, gpu), (1 - g, cpu)):
@@ -575,13 +652,15 @@ def estimate(chip: Chip, catalog: Catalog, model: ModelSpec, workload: Workload)
             hint="--gpus counts graphics cards of the same kind (e.g. --chip 4090 --gpus 2)",
         )
     fam = catalog.family(chip)
+    flash, kv_type = attention_setup(runner.name, model, workload)
+    if kv_type != workload.kv_cache:
+        notes.append(
+            f"a {workload.kv_cache} KV cache needs flash attention asked for "
+            "(OLLAMA_FLASH_ATTENTION=1, --flash-attention): f16 assumed"
+        )
+    workload = replace(workload, flash_attention=flash, kv_cache=kv_type)
     mem = fit_memory(chip, catalog, model, workload)
     gpu, cpu = _engines(chip, catalog)
-    if workload.kv_cache != "f16" and not workload.flash_attention:
-        notes.append(
-            f"a {workload.kv_cache} KV cache needs flash attention (OLLAMA_FLASH_ATTENTION=1): "
-            "f16 assumed"
-        )
     g = mem.gpu_fraction if chip.kind != "cpu" else 1.0
     if mem.verdict == "does-not-fit":
         notes.append(
@@ -609,7 +688,8 @@ def estimate(chip: Chip, catalog: Catalog, model: ModelSpec, workload: Workload)
             )
     kv_scale = KV_CACHE_BYTES[mem.kv_cache] / 2
     image_kv = model.image_kv_bytes if workload.images else 0.0
-    mid_context = workload.prompt_tokens + workload.gen_tokens / 2
+    start = workload.depth + workload.prompt_tokens
+    mid_context = start + workload.gen_tokens / 2
     if tensor:
         n = workload.gpus
         tflops = gpu.tflops * n * TENSOR_SCALING if gpu.tflops else None
@@ -620,12 +700,28 @@ def estimate(chip: Chip, catalog: Catalog, model: ModelSpec, workload: Workload)
 
     def per_token(kv_tokens: float) -> float:
         return decode_seconds_per_token(
-            model, gpu, cpu, g, kv_tokens, image_kv=image_kv, kv_scale=kv_scale, hops=hops
+            model,
+            gpu,
+            cpu,
+            g,
+            kv_tokens,
+            image_kv=image_kv,
+            kv_scale=kv_scale,
+            hops=hops,
+            kv_cost=fam.decode_kv_cost_fa if flash else fam.decode_kv_cost,
         )
 
     t_tok = per_token(mid_context)
-    t_first = per_token(workload.prompt_tokens)
-    t_prefill = prefill_seconds(model, gpu, cpu, g, workload.prompt_tokens)
+    t_first = per_token(start)
+    t_prefill = prefill_seconds(
+        model,
+        gpu,
+        cpu,
+        g,
+        workload.prompt_tokens,
+        depth=workload.depth,
+        attn_cost=fam.prefill_attn_cost,
+    )
     if t_prefill is None:
         notes.append(f"{chip.name} has no compute figure in the catalog: prefill is unknown")
         t_prefill = float("nan")
@@ -649,13 +745,20 @@ def estimate(chip: Chip, catalog: Catalog, model: ModelSpec, workload: Workload)
         notes.append(f"runner {runner.name}: its factors are priors, not fitted")
     if model.note:
         notes.append(model.note)
+    band = catalog.band(chip, runner.name)
+    decode_tps = 1 / t_tok
+    decode_band = prefill_band = None
+    if band is not None:
+        decode_band = (decode_tps * band.decode[0], decode_tps * band.decode[1])
+        if math.isfinite(prompt_tps):
+            prefill_band = (prompt_tps * band.prefill[0], prompt_tps * band.prefill[1])
     return Estimate(
         chip=chip,
         model=model,
         workload=workload,
         memory=mem,
         prefill_tps=prompt_tps,
-        decode_tps=1 / t_tok,
+        decode_tps=decode_tps,
         prefill_s=t_prefill,
         image_s=t_image,
         decode_s=decode_s,
@@ -665,4 +768,7 @@ def estimate(chip: Chip, catalog: Catalog, model: ModelSpec, workload: Workload)
         notes=tuple(notes),
         runner=runner.name,
         factors=fam.fitted_on if fam.fitted_on.startswith("calibrated") else "catalog",
+        decode_band=decode_band,
+        prefill_band=prefill_band,
+        band_rows=band.rows if band else 0,
     )

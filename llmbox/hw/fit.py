@@ -15,12 +15,18 @@ from statistics import median
 from typing import Any
 
 from llmbox.errors import ConfigError
-from llmbox.hw.chips import Catalog, Chip, Family, Runner
-from llmbox.hw.estimate import GB, Workload, estimate, prefill_flops
+from llmbox.hw.chips import Band, Catalog, Chip, Family, Runner
+from llmbox.hw.estimate import GB, Workload, estimate, flash_attention_default, prefill_flops
 from llmbox.hw.models import ModelCatalog, ModelSpec, with_quant
 from llmbox.hw.quant import lookup
 
 VALIDATION_SCHEMA = "llmbox.hw-validation/1"
+LLAMA_BENCH = ("llama.cpp", "llama.cpp-vulkan")
+#: Rows that inform the context factors: a long answer or a long prompt.
+LONG_DECODE = 1500
+LONG_PROMPT = 2048
+#: Context-cost multipliers tried by the fit (1 = attention as cheap as the matrix work).
+COST_GRID = tuple(1 + 0.5 * i for i in range(15))  # 1 .. 8
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,28 @@ class Observation:
     note: str | None = None
     #: What produced the figures: llama-bench (``llama.cpp``), ``ollama``, ``mlx``, ``vllm``.
     runner: str = "llama.cpp"
+    #: None = the runner's default for the model (llama-bench: off; Ollama: by architecture).
+    flash_attention: bool | None = None
+    #: Tokens in the cache before the test (llama-bench ``-d``).
+    depth: int = 0
+
+    @property
+    def bench(self) -> bool:
+        """A llama-bench row: pp and tg are separate tests, each starting at ``depth``."""
+        return self.runner in LLAMA_BENCH
+
+    @property
+    def decode_kv_tokens(self) -> float:
+        """Mean tokens in the cache while the measured tokens were generated."""
+        start = self.depth if self.bench else self.depth + self.pp
+        return start + self.tg / 2
+
+    @property
+    def flash(self) -> bool:
+        """Whether the run used flash attention (given, else the runner's default)."""
+        if self.flash_attention is not None:
+            return self.flash_attention
+        return flash_attention_default(self.runner, self.model)
 
     @property
     def label(self) -> str:
@@ -56,8 +84,10 @@ class Observation:
             gen_tokens=self.tg,
             images=self.images,
             memory_gb=self.memory_gb,
-            context=self.context or max(1, self.pp + self.tg),
+            context=self.context or max(1, self.depth + self.pp + self.tg),
             runner=self.runner,
+            flash_attention=self.flash_attention,
+            depth=self.depth,
         )
 
 
@@ -148,17 +178,29 @@ def with_families(catalog: Catalog, families: dict[str, Family]) -> Catalog:
 def score(obs: Iterable[Observation], catalog: Catalog) -> Report:
     rows = []
     for o in obs:
-        est = estimate(o.chip, catalog, o.model, o.workload())
+        work = o.workload()
+        est = estimate(o.chip, catalog, o.model, work)
         pre = est.prefill_tps if math.isfinite(est.prefill_tps) else None
-        rows.append(Scored(o, pre, est.decode_tps, est.prefill_s + est.image_s))
+        decode = est.decode_tps
+        if o.bench and o.tg and o.pp:
+            # llama-bench's tg test starts at the depth, not after the pp test's prompt.
+            decode = estimate(o.chip, catalog, o.model, replace(work, prompt_tokens=0)).decode_tps
+        rows.append(Scored(o, pre, decode, est.prefill_s + est.image_s))
     return Report(rows)
 
 
-def _decode_features(o: Observation) -> tuple[float, float]:
-    """(seconds per token at 100% of peak bandwidth, layers) of a decode measurement."""
-    kv_tokens = o.pp + o.tg / 2
-    read = o.model.active_weight_bytes + o.model.kv_bytes_per_token * kv_tokens
+def _decode_features(o: Observation, family: Family, kv_cost: float) -> tuple[float, float]:
+    """(seconds per token at 100% of peak bandwidth, layers) of a decode measurement; the KV
+    cache read at ``kv_cost`` times its bytes without flash attention (the cost being fitted),
+    at the family's ``decode_kv_cost_fa`` with it."""
+    kv = o.model.kv_layer_bytes_per_token * o.model.kv_tokens_held(o.decode_kv_tokens)
+    read = o.model.active_weight_bytes + kv * (family.decode_kv_cost_fa if o.flash else kv_cost)
     return read / (o.chip.bw_gbs * GB), float(o.model.layers)
+
+
+def _median_ape(pairs: Iterable[tuple[float, float]]) -> float:
+    values = [abs(p - m) / m for p, m in pairs if m > 0 and math.isfinite(p)]
+    return median(values) if values else float("inf")
 
 
 def fit_family(
@@ -166,88 +208,155 @@ def fit_family(
 ) -> Family:
     """``family`` with its factors fitted to ``obs`` (all on chips of that family, fully on GPU).
 
-    Decode: ``1/decode_tps = t_bw / eff + layers x layer_ms`` — a linear least-squares fit of
-    (1/eff, layer_ms) weighted by 1/measured time, so every row counts by its relative error.
-    With one row, or ``fixed_overhead``, only the bandwidth efficiency is fitted. Prefill: the
-    median over rows of the efficiency each row implies, so the median error is zero.
+    Decode: ``1/decode_tps = (W + k x KV)/B / eff + layers x layer_ms`` — a linear least-squares
+    fit of (1/eff, layer_ms) weighted by 1/measured time, so every row counts by its relative
+    error; ``k`` (``decode_kv_cost``) is chosen on a grid where the family has rows with long
+    answers. With one row, or ``fixed_overhead``, only the bandwidth efficiency is fitted.
+    Prefill: the median over rows of the efficiency each row implies, the attention FLOPs
+    counted ``prefill_attn_cost`` times (chosen on a grid where there are long-prompt rows).
     """
     dec = [o for o in obs if o.decode_tps]
     new = family
     if dec:
-        rows = [(*_decode_features(o), 1 / (o.decode_tps or 1.0)) for o in dec]
-        a, b = _fit_decode(rows, family.decode_layer_ms / 1000, fixed_overhead or len(rows) < 3)
-        new = replace(new, decode_bw_eff=round(1 / a, 4), decode_layer_ms=round(b * 1000, 4))
-    pre = [o for o in obs if o.prefill_tps]
+        fix = fixed_overhead or len(dec) < 3
+        long_rows = sum(1 for o in dec if o.decode_kv_tokens >= LONG_DECODE and not o.flash)
+        costs = COST_GRID if long_rows >= 4 else (family.decode_kv_cost,)
+        best: tuple[float, float, float, float] | None = None
+        for k in costs:
+            rows = [(*_decode_features(o, family, k), 1 / (o.decode_tps or 1.0)) for o in dec]
+            a, b = _fit_decode(rows, family.decode_layer_ms / 1000, fix)
+            err = _median_ape((1 / (a * x + b * y), 1 / t) for x, y, t in rows)
+            if long_rows >= 4:  # judge k on the rows it is about
+                err = _median_ape(
+                    (1 / (a * x + b * y), 1 / t)
+                    for (x, y, t), o in zip(rows, dec, strict=True)
+                    if o.decode_kv_tokens >= LONG_DECODE and not o.flash
+                ) + _median_ape((1 / (a * x + b * y), 1 / t) for x, y, t in rows)
+            if best is None or err < best[0]:
+                best = (err, a, b, k)
+        assert best is not None
+        _, a, b, k = best
+        new = replace(
+            new,
+            decode_bw_eff=round(1 / a, 4),
+            decode_layer_ms=round(b * 1000, 4),
+            decode_kv_cost=k,
+        )
+    pre = [o for o in obs if o.prefill_tps and o.chip.compute_tflops(family.compute)]
     if pre:
-        effs = []
-        for o in pre:
-            tflops = o.chip.compute_tflops(family.compute)
-            if not tflops:
-                continue
-            seconds = o.pp / (o.prefill_tps or 1.0) - o.model.layers * new.decode_layer_ms / 1000
-            flops = prefill_flops(o.model, o.pp)
-            factor = lookup(o.model.quant).prefill_factor
-            effs.append(flops / (max(seconds, 1e-9) * tflops * 1e12 * factor))
-        if effs:
-            new = replace(new, prefill_eff=round(median(effs), 4))
+        long_rows = sum(1 for o in pre if o.pp >= LONG_PROMPT)
+        costs = COST_GRID if long_rows >= 4 else (family.prefill_attn_cost,)
+        best_p: tuple[float, float, float] | None = None
+        for k in costs:
+            effs = [_implied_prefill_eff(o, new, k) for o in pre]
+            eff = median(effs)
+            err = _median_ape((e / eff, 1.0) for e in effs)
+            if long_rows >= 4:
+                err += _median_ape(
+                    (e / eff, 1.0) for e, o in zip(effs, pre, strict=True) if o.pp >= LONG_PROMPT
+                )
+            if best_p is None or err < best_p[0]:
+                best_p = (err, eff, k)
+        assert best_p is not None
+        new = replace(new, prefill_eff=round(best_p[1], 4), prefill_attn_cost=best_p[2])
     return replace(new, fitted_on=label)
+
+
+def _implied_prefill_eff(o: Observation, family: Family, attn_cost: float) -> float:
+    """The share of the compute figure that would make the estimator hit this row's prefill."""
+    tflops = o.chip.compute_tflops(family.compute) or 1.0
+    seconds = o.pp / (o.prefill_tps or 1.0) - o.model.layers * family.decode_layer_ms / 1000
+    flops = prefill_flops(o.model, o.pp, o.depth, attn_cost)
+    factor = lookup(o.model.quant).prefill_factor
+    return flops / (max(seconds, 1e-9) * tflops * 1e12 * factor)
 
 
 def _fit_decode(
     rows: Sequence[tuple[float, float, float]], prior_b: float, fix_b: bool
 ) -> tuple[float, float]:
-    """Least squares of ``t = a·x + b·y`` in relative terms; ``b`` clamped at >= 0."""
-    if not fix_b:
-        sxx = sum((x / t) ** 2 for x, _, t in rows)
+    """Least squares of ``t = a·x + b·y`` in relative terms with ``a >= 1`` (no chip streams
+    faster than its peak bandwidth) and ``b >= 0``; with ``fix_b``, ``b`` stays at the prior."""
+
+    def solve_b(a: float) -> float:
         syy = sum((y / t) ** 2 for _, y, t in rows)
-        sxy = sum(x * y / t**2 for x, y, t in rows)
-        sx1 = sum(x / t for x, _, t in rows)
-        sy1 = sum(y / t for _, y, t in rows)
-        det = sxx * syy - sxy**2
-        if abs(det) > 1e-18:
-            a = (sx1 * syy - sy1 * sxy) / det
-            b = (sxx * sy1 - sxy * sx1) / det
-            if a > 0 and b >= 0:
-                return a, b
-        prior_b = 0.0 if abs(det) > 1e-18 else prior_b
-    # One parameter: a with b fixed.
-    num = sum(x * (t - prior_b * y) / t**2 for x, y, t in rows)
-    den = sum((x / t) ** 2 for x, _, t in rows)
-    return max(num / den, 1.0), prior_b
+        return max(0.0, sum(y * (t - a * x) / t**2 for x, y, t in rows) / syy) if syy else 0.0
+
+    def solve_a(b: float) -> float:
+        sxx = sum((x / t) ** 2 for x, _, t in rows)
+        return max(1.0, sum(x * (t - b * y) / t**2 for x, y, t in rows) / sxx)
+
+    if fix_b:
+        return solve_a(prior_b), prior_b
+    sxx = sum((x / t) ** 2 for x, _, t in rows)
+    syy = sum((y / t) ** 2 for _, y, t in rows)
+    sxy = sum(x * y / t**2 for x, y, t in rows)
+    sx1 = sum(x / t for x, _, t in rows)
+    sy1 = sum(y / t for _, y, t in rows)
+    det = sxx * syy - sxy**2
+    if abs(det) > 1e-18 * max(sxx * syy, 1e-300):
+        a = (sx1 * syy - sy1 * sxy) / det
+        b = (sxx * sy1 - sxy * sx1) / det
+        if a >= 1 and b >= 0:
+            return a, b
+    # On the boundary: the better of a = 1 (b free) and b = 0 (a free).
+    candidates = [(1.0, solve_b(1.0)), (solve_a(0.0), 0.0)]
+
+    def sse(ab: tuple[float, float]) -> float:
+        return sum(((ab[0] * x + ab[1] * y) / t - 1) ** 2 for x, y, t in rows)
+
+    return min(candidates, key=sse)
 
 
 def fit_all(obs: Sequence[Observation], catalog: Catalog) -> dict[str, Family]:
     """Fitted factors of every family that has llama-bench rows (rows with ``fit: false`` and
-    rows of other runners are ignored: those fit the runner factors)."""
+    rows of other runners are ignored: those fit the runner factors). A family without long-
+    context rows of its own takes the context costs fitted on all rows together."""
     by_family: dict[str, list[Observation]] = {}
     for o in obs:
         if o.fit and o.runner == "llama.cpp":
             by_family.setdefault(o.chip.family, []).append(o)
+    shared = _shared_context_costs(by_family, catalog)
     out = {}
     for name, rows in by_family.items():
         chips = len({o.chip.id for o in rows})
+        base = replace(
+            catalog.families[name], decode_kv_cost=shared[0], prefill_attn_cost=shared[1]
+        )
         out[name] = fit_family(
-            catalog.families[name],
+            base,
             rows,
             label=f"{len(rows)} measurements on {chips} chips in configs/hw_validation.yaml",
         )
     return out
 
 
+def _shared_context_costs(
+    by_family: dict[str, list[Observation]], catalog: Catalog
+) -> tuple[float, float]:
+    """The median of the context costs fitted in the families that have long-context rows."""
+    dec: list[float] = []
+    pre: list[float] = []
+    for name, rows in by_family.items():
+        long_dec = [o for o in rows if o.decode_tps and o.decode_kv_tokens >= LONG_DECODE]
+        if sum(1 for o in long_dec if not o.flash) >= 4:
+            dec.append(fit_family(catalog.families[name], rows, label="").decode_kv_cost)
+        if sum(1 for o in rows if o.prefill_tps and o.pp >= LONG_PROMPT) >= 4:
+            pre.append(fit_family(catalog.families[name], rows, label="").prefill_attn_cost)
+    return (median(dec) if dec else 1.0, median(pre) if pre else 1.0)
+
+
 def leave_one_chip_out(obs: Sequence[Observation], catalog: Catalog) -> Report:
-    """Each chip predicted with factors fitted on the other chips only: its family's factors
-    from the family's other chips, the runner factors from every other chip."""
+    """Each chip predicted with factors fitted on the other chips only: every family's factors
+    (and the shared context costs) and the runner factors from the rows of other chips."""
     rows: list[Scored] = []
     chips = list(dict.fromkeys(o.chip.id for o in obs if o.fit))
     for chip_id in chips:
         train = [o for o in obs if o.fit and o.chip.id != chip_id]
         test = [o for o in obs if o.fit and o.chip.id == chip_id]
         fam = test[0].chip.family
-        same = [o for o in train if o.chip.family == fam and o.runner == "llama.cpp"]
-        if not same:
+        if not any(o.chip.family == fam and o.runner == "llama.cpp" for o in train):
             continue  # the family's only chip: nothing left to fit on, so no honest prediction
-        fams = {fam: fit_family(catalog.families[fam], same, label="loo")}
-        fitted = with_families(catalog, fams)
+        fitted = with_families(catalog, fit_all(train, catalog))
         fitted = replace(fitted, runners={**fitted.runners, **fit_runners(train, fitted)})
         rows.extend(score(test, fitted).rows)
     return Report(rows)
@@ -261,7 +370,14 @@ def fit_runners(obs: Sequence[Observation], catalog: Catalog) -> dict[str, Runne
     for o in obs:
         if not o.fit or o.runner == "llama.cpp":
             continue
-        est = estimate(o.chip, catalog, o.model, replace(o.workload(), runner="llama.cpp"))
+        # llama-bench with the attention the runner used: the factor is what is left.
+        work = replace(o.workload(), runner="llama.cpp", flash_attention=o.flash)
+        if o.bench and o.pp and o.tg:
+            work = replace(work, prompt_tokens=0)  # decode only; prefill below
+        est = estimate(o.chip, catalog, o.model, work)
+        if o.bench and o.pp and o.tg:
+            pre_est = estimate(o.chip, catalog, o.model, replace(work, prompt_tokens=o.pp))
+            est = replace(est, prefill_tps=pre_est.prefill_tps)
         by_metric = ratios.setdefault(o.runner, {"decode": {}, "prefill": {}})
         if o.decode_tps:
             by_metric["decode"].setdefault(o.chip.family, []).append(o.decode_tps / est.decode_tps)
@@ -338,6 +454,9 @@ def families_yaml(families: dict[str, Family]) -> str:
         lines.append(f"    decode_bw_eff: {f.decode_bw_eff}")
         lines.append(f"    decode_layer_ms: {f.decode_layer_ms}")
         lines.append(f"    prefill_eff: {f.prefill_eff}")
+        lines.append(f"    prefill_attn_cost: {f.prefill_attn_cost}")
+        lines.append(f"    decode_kv_cost: {f.decode_kv_cost}")
+        lines.append(f"    decode_kv_cost_fa: {f.decode_kv_cost_fa}")
         lines.append(f"    fitted_on: {f.fitted_on}")
     return "\n".join(lines) + "\n"
 
@@ -349,3 +468,70 @@ def summary(report: Report) -> dict[str, Any]:
         "decode_rows": report.count("decode"),
         "prefill_rows": report.count("prefill"),
     }
+
+
+# --- uncertainty ----------------------------------------------------------------------------------
+
+#: Fewest rows a band is computed from; smaller groups fall back to the runner's or everyone's.
+BAND_MIN_ROWS = 8
+
+
+def _p10_p90(values: Sequence[float]) -> tuple[float, float]:
+    from statistics import quantiles
+
+    if len(values) < 2:
+        return (values[0], values[0]) if values else (1.0, 1.0)
+    q = quantiles(values, n=10, method="inclusive")
+    return (round(q[0], 3), round(q[-1], 3))
+
+
+def bands(report: Report) -> dict[tuple[str, str], Band]:
+    """p10..p90 of measured / predicted per (group, runner), from a report of rows that were
+    not fitted on; "*" pools over groups or runners. Only cells with enough rows are kept."""
+    cells: dict[tuple[str, str], dict[str, list[float]]] = {}
+    for r in report.rows:
+        o = r.obs
+        if not o.fit:
+            continue
+        for key in ((o.chip.group, o.runner), (o.chip.group, "*"), ("*", o.runner), ("*", "*")):
+            cell = cells.setdefault(key, {"decode": [], "prefill": []})
+            if r.decode_pred and o.decode_tps:
+                cell["decode"].append(o.decode_tps / r.decode_pred)
+            if r.prefill_pred and o.prefill_tps:
+                cell["prefill"].append(o.prefill_tps / r.prefill_pred)
+
+    def prefill_of(key: tuple[str, str]) -> list[float]:
+        """This cell's prefill ratios, else those of the group's, else everyone's (a runner
+        with published decode rates only, like Ollama's eval rate, borrows them)."""
+        for k in (key, (key[0], "*"), ("*", "*")):
+            if len(cells.get(k, {}).get("prefill", [])) >= BAND_MIN_ROWS:
+                return cells[k]["prefill"]
+        return []
+
+    out = {}
+    for key, cell in sorted(cells.items()):
+        if len(cell["decode"]) < BAND_MIN_ROWS:
+            continue
+        pre = prefill_of(key)
+        out[key] = Band(
+            decode=_p10_p90(cell["decode"]),
+            prefill=_p10_p90(pre) if pre else (1.0, 1.0),
+            rows=len(cell["decode"]),
+        )
+    return out
+
+
+def bands_yaml(table: dict[tuple[str, str], Band]) -> str:
+    """The bands as the ``bands:`` section of configs/chips.yaml."""
+    lines = []
+    groups = sorted({g for g, _ in table})
+    for group in groups:
+        lines.append(f'  "{group}":')
+        for (g, runner), b in sorted(table.items()):
+            if g != group:
+                continue
+            lines.append(
+                f'    "{runner}": {{decode: [{b.decode[0]}, {b.decode[1]}], '
+                f"prefill: [{b.prefill[0]}, {b.prefill[1]}], rows: {b.rows}}}"
+            )
+    return "\n".join(lines) + "\n"

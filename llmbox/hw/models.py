@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from llmbox.errors import ConfigError, UsageError
+from llmbox.errors import UsageError
 from llmbox.hw.quant import QUANTS, lookup, parse_params
 
 if TYPE_CHECKING:
@@ -61,6 +61,9 @@ class ModelSpec:
     #: MXFP4 experts, the rest at Q8_0/F16), and the share of ``params`` that are experts.
     expert_quant: str | None = None
     expert_share: float | None = None
+    #: GGUF ``general.architecture`` (llama, mllama, qwen2, gemma3, gptoss …): runners pick
+    #: their engine and attention defaults by it. None = a llama-like architecture.
+    arch: str | None = None
     source: str = "catalog"
     note: str | None = None
 
@@ -181,10 +184,6 @@ class ModelSpec:
         return self.vision_params > 0
 
 
-_FIELDS = {f for f in ModelSpec.__dataclass_fields__ if f != "name"} | {"aliases"}
-_REQUIRED = ("params", "layers", "hidden", "heads", "kv_heads", "context_length", "quant")
-
-
 @dataclass
 class ModelCatalog:
     path: Path
@@ -215,62 +214,45 @@ class ModelCatalog:
         )
 
 
+def _schema() -> Any:
+    from llmbox.hw._schema import ModelsFile
+
+    return ModelsFile
+
+
 def parse_models(data: Any, path: Path, text: str) -> ModelCatalog:
-    from llmbox.hw.chips import _fail
+    """Validate the loaded YAML of a model catalog (pydantic, ``extra="forbid"``) and build it."""
+    from llmbox.hw._schema import ModelsFile
+    from llmbox.yamlio import _validate
 
-    def fail(loc: tuple[str | int, ...], message: str) -> ConfigError:
-        return _fail(path, text, loc, message)
+    model = _validate(path, text, data, ModelsFile, "docs/hw-estimate.md")
+    return build_models(model.model_dump(mode="json", by_alias=True), path)
 
-    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
-        raise fail(("schema",), f"expected {SCHEMA!r}")
-    for key in data:
-        if key not in ("schema", "models", "sources"):
-            raise fail((key,), "unknown field")
-    raw_models = data.get("models")
-    if not isinstance(raw_models, dict) or not raw_models:
-        raise fail(("models",), "expected a mapping of model tags")
+
+def build_models(data: dict[str, Any], path: Path) -> ModelCatalog:
+    """The catalog from data the schema (``llmbox.hw._schema.ModelsFile``) has validated."""
     models: dict[str, ModelSpec] = {}
     aliases: dict[str, str] = {}
-    for tag, raw in raw_models.items():
-        loc: tuple[str | int, ...] = ("models", tag)
-        if not isinstance(raw, dict):
-            raise fail(loc, "expected a mapping")
+    for tag, raw in data["models"].items():
         entry = dict(raw)
-        for key in entry:
-            if key not in _FIELDS:
-                raise fail((*loc, key), "unknown field")
-        for key in _REQUIRED:
-            if key not in entry:
-                raise fail(loc, f"field '{key}' is required")
-        for key in ("params", "active_params", "vision_params", "weights_bytes"):
-            if isinstance(entry.get(key), str):
-                entry[key] = parse_params(entry[key])
-        for key in ("params", "layers", "hidden", "heads", "kv_heads", "context_length"):
-            if not isinstance(entry[key], (int, float)) or entry[key] <= 0:
-                raise fail((*loc, key), "expected a positive number")
-        try:
-            lookup(entry["quant"])
-            lookup(entry.get("vision_quant", "F16"))
-            lookup(entry.get("expert_quant") or "F16")
-        except UsageError as err:
-            raise fail((*loc, "quant"), err.message) from None
-        for alias in entry.pop("aliases", []) or []:
-            aliases[str(alias).lower()] = str(tag).lower()
-        entry.setdefault("head_dim", entry["hidden"] // entry["heads"])
-        entry["params"] = float(entry["params"])
-        models[str(tag).lower()] = ModelSpec(name=str(tag), **entry)
+        for alias in entry.pop("aliases"):
+            aliases[alias.lower()] = tag.lower()
+        if entry["head_dim"] is None:
+            entry["head_dim"] = entry["hidden"] // entry["heads"]
+        models[tag.lower()] = ModelSpec(name=tag, **entry)
     return ModelCatalog(path=path, models=models, aliases=aliases)
 
 
 def load_models(path: Path | None = None) -> ModelCatalog:
-    from llmbox.yamlio import read_yaml
+    from llmbox.hw.chips import schema_version
+    from llmbox.yamlio import read_validated
 
     if path is None:
         from llmbox.config import configs_dir
 
         path = configs_dir() / "models.yaml"
-    data, text = read_yaml(path, cache=True)
-    return parse_models(data, path, text)
+    data, _ = read_validated(path, _schema, version=schema_version(), doc="docs/hw-estimate.md")
+    return build_models(data, path)
 
 
 # --- other sources ------------------------------------------------------------------------------
@@ -373,6 +355,7 @@ def from_show(name: str, show: ShowResponse, *, size_bytes: int | None = None) -
         quant=quant,
         vision_params=vision,
         vision_tokens_per_image=576 if vision else 0,
+        arch=str((show.model_info or {}).get("general.architecture") or "") or None,
         source="server",
     )
 
@@ -441,6 +424,7 @@ def from_gguf(path: Path) -> ModelSpec:
         context_length=int(field(f"{arch}.context_length") or 4096),
         quant=quant,
         weights_bytes=float(weight_bytes),
+        arch=str(arch),
         source=f"gguf:{path}",
     )
 

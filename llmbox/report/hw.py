@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from llmbox.hw.calibrate import Calibration, Scaled
     from llmbox.hw.chips import Catalog, Chip
     from llmbox.hw.estimate import Estimate
+    from llmbox.hw.target import Target
 
 GIB = float(2**30)
 VERDICTS = {
@@ -42,6 +43,10 @@ def _gib(value: float) -> str:
     return f"{value / GIB:.2f} GiB"
 
 
+def _band(band: tuple[float, float] | None) -> str:
+    return f"  p10-p90 {band[0]:.0f}-{band[1]:.0f}" if band else ""
+
+
 def render_estimate(est: Estimate) -> str:
     model, w, m = est.model, est.workload, est.memory
     params = f"{model.params / 1e9:.2f}B params"
@@ -52,7 +57,7 @@ def render_estimate(est: Estimate) -> str:
         f"on {est.chip.name} [{est.chip.id}, {est.family.name}]",
         "",
         f"  prefill  {w.prompt_tokens:>6} tokens  {_tps(est.prefill_tps):>9} tokens/s  "
-        f"{_s(est.prefill_s):>8}",
+        f"{_s(est.prefill_s):>8}{_band(est.prefill_band)}",
     ]
     if w.images:
         lines.append(
@@ -60,7 +65,7 @@ def render_estimate(est: Estimate) -> str:
         )
     lines += [
         f"  decode   {w.gen_tokens:>6} tokens  {_tps(est.decode_tps):>9} tokens/s  "
-        f"{_s(est.decode_s):>8}",
+        f"{_s(est.decode_s):>8}{_band(est.decode_band)}",
         f"  TTFT {_s(est.ttft_s)}   total {_s(est.e2e_s)}   runner {est.runner}",
         "",
         f"  memory   weights {_gib(m.weights_bytes)}"
@@ -86,6 +91,11 @@ def render_estimate(est: Estimate) -> str:
             f"  ollama ps  SIZE {m.total_bytes / GIB:.1f} GiB  PROCESSOR {m.processor}  "
             f"(layers {m.layers_on_gpu + int(m.output_on_gpu)}/{m.layers + 1} on the GPU{split})"
         )
+    if est.decode_band:
+        lines.append(
+            f"  band: p10-p90 of {est.band_rows} published measurements of {est.chip.group} "
+            f"chips not fitted on (docs/hw-estimate.md, Validation)"
+        )
     for note in est.notes:
         lines.append(f"  note: {note}")
     return "\n".join(lines) + "\n"
@@ -99,7 +109,7 @@ def render_compare(estimates: Sequence[Estimate]) -> str:
         "chip",
         "memory",
         "prefill t/s",
-        "decode t/s",
+        "decode t/s (p10-p90)",
         "TTFT",
         "total",
         "speed-up",
@@ -116,7 +126,8 @@ def render_compare(estimates: Sequence[Estimate]) -> str:
                 e.chip.id,
                 f"{e.memory.memory_gb:g} GB",
                 _tps(e.prefill_tps),
-                _tps(e.decode_tps),
+                _tps(e.decode_tps)
+                + (f" ({e.decode_band[0]:.0f}-{e.decode_band[1]:.0f})" if e.decode_band else ""),
                 _s(e.ttft_s),
                 _s(e.e2e_s),
                 "1.00x (base)" if e is base else f"{ratio:.2f}x",
@@ -131,7 +142,7 @@ def render_compare(estimates: Sequence[Estimate]) -> str:
         f"{base.model.name} ({base.model.quant}): {w.prompt_tokens} prompt tokens, "
         f"{w.gen_tokens} generated" + (f", {w.images} image(s)" if w.images else "")
     )
-    right = ["prefill t/s", "decode t/s", "TTFT", "total", "speed-up", "memory", "price"]
+    right = ["prefill t/s", "decode t/s (p10-p90)", "TTFT", "total", "speed-up", "memory", "price"]
     table = render_table(columns, rows, title=title, right_align=right)
     notes = sorted({n for e in estimates for n in e.notes})
     return table + "".join(f"note: {n}\n" for n in notes)
@@ -227,3 +238,54 @@ def render_scaled(rows: Sequence[Scaled]) -> str:
     table = render_table(columns, table_rows, title=title, right_align=columns[2:])
     notes = sorted({n for r in rows for n in r.notes})
     return table + "".join(f"note: {n}\n" for n in notes)
+
+
+def render_targets(rows: Sequence[Estimate], targets: Sequence[Target], by: str) -> str:
+    """The answer to a reverse question: ``by`` is ``models`` (on one chip) or ``chips`` (for
+    one model)."""
+    want = " and ".join(str(t) for t in targets)
+    if by == "models":
+        chip = rows[0].chip.name if rows else ""
+        head = f"models that fit {chip} and meet {want} (largest first)"
+    else:
+        model = rows[0].model if rows else None
+        head = (
+            f"chips that hold {model.name} ({model.quant}) and meet {want} (cheapest first: "
+            "launch price, then chips without a price by bandwidth)"
+            if model
+            else ""
+        )
+    if not rows:
+        return f"nothing meets {want}\n"
+    lines = [head, ""]
+    if by == "models":
+        lines.append(
+            f"  {'model':24} {'quant':7} {'params':>8} {'decode t/s':>10} "
+            f"{'prefill t/s':>11} {'TTFT':>8}  memory"
+        )
+        for e in rows:
+            lines.append(
+                f"  {e.model.name:24} {e.model.quant:7} {e.model.params / 1e9:7.1f}B "
+                f"{_tps(e.decode_tps):>10} {_tps(e.prefill_tps):>11} {_s(e.ttft_s):>8}  "
+                f"{e.memory.total_bytes / GIB:.1f} GiB of {e.memory.memory_gb:g} GB"
+            )
+    else:
+        lines.append(
+            f"  {'chip':30} {'price':>8} {'GB/s':>6} {'decode t/s':>10} "
+            f"{'prefill t/s':>11} {'TTFT':>8}  memory"
+        )
+        for e in rows:
+            price = e.chip.launch_price_usd
+            lines.append(
+                f"  {e.chip.name[:30]:30} {f'${price:,.0f}' if price else '-':>8} "
+                f"{e.chip.bw_gbs:6.0f} {_tps(e.decode_tps):>10} {_tps(e.prefill_tps):>11} "
+                f"{_s(e.ttft_s):>8}  {e.memory.memory_gb:g} GB"
+            )
+        unpriced = sum(1 for e in rows if e.chip.launch_price_usd is None)
+        if unpriced:
+            lines += [
+                "",
+                f"  {unpriced} chips have no launch price in the catalog: listed "
+                "after the priced ones, by bandwidth",
+            ]
+    return "\n".join(lines) + "\n"

@@ -26,8 +26,9 @@ def test_usage_counts_with_client_side_durations_are_labelled(fake_ollama: FakeO
         assert run["eval_count"] == 12
         assert run["prompt_eval_count"] > 0
         assert run["eval_duration_ns"] > 0  # measured client-side, first to last token
-    # 500 tok/s on the fake; client-side timing of a 12-token stream is rough but close
-    assert 250 < res["summary"]["decode_tps"]["mean"] < 1000
+    # 500 tok/s on the fake; client-side timing of a 12-token stream is rough (and slow on a
+    # loaded machine), but within a factor of four
+    assert 125 < res["summary"]["decode_tps"]["mean"] < 1000
 
 
 def test_mid_stream_error_without_done_fails_the_run(fake_ollama: FakeOllama) -> None:

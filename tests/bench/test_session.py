@@ -282,3 +282,96 @@ def test_sweep_goes_from_one_at_a_time_to_saturation_and_back_fills(
 )
 def test_bad_load_options(fake_ollama: FakeOllama, argv: list[str], message: str) -> None:
     assert message in fails(fake_ollama, "llama3.2", *argv)
+
+
+class _SteadyMeter:
+    """A meter drawing a steady 40 W (a cumulative energy counter, like RAPL's)."""
+
+    name = "rapl"
+    scope = "package (test)"
+    closed = False
+
+    def read(self, now: float) -> Any:
+        from llmbox.power import Sample
+
+        return Sample(t=now, joules=40.0 * now)
+
+    def close(self) -> None:
+        type(self).closed = True
+
+
+def test_power_is_measured_per_case_and_gives_joules_per_token(
+    fake_ollama: FakeOllama, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import llmbox.power
+
+    monkeypatch.setattr(llmbox.power, "open_meter", lambda kind: _SteadyMeter())
+    fake_ollama.add(FakeModel("watt:1b", decode_tps=100.0))
+    data = bench(fake_ollama, "watt:1b", "--power", "rapl", "--runs", "2", "--max-tokens", "20",
+                 "--prompt", "hi")  # fmt: skip
+    power = data["results"][0]["power"]
+    assert power["source"] == "rapl"
+    assert power["watts"] == pytest.approx(40.0, rel=0.01)
+    assert power["seconds"] >= 0.4  # two runs of 20 tokens at 100 tok/s
+    assert data["options"]["power"] == "rapl"
+    report = BenchReport.parse(data)
+    assert report.results[0].joules_per_token == pytest.approx(power["joules"] / 40, rel=0.01)
+    assert _SteadyMeter.closed
+
+
+def test_power_none_and_a_meter_that_cannot_work(fake_ollama: FakeOllama) -> None:
+    data = bench(fake_ollama, "llama3.2", "--runs", "1", "--max-tokens", "2", "--prompt", "hi")
+    assert data["results"][0]["power"] is None
+    fake_ollama.requests.clear()
+    out = fails(fake_ollama, "llama3.2", "--power", "nvml")  # no NVIDIA driver here
+    assert "Error:" in out
+    assert "unknown meter" in fails(fake_ollama, "llama3.2", "--power", "wattmeter")
+
+
+# -- the results store ----------------------------------------------------------------------------
+
+
+def test_every_run_is_saved_and_the_next_compares_with_the_last(
+    fake_ollama: FakeOllama, tmp_path: Path
+) -> None:
+    db = f"sqlite:///{tmp_path / 'h.db'}"
+    fake_ollama.add(FakeModel("hist:1b", decode_tps=400.0))
+    argv = ["bench", "hist:1b", "--host", fake_ollama.url, "--runs", "3", "--max-tokens", "20",
+            "--prompt-tokens", "16", "--db", db]  # fmt: skip
+    first = runner.invoke(app, [*argv, "--tag", "git=abc"])
+    assert first.exit_code == 0, first.output
+    assert "saved as run 1 in" in first.stderr
+    assert f"llmbox report --model hist:1b --db {db} -o report.html" in first.stderr
+    same = runner.invoke(app, [*argv, "--baseline", "last"])
+    assert same.exit_code == 0, same.output  # an unchanged server is no regression
+    fake_ollama.models["hist:1b"].decode_tps = 250.0
+    slower = runner.invoke(app, [*argv, "--baseline", "last", "-f", "json", "-q"])
+    assert slower.exit_code == 5, slower.output
+    failed = [g for g in json.loads(slower.stdout)["gates"] if not g["passed"]]
+    assert "decode_tps" in {g["metric"] for g in failed}
+    listed = runner.invoke(app, ["history", "--db", db, "-f", "json"])
+    assert listed.exit_code == 0, listed.output
+    runs = json.loads(listed.stdout)
+    assert len(runs) == 3
+    assert any(r["tags"] == {"git": "abc"} for r in runs)
+    skipped = runner.invoke(app, [*argv, "--no-save", "-q"])
+    assert skipped.exit_code == 0, skipped.output
+    again = json.loads(runner.invoke(app, ["history", "--db", db, "-f", "json"]).stdout)
+    assert len(again) == 3
+
+
+def test_a_store_that_cannot_be_opened_fails_before_the_first_request(
+    fake_ollama: FakeOllama, tmp_path: Path
+) -> None:
+    not_a_db = tmp_path / "notes.txt"
+    not_a_db.write_text("hello\n" * 100)
+    out = fails(fake_ollama, "llama3.2", "--db", str(not_a_db), code=6)
+    assert "not an llmbox history database" in out
+
+
+def test_a_stable_machine_name_for_ci_runners(
+    fake_ollama: FakeOllama, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LLMBOX_MACHINE", "gpu-runner-a")
+    data = bench(fake_ollama, "llama3.2", "--runs", "1", "--max-tokens", "2", "--prompt", "hi")
+    assert data["machine"]["name"] == "gpu-runner-a"

@@ -15,7 +15,9 @@ import pytest
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
 
-@pytest.mark.parametrize("name", ["startup", "stream", "concurrency", "accuracy", "memory"])
+@pytest.mark.parametrize(
+    "name", ["startup", "stream", "concurrency", "accuracy", "memory", "store", "report", "fleet"]
+)
 def test_benchmark_runs_quick(name: str) -> None:
     done = subprocess.run(
         [sys.executable, str(BENCHMARKS / f"{name}.py"), "--quick", "--json"],

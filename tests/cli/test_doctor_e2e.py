@@ -147,7 +147,25 @@ def test_no_models_installed_is_a_problem(fake_ollama: FakeOllama) -> None:
 def test_doctor_reports_a_server_that_cuts_the_connection(fake_ollama: FakeOllama) -> None:
     fake_ollama.on_request = lambda path: path == "/api/version"
     result = CliRunner().invoke(app, ["doctor", "--host", fake_ollama.url, "-f", "json"])
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == 3, result.output
     report = json.loads(result.stdout)
-    assert report["healthy"] is False
-    assert "did not answer /api/version like Ollama" in report["problems"][0]["what"]
+    assert (report["reachable"], report["healthy"], report["version"]) == (False, False, None)
+    what = f"the server at {fake_ollama.url} closed the connection without answering"
+    assert report["problems"][0]["what"].startswith(what)
+    assert result.stderr.startswith(f"Error: {what}")
+
+    table = CliRunner().invoke(app, ["doctor", "--host", fake_ollama.url])
+    assert "Ollama None" not in table.stdout
+    assert "status     unreachable" in table.stdout
+
+
+def test_doctor_reports_a_server_error_on_version_never_status_ok(fake_ollama: FakeOllama) -> None:
+    from tests.fakes.ollama import Fault
+
+    fake_ollama.inject(Fault("/api/version", "error", status=500, message="boom"))
+    result = CliRunner().invoke(app, ["doctor", "--host", fake_ollama.url])
+    assert result.exit_code == 3, result.output
+    assert "Ollama None" not in result.stdout
+    assert f"problem    /api/version did not answer like Ollama: {fake_ollama.url} said: boom" in (
+        result.stdout.splitlines()
+    )

@@ -62,8 +62,21 @@ def test_precedence_flag_env_file_default() -> None:
     assert resolve_settings(env={}, file_values={}) == Settings("http://127.0.0.1:11434", None)
 
 
-def test_timeout_zero_means_no_limit() -> None:
-    assert resolve_settings(timeout=0, env={}, file_values={}).timeout is None
+def test_timeout_zero_means_no_limit_and_not_given_means_the_defaults() -> None:
+    from llmbox.client._http import Timeouts
+
+    zero = resolve_settings(timeout=0, env={}, file_values={}).timeout
+    assert zero == 0
+    assert Timeouts.resolve(zero) == Timeouts(connect=10.0, request=None, idle=None)
+    assert Timeouts.resolve(-5) == Timeouts(connect=10.0, request=None, idle=None)
+    assert Timeouts.resolve(None) == Timeouts(connect=10.0, request=30.0, idle=600.0)
+    assert Timeouts.resolve(None, quick=True) == Timeouts(connect=3.0, request=3.0, idle=600.0)
+    assert Timeouts.resolve(120) == Timeouts(connect=10.0, request=120, idle=120)
+
+
+def test_timeout_nan_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="invalid timeout"):
+        resolve_settings(timeout=float("nan"), env={}, file_values={})
 
 
 def test_config_file_is_read_and_validated(isolated_env, monkeypatch) -> None:  # type: ignore[no-untyped-def]

@@ -1,4 +1,5 @@
-"""pytest fixtures for the fake Ollama server: one server per session, reset before each test."""
+"""pytest fixtures for the fake Ollama server (one per session, reset before each test) and the
+hostile servers of ``tests.fakes.hostile``."""
 
 from __future__ import annotations
 
@@ -6,6 +7,13 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.fakes.hostile import (  # noqa: F401  (fixtures: servers that are not Ollama)
+    html_server,
+    not_found_server,
+    not_http_server,
+    silent_server,
+    wrong_json_server,
+)
 from tests.fakes.ollama import FakeOllama
 
 

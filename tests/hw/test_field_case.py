@@ -4,30 +4,21 @@ image buffers, KV cache types, context x parallel, the layer split `ollama ps` s
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 from typer.testing import CliRunner
 
 from llmbox.cli import app
-from llmbox.hw.chips import Catalog, load_catalog
+from llmbox.hw.chips import Catalog
 from llmbox.hw.estimate import GIB, Workload, estimate, image_buffer_bytes
-from llmbox.hw.models import ModelCatalog, load_models
+from llmbox.hw.models import ModelCatalog
 
 runner = CliRunner()
 #: MacBook Air M2 (8-core GPU), Ollama, llama3.2-vision:11b with one image: 18 prompt tokens,
 #: 78 generated in 8.896 s; `ollama ps` 7%/93% CPU/GPU.
 FIELD = Workload(prompt_tokens=18, gen_tokens=78, images=1, memory_gb=16)
 FIELD_DECODE = 78 / 8.896
-
-
-@pytest.fixture(scope="module")
-def catalog() -> Catalog:
-    return load_catalog()
-
-
-@pytest.fixture(scope="module")
-def models() -> ModelCatalog:
-    return load_models()
 
 
 def test_field_case_16gb_is_a_partial_offload_at_the_measured_speed(
@@ -38,6 +29,10 @@ def test_field_case_16gb_is_a_partial_offload_at_the_measured_speed(
     assert est.memory.verdict == "partial"
     assert 3 <= est.memory.cpu_percent <= 12
     assert est.memory.processor.endswith("CPU/GPU")
+
+
+def test_field_case_16gb_decode_within_15_percent(catalog: Catalog, models: ModelCatalog) -> None:
+    est = estimate(catalog.resolve("m2-8c"), catalog, models.resolve("llama3.2-vision:11b"), FIELD)
     assert est.decode_tps == pytest.approx(FIELD_DECODE, rel=0.15)
 
 
@@ -155,3 +150,48 @@ def test_runtime_options_are_checked(argv: list[str], message: str) -> None:
     result = runner.invoke(app, ["hw-estimate", "-m", "llama3.1:8b", *argv])
     assert result.exit_code == 2, result.output
     assert message in result.stderr
+
+
+def test_flash_attention_follows_the_runner(catalog: Catalog, models: ModelCatalog) -> None:
+    m2 = catalog.resolve("m2-8c")
+
+    def fa(model: str, runner: str = "ollama", **kw: object) -> tuple[bool, str]:
+        w = Workload(runner=runner, **kw)  # type: ignore[arg-type]
+        est = estimate(m2, catalog, models.resolve(model), w)
+        return bool(est.workload.flash_attention), est.memory.kv_cache
+
+    # mllama runs on Ollama's own engine, which leaves flash attention off for it.
+    assert fa("llama3.2-vision:11b") == (False, "f16")
+    # llama.cpp-served models get --flash-attn auto, but a quantized cache only when asked for.
+    assert fa("llama3.1:8b", kv_cache="q8_0") == (True, "f16")
+    assert fa("llama3.1:8b", kv_cache="q8_0", flash_attention=True) == (True, "q8_0")
+    # Models on the engine's flash-attention list take the quantized cache as they are.
+    assert fa("gemma3:12b", kv_cache="q4_0") == (True, "q4_0")
+    assert fa("llama3.1:8b", runner="llama.cpp") == (False, "f16")  # llama-bench: -fa 0
+    assert fa("llama3.1:8b", flash_attention=False) == (False, "f16")
+
+
+def test_unfused_attention_pays_the_kv_cost_only_without_flash_attention(
+    catalog: Catalog, models: ModelCatalog
+) -> None:
+    chip, m = catalog.resolve("m4pro"), models.resolve("llama3.1:8b")
+    fam = catalog.family(chip)
+    assert fam.decode_kv_cost > fam.decode_kv_cost_fa
+
+    def tps(depth: int, flash: bool) -> float:
+        w = Workload(prompt_tokens=0, gen_tokens=128, depth=depth, flash_attention=flash)
+        return estimate(chip, catalog, m, replace(w, runner="llama.cpp")).decode_tps
+
+    assert tps(0, True) == pytest.approx(tps(0, False), rel=0.01)  # no cache, no difference
+    assert tps(8192, True) > 1.2 * tps(8192, False)  # the unfused kernels re-read K and V
+    assert tps(8192, True) < tps(0, True)  # the fused kernel still reads the cache
+
+
+def test_flash_attention_flags_on_the_command_line() -> None:
+    argv = ["hw-estimate", "-c", "m4pro", "-m", "llama3.1:8b", "-f", "json"]
+    default = json.loads(runner.invoke(app, argv).stdout)
+    off = json.loads(runner.invoke(app, [*argv, "--no-flash-attention"]).stdout)
+    assert default["workload"]["flash_attention"] is True
+    assert off["workload"]["flash_attention"] is False
+    vision = ["hw-estimate", "-c", "m4pro", "-m", "llama3.2-vision:11b", "-f", "json"]
+    assert json.loads(runner.invoke(app, vision).stdout)["workload"]["flash_attention"] is False

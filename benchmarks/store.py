@@ -1,0 +1,217 @@
+"""The results store: what saving a run adds to ``bench``, and ``history`` over 10,000 runs.
+
+    python benchmarks/store.py [--quick] [--json]
+
+- *Save*: a fresh process that has already imported what ``llmbox bench`` imports (the session,
+  the report model, the exporters) then imports the store, opens the SQLite file in the user data
+  directory and saves a realistic report (tests/report/golden/report.json: 2 models × 2 cases,
+  22 requests); the wall time of that, median over many processes. Also the same save repeated
+  inside one process, and the first save that creates the file.
+- *History*: a store with 10,000 such runs (``--quick``: 100), then ``llmbox history`` and its
+  variants as a user runs them (fresh processes, wall time including start-up), median of 5.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from _common import ROOT, Figure, log, main, median
+
+GOLDEN = ROOT / "tests" / "report" / "golden" / "report.json"
+_SCRIPT = Path(sys.executable).with_name("llmbox")
+LLMBOX = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "llmbox"]
+SAVE_BUDGET_MS = 5.0
+HISTORY_BUDGET_S = 1.0
+
+_SAVE_CHILD = """
+import json, sys, time
+import llmbox.bench.session, llmbox.report.exporters  # what a bench run has loaded by now
+data = json.loads(sys.stdin.read())
+t0 = time.perf_counter()
+from llmbox.store import open_store
+t1 = time.perf_counter()
+store = open_store()
+t2 = time.perf_counter()
+store.save(data, tags={"git": "abc123"})
+t3 = time.perf_counter()
+store.close()
+t4 = time.perf_counter()
+print(json.dumps([t1 - t0, t2 - t1, t3 - t2, t4 - t3, t4 - t0]))
+"""
+PARTS = ("import", "open", "save", "close", "total")
+
+
+def variant(base: dict[str, Any], i: int, when: datetime) -> dict[str, Any]:
+    """The golden report as if run at ``when``, its speeds drifting a little with ``i``."""
+    data = copy.deepcopy(base)
+    data["started_at"] = when.strftime("%Y-%m-%dT%H:%M:%SZ")
+    data["finished_at"] = (when + timedelta(minutes=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    factor = 1 + 0.01 * ((i * 7919) % 11 - 5) / 5
+    for result in data["results"]:
+        for run in result["runs"]:
+            run["eval_duration_ns"] = round(run["eval_duration_ns"] * factor)
+        if decode := result["summary"].get("decode_tps"):
+            result["summary"]["decode_tps"] = {
+                k: v if k == "n" or v is None else v / factor for k, v in decode.items()
+            }
+    return data
+
+
+def _env(data_home: Path) -> dict[str, str]:
+    # Without byte-code caching every run would compile llmbox from source: users have .pyc.
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("LLMBOX_") and k != "PYTHONDONTWRITEBYTECODE"
+    }
+    env["XDG_DATA_HOME"] = str(data_home)
+    return env
+
+
+def measure_save(base: dict[str, Any], rounds: int) -> list[Figure]:
+    figures = []
+    with tempfile.TemporaryDirectory(prefix="llmbox-bench-store-") as tmp:
+        env = _env(Path(tmp))
+        now = datetime.now(timezone.utc)
+
+        def child(i: int, env: dict[str, str] = env) -> dict[str, float]:
+            done = subprocess.run(
+                [sys.executable, "-c", _SAVE_CHILD],
+                input=json.dumps(variant(base, i, now - timedelta(hours=i))),
+                capture_output=True,
+                text=True,
+                env=env,
+                check=False,
+            )
+            if done.returncode != 0:
+                raise RuntimeError(f"saving child failed: {done.stderr[-2000:]}")
+            return dict(zip(PARTS, (v * 1000 for v in json.loads(done.stdout)), strict=True))
+
+        child(0, _env(Path(tmp) / "warm-up"))  # writes the byte-code caches
+        first = child(1)["total"]  # creates the file and its tables
+        samples = [child(i) for i in range(2, rounds + 2)]
+        med = {part: median([s[part] for s in samples]) for part in PARTS}
+        best = min(s["total"] for s in samples)
+        figures.append(
+            Figure(
+                "Store",
+                "bench: saving a run (import + open + save + close, fresh process)",
+                med["total"],
+                "ms",
+                f"≤ {SAVE_BUDGET_MS:g} ms",
+                med["total"] <= SAVE_BUDGET_MS,
+                f"median of {rounds} processes (fastest {best:.1f} ms); SQLite in the user data "
+                "dir; 2 models × 2 cases, 22 requests; "
+                + ", ".join(f"{p} {med[p]:.1f}" for p in PARTS[:-1])
+                + " ms (close = WAL checkpoint, an fsync)",
+            )
+        )
+        figures.append(
+            Figure(
+                "Store",
+                "bench: first save (creates the file and tables)",
+                first,
+                "ms",
+                note="once per machine",
+            )
+        )
+        os.environ["XDG_DATA_HOME"] = tmp
+        from llmbox.store import open_store
+
+        with open_store() as store:
+            warm = []
+            for i in range(rounds):
+                data = variant(base, 10_000 + i, now - timedelta(days=1, hours=i))
+                t0 = time.perf_counter()
+                store.save(data)
+                warm.append((time.perf_counter() - t0) * 1000)
+        figures.append(
+            Figure(
+                "Store",
+                "save, store already open (in-process)",
+                median(warm),
+                "ms",
+                note=f"median of {rounds}",
+            )
+        )
+    return figures
+
+
+def build(url: str, base: dict[str, Any], runs: int) -> float:
+    from llmbox.store import open_store
+
+    start = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    t0 = time.perf_counter()
+    with open_store(url) as store:
+        for i in range(runs):
+            tags = {"ci": "nightly"} if i % 10 == 0 else {}
+            store.save(variant(base, i, start + timedelta(hours=i)), tags=tags)
+            if i % 2000 == 1999:
+                log(f"store: {i + 1}/{runs} runs saved")
+    return time.perf_counter() - t0
+
+
+def measure_history(base: dict[str, Any], runs: int, rounds: int) -> list[Figure]:
+    figures = []
+    with tempfile.TemporaryDirectory(prefix="llmbox-bench-history-") as tmp:
+        path = Path(tmp) / "history.db"
+        seconds = build(str(path), base, runs)
+        figures.append(
+            Figure("Store", f"filling a store with {runs:,} runs", seconds / runs * 1000,
+                   "ms/run", note=f"{path.stat().st_size / runs / 1024:.0f} KiB per run on disk")
+        )  # fmt: skip
+        commands = {
+            "history (newest 20, table)": ["history"],
+            "history -n 0 -f json (all runs)": ["history", "-n", "0", "-f", "json"],
+            "history --model qwen3:4b --tag ci=nightly -n 0": [
+                "history", "--model", "qwen3:4b", "--tag", "ci=nightly", "-n", "0",
+            ],
+            "history show ID -f json": ["history", "show", str(runs // 2), "-f", "json"],
+            "history regressions": ["history", "regressions"],
+        }  # fmt: skip
+        env = _env(Path(tmp))
+        env["LLMBOX_DB"] = str(path)
+        times: dict[str, list[float]] = {name: [] for name in commands}
+        for argv in commands.values():  # untimed: byte-code and page caches
+            subprocess.run([*LLMBOX, *argv], capture_output=True, env=env, check=True)
+        for _ in range(rounds):
+            for name, argv in commands.items():
+                t0 = time.perf_counter()
+                subprocess.run([*LLMBOX, *argv], capture_output=True, env=env, check=True)
+                times[name].append(time.perf_counter() - t0)
+        for name, ts in times.items():
+            med = median(ts)
+            budget = name != "history regressions"
+            figures.append(
+                Figure(
+                    "Store",
+                    f"{name} over {runs:,} runs",
+                    med,
+                    "s",
+                    f"≤ {HISTORY_BUDGET_S:g} s" if budget else "",
+                    med <= HISTORY_BUDGET_S if budget else None,
+                    f"median of {rounds}, fresh process"
+                    + ("" if budget else "; every series' samples, informational"),
+                )
+            )
+    return figures
+
+
+def measure(quick: bool) -> list[Figure]:
+    base = json.loads(GOLDEN.read_text(encoding="utf-8"))
+    figures = measure_save(base, rounds=3 if quick else 15)
+    figures += measure_history(base, runs=100 if quick else 10_000, rounds=1 if quick else 5)
+    return figures
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(measure, __doc__.splitlines()[0]))

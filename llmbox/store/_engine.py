@@ -1,0 +1,271 @@
+"""The two database engines behind one small interface, and the one place where their errors
+become ``StoreError``/``UsageError`` messages.
+
+SQL is written once, with ``?`` placeholders; the PostgreSQL engine rewrites them to ``%s``.
+Connections run in autocommit mode; ``transaction()`` opens an explicit write transaction
+(SQLite: ``BEGIN IMMEDIATE``, so two writers queue on the busy timeout instead of deadlocking).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from llmbox.errors import StoreError, UsageError
+from llmbox.store._url import Target
+
+#: Seconds a writer waits for another one to finish before giving up ("database is locked").
+BUSY_TIMEOUT_S = 30.0
+#: Seconds to wait for a PostgreSQL server to accept the connection.
+CONNECT_TIMEOUT_S = 5
+
+Row = tuple[Any, ...]
+
+
+class Engine:
+    """What the store needs from a database connection."""
+
+    kind: str
+    shown: str
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        raise NotImplementedError
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        raise NotImplementedError
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        raise NotImplementedError
+
+    def insert(self, sql: str, params: Sequence[Any]) -> int | None:
+        """Run an INSERT into a table with an ``id`` key; the new row's id (None when an
+        ``ON CONFLICT DO NOTHING`` clause skipped it)."""
+        raise NotImplementedError
+
+    def transaction(self, *, exclusive: bool = False) -> contextlib.AbstractContextManager[None]:
+        """A write transaction; ``exclusive`` also serialises it with every other exclusive one
+        (schema migrations). SQLite serialises all writers anyway."""
+        raise NotImplementedError
+
+    def tables(self) -> set[str]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+
+# -- SQLite ---------------------------------------------------------------------------------------
+
+
+class SqliteEngine(Engine):
+    kind = "sqlite"
+
+    def __init__(self, target: Target, *, create: bool) -> None:
+        assert target.path is not None
+        self.path = target.path
+        self.shown = str(target.path)
+        if self.path.is_dir():
+            raise UsageError(
+                f"{self.shown} is a directory, not a database file",
+                hint=f"name a file, e.g. --db {self.path / 'history.db'}",
+            )
+        if not create and not self.path.exists():
+            # Reading a store that was never written: an empty in-memory one answers the same.
+            self.conn = sqlite3.connect(":memory:", isolation_level=None)
+            return
+        with self._errors():
+            if create:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.conn = sqlite3.connect(
+                self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+            )
+            self.conn.execute("PRAGMA foreign_keys = ON")
+            if create:
+                self.conn.execute("PRAGMA journal_mode = WAL")
+                self.conn.execute("PRAGMA synchronous = NORMAL")  # WAL: durable at checkpoint
+
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as err:
+            raise self._translate(err) from None
+        except OSError as err:
+            raise StoreError(
+                f"cannot open the history database {self.shown}: {err.strerror or err}",
+                hint="check that the directory exists and is writable, or choose --db",
+            ) from None
+
+    def _translate(self, err: sqlite3.Error) -> StoreError:
+        text = str(err)
+        if "locked" in text or "busy" in text:
+            return StoreError(
+                f"the history database {self.shown} is locked by another process "
+                f"(waited {BUSY_TIMEOUT_S:g} s)",
+                hint=f"retry when the other llmbox finishes; `fuser {self.shown}` shows who holds "
+                "it",
+            )
+        if isinstance(err, sqlite3.DatabaseError) and (
+            "not a database" in text or "malformed" in text or "corrupt" in text
+        ):
+            return StoreError(
+                f"{self.shown} is not an llmbox history database, or it is corrupt ({text})",
+                hint="move the file aside, or choose another with --db / LLMBOX_DB",
+            )
+        if "unable to open" in text or "readonly" in text or "read-only" in text:
+            return StoreError(
+                f"cannot write the history database {self.shown}: {text}",
+                hint="check the file and its directory are writable, or choose --db",
+            )
+        return StoreError(f"history database {self.shown}: {text}", hint="rerun with --debug")
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        with self._errors():
+            return self.conn.execute(sql, params).fetchall()
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        with self._errors():
+            self.conn.execute(sql, params)
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            with self._errors():
+                self.conn.executemany(sql, rows)
+
+    def insert(self, sql: str, params: Sequence[Any]) -> int | None:
+        with self._errors():
+            cursor = self.conn.execute(sql, params)
+        return cursor.lastrowid if cursor.rowcount > 0 else None
+
+    @contextlib.contextmanager
+    def transaction(self, *, exclusive: bool = False) -> Iterator[None]:
+        with self._errors():
+            self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                self.conn.execute("ROLLBACK")
+            raise
+        with self._errors():
+            self.conn.execute("COMMIT")
+
+    def tables(self) -> set[str]:
+        rows = self.query("SELECT name FROM sqlite_master WHERE type = 'table'")
+        return {str(r[0]) for r in rows if not str(r[0]).startswith("sqlite_")}
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+# -- PostgreSQL -----------------------------------------------------------------------------------
+
+#: Any constant: the advisory lock that serialises migrations across clients.
+_LOCK_KEY = 0x6C6C6D62  # "llmb"
+
+
+class PostgresEngine(Engine):
+    kind = "postgresql"
+
+    def __init__(self, target: Target) -> None:
+        assert target.dsn is not None
+        self.shown = target.shown
+        try:
+            import psycopg
+        except ImportError:
+            raise UsageError(
+                "PostgreSQL support is not installed",
+                hint="pip install 'llmbox[postgres]' (psycopg 3)",
+            ) from None
+        self._psycopg = psycopg
+        with self._errors(connecting=True):
+            self.conn = psycopg.connect(
+                target.dsn, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S
+            )
+
+    @contextlib.contextmanager
+    def _errors(self, *, connecting: bool = False) -> Iterator[None]:
+        psycopg = self._psycopg
+        try:
+            yield
+        except psycopg.OperationalError as err:
+            detail = _first_line(err)
+            if connecting:
+                raise StoreError(
+                    f"cannot connect to PostgreSQL at {self.shown}: {detail}",
+                    hint="check that the server runs and the URL in --db / LLMBOX_DB "
+                    "(try: psql 'URL')",
+                ) from None
+            raise StoreError(
+                f"PostgreSQL at {self.shown}: {detail}", hint="check the server and retry"
+            ) from None
+        except psycopg.errors.InsufficientPrivilege as err:
+            raise StoreError(
+                f"PostgreSQL at {self.shown}: {_first_line(err)}",
+                hint="the user needs CREATE on the database and rights on the llmbox tables",
+            ) from None
+        except psycopg.Error as err:
+            raise StoreError(
+                f"PostgreSQL at {self.shown}: {_first_line(err)}", hint="rerun with --debug"
+            ) from None
+        except ValueError as err:  # psycopg rejects a malformed connection string this way
+            raise UsageError(
+                f"bad PostgreSQL URL {self.shown}: {err}",
+                hint="postgresql://USER[:PASSWORD]@HOST[:PORT]/DBNAME",
+            ) from None
+
+    @staticmethod
+    def _sql(sql: str) -> str:
+        return sql.replace("?", "%s")
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        with self._errors():
+            return self.conn.execute(self._sql(sql), params).fetchall()
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        with self._errors():
+            self.conn.execute(self._sql(sql), params)
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            with self._errors(), self.conn.cursor() as cur:
+                cur.executemany(self._sql(sql), rows)
+
+    def insert(self, sql: str, params: Sequence[Any]) -> int | None:
+        with self._errors():
+            row = self.conn.execute(self._sql(sql) + " RETURNING id", params).fetchone()
+        return None if row is None else int(row[0])
+
+    @contextlib.contextmanager
+    def transaction(self, *, exclusive: bool = False) -> Iterator[None]:
+        with self._errors(), self.conn.transaction():
+            if exclusive:
+                self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+            yield
+
+    def tables(self) -> set[str]:
+        rows = self.query(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
+        )
+        return {str(r[0]) for r in rows}
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip() or type(err).__name__
+    return text.splitlines()[0].strip()
+
+
+def connect(target: Target, *, create: bool) -> Engine:
+    if target.kind == "postgresql":
+        return PostgresEngine(target)
+    return SqliteEngine(target, create=create)
+
+
+def sqlite_path(engine: Engine) -> Path | None:
+    return engine.path if isinstance(engine, SqliteEngine) else None

@@ -1,0 +1,145 @@
+"""The store's view of a benchmark report: validation at the edge, and the facts it indexes.
+
+Reports come in as the typed model or as the ``llmbox.bench/1`` JSON dict; the store keeps the
+dict (the full JSON, so fields added later are not lost) and indexes a few facts from it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+
+from llmbox.errors import UsageError
+
+if TYPE_CHECKING:
+    from llmbox.results import BenchReport
+
+REPORT_HINT = "give a file written by llmbox bench -f json (or --output json:PATH)"
+
+
+def as_dict(report: BenchReport | Mapping[str, Any]) -> dict[str, Any]:
+    """The report's ``llmbox.bench/1`` JSON dict."""
+    if isinstance(report, Mapping):
+        return dict(report)
+    return report.to_json_dict()
+
+
+def validate(data: Any, source: str) -> BenchReport:
+    """Check ``data`` against the report model; UsageError naming the first bad field."""
+    from llmbox.results import BenchReport
+
+    return BenchReport.parse(data, source)
+
+
+def canonical_json(data: Mapping[str, Any]) -> str:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def machine_key(machine: Mapping[str, Any]) -> str:
+    """The name a machine's series are grouped by: its ``name`` (if a report carries one), its
+    hostname, else its CPU.
+
+    >>> machine_key({"hostname": "gpu-box", "cpu": "AMD EPYC"})
+    'gpu-box'
+    >>> machine_key({"cpu": "Apple M2", "os": "Darwin 24.0"})
+    'Apple M2'
+    """
+    for key in ("name", "hostname", "chip", "cpu"):
+        value = machine.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return "unknown"
+
+
+#: The one timestamp form the store keeps: UTC, microseconds, ``Z``; it sorts as text.
+_STAMP = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+def parse_time(text: str) -> datetime:
+    """An ISO 8601 timestamp (``Z`` or an offset; naive means UTC) as an aware datetime."""
+    value = text.strip()
+    if value.endswith(("Z", "z")):
+        value = value[:-1] + "+00:00"
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def stamp(when: datetime) -> str:
+    """
+    >>> stamp(parse_time("2026-11-30T17:25:49+01:00"))
+    '2026-11-30T16:25:49.000000Z'
+    """
+    return when.astimezone(timezone.utc).strftime(_STAMP)
+
+
+def normalise_time(text: str | None) -> str | None:
+    if not text:
+        return None
+    try:
+        return stamp(parse_time(text))
+    except ValueError:
+        return None
+
+
+def utc_now() -> str:
+    return stamp(datetime.now(timezone.utc))
+
+
+_UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_when(text: str, *, now: datetime | None = None) -> str:
+    """A ``--since``/``--until`` value as a stored timestamp: an ISO date or date-time, or an age
+    such as ``90m``, ``12h``, ``7d``, ``2w``; also ``today`` and ``yesterday`` (UTC).
+
+    >>> t = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
+    >>> parse_when("7d", now=t), parse_when("2026-11-01", now=t)
+    ('2026-11-23T12:00:00.000000Z', '2026-11-01T00:00:00.000000Z')
+    """
+    now = now or datetime.now(timezone.utc)
+    value = text.strip().lower()
+    midnight = now.astimezone(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    if value == "today":
+        return stamp(midnight)
+    if value == "yesterday":
+        return stamp(midnight - timedelta(days=1))
+    if value[:-1].isdigit() and value[-1:] in _UNITS:
+        return stamp(now - timedelta(seconds=int(value[:-1]) * _UNITS[value[-1]]))
+    try:
+        return stamp(parse_time(text))
+    except ValueError:
+        raise UsageError(
+            f"not a date or age: {text!r}",
+            hint="use a date like 2026-11-01, a date-time like 2026-11-01T09:30, or an age "
+            "like 12h, 7d, 2w",
+        ) from None
+
+
+def parse_tags(specs: Sequence[str]) -> dict[str, str]:
+    """``["git=abc123", "ci=nightly"]`` -> a dict; a later KEY replaces an earlier one.
+
+    >>> parse_tags(["git=abc", "note=after driver update"])
+    {'git': 'abc', 'note': 'after driver update'}
+    """
+    tags: dict[str, str] = {}
+    for spec in specs:
+        key, sep, value = spec.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(
+                f"--tag {spec!r}: expected KEY=VALUE", hint="e.g. --tag git=$(git rev-parse HEAD)"
+            )
+        tags[key.strip()] = value.strip()
+    return tags
+
+
+def parse_tag_filters(specs: Sequence[str]) -> tuple[tuple[str, str | None], ...]:
+    """``KEY=VALUE`` matches that value; a bare ``KEY`` matches any run carrying the tag."""
+    out: list[tuple[str, str | None]] = []
+    for spec in specs:
+        key, sep, value = spec.partition("=")
+        if not key.strip():
+            raise UsageError(f"--tag {spec!r}: expected KEY or KEY=VALUE", hint="e.g. --tag ci")
+        out.append((key.strip(), value.strip() if sep else None))
+    return tuple(out)

@@ -1,0 +1,88 @@
+"""Where the store lives: ``--db URL`` > ``$LLMBOX_DB`` > ``history.db`` in the user data dir."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from llmbox.errors import UsageError
+
+DB_ENV = "LLMBOX_DB"
+DB_FILENAME = "history.db"
+_URL_HINT = "use sqlite:///PATH (or a plain file path) or postgresql://USER@HOST:PORT/DBNAME"
+
+
+class Target:
+    """A parsed store URL. ``path`` is set for SQLite, ``dsn`` for PostgreSQL; ``shown`` is the
+    URL with any password masked, for messages. (A plain class: a dataclass costs ~1 ms to
+    define, and saving a run must stay within a few.)"""
+
+    __slots__ = ("dsn", "kind", "path", "shown")
+
+    def __init__(
+        self, kind: str, shown: str, *, path: Path | None = None, dsn: str | None = None
+    ) -> None:
+        self.kind, self.shown, self.path, self.dsn = kind, shown, path, dsn
+
+
+def default_path() -> Path:
+    """``history.db`` in the user data directory (``$XDG_DATA_HOME/llmbox`` on Linux)."""
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("llmbox", appauthor=False)) / DB_FILENAME
+
+
+def resolve_url(flag: str | None = None) -> str:
+    """The store URL in force: the flag, else ``$LLMBOX_DB``, else the default SQLite file."""
+    for value in (flag, os.environ.get(DB_ENV)):
+        if value is not None and value.strip():
+            return value.strip()
+    return f"sqlite:///{default_path()}"
+
+
+def mask_password(url: str) -> str:
+    """``postgresql://u:secret@h/db`` -> ``postgresql://u:***@h/db``.
+
+    >>> mask_password("postgresql://bench:s3cret@db.lan:5432/llmbox")
+    'postgresql://bench:***@db.lan:5432/llmbox'
+    >>> mask_password("sqlite:///tmp/h.db")
+    'sqlite:///tmp/h.db'
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest.split("/", 1)[0]:
+        return url
+    auth, _, host = rest.partition("@")
+    user, colon, _ = auth.partition(":")
+    return f"{scheme}://{user}{':***' if colon else ''}@{host}"
+
+
+def parse_url(url: str) -> Target:
+    """Parse a store URL. As in SQLAlchemy, ``sqlite:///h.db`` is a relative path and
+    ``sqlite:////var/lib/h.db`` an absolute one; a plain path is a SQLite file too.
+
+    >>> parse_url("sqlite:////var/lib/h.db").path, parse_url("sqlite:///h.db").path
+    (PosixPath('/var/lib/h.db'), PosixPath('h.db'))
+    >>> parse_url("/srv/llmbox/history.db").kind
+    'sqlite'
+    >>> parse_url("postgres://ci@db:5432/bench").kind
+    'postgresql'
+    """
+    raw = url.strip()
+    scheme, sep, rest = raw.partition("://")
+    if not sep:
+        if not raw or raw.startswith(("postgres", "sqlite")) or ":" in raw.split("/")[0]:
+            raise UsageError(f"not a database URL: {raw!r}", hint=_URL_HINT)
+        return Target("sqlite", raw, path=Path(raw).expanduser())  # a plain file path
+    scheme = scheme.lower()
+    if scheme == "sqlite":
+        # sqlite:///rel.db is a relative path, sqlite:////abs.db an absolute one (SQLAlchemy's
+        # convention); sqlite:///~/h.db expands the home directory.
+        if not rest.startswith("/") or rest == "/":
+            raise UsageError(f"SQLite URL without a file: {raw!r}", hint=_URL_HINT)
+        return Target("sqlite", raw, path=Path(rest[1:]).expanduser())
+    if scheme in ("postgresql", "postgres"):
+        if not rest or rest == "/":
+            raise UsageError(f"PostgreSQL URL without a host or database: {raw!r}", hint=_URL_HINT)
+        return Target("postgresql", mask_password(raw), dsn=f"postgresql://{rest}")
+    raise UsageError(f"unsupported database URL scheme {scheme!r} in {mask_password(raw)!r}",
+                     hint=_URL_HINT)  # fmt: skip

@@ -1,0 +1,294 @@
+"""Regressions found, not eyeballed: change points in each series of stored runs.
+
+A *series* is one metric of one model × case label × machine × backend, in the order the runs
+were started. Its change points are found in two steps:
+
+1. **Step detection** (binary segmentation over the run means): the split that most reduces the
+   sum of squared deviations of the run means from their segment's mean is a candidate; each
+   side is then searched the same way.
+2. **Confirmation**: a candidate stands only if Welch's t-test on the per-request values before
+   and after it (every successful request of every run in the two segments) gives p < ``alpha``
+   *and* the segment means differ by at least ``min_effect`` (relative; time metrics also by more
+   than ``MIN_TIME_DELTA_S``). Change points are re-checked against their final neighbouring
+   segments until every one stands.
+
+A change in the bad direction (lower tokens/s, longer times) is a *regression*; it is *open* while
+the latest segment is still worse than the level before the change by ``min_effect``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
+
+from llmbox.bench.compare import MIN_TIME_DELTA_S
+from llmbox.bench.fields import METRICS
+from llmbox.bench.significance import welch_p
+
+if TYPE_CHECKING:
+    from llmbox.store._query import RunFilter
+    from llmbox.store._store import Store
+
+#: Metrics checked unless asked otherwise.
+DEFAULT_METRICS = ("decode_tps", "prefill_tps", "ttft_s")
+#: Significance level of the Welch test.
+DEFAULT_ALPHA = 0.01
+#: Smallest relative change of the mean that counts (0.05: 5 %).
+DEFAULT_MIN_EFFECT = 0.05
+
+
+# -- statistics -----------------------------------------------------------------------------------
+
+
+def _mean_sd(xs: Sequence[float]) -> tuple[float, float]:
+    mean = math.fsum(xs) / len(xs)
+    var = math.fsum((x - mean) ** 2 for x in xs) / (len(xs) - 1) if len(xs) > 1 else 0.0
+    return mean, math.sqrt(var)
+
+
+def welch(a: Sequence[float], b: Sequence[float]) -> float | None:
+    """Two-sided p-value of Welch's t-test that ``a`` and ``b`` have the same mean
+    (``llmbox.bench.significance``); None when either side has fewer than 2 values.
+
+    >>> round(welch([19.8, 20.4, 19.6, 17.1, 21.3], [28.2, 26.6, 20.1, 23.3, 25.2]), 4)
+    0.0187
+    """
+    if len(a) < 2 or len(b) < 2:
+        return None
+    return welch_p(*_mean_sd(a), len(a), *_mean_sd(b), len(b))
+
+
+# -- change points --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunValues:
+    """One run's place in a series: its mean and the per-request values behind it."""
+
+    run_id: int
+    started_at: str
+    mean: float
+    samples: tuple[float, ...]
+    server_version: str | None = None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    p_value: float
+    change: float  # relative: (after - before) / |before|
+    before: float
+    after: float
+
+
+class _Series:
+    """Prefix sums over a series' runs, so any two adjacent segments are compared in O(1):
+    the mean of run means per segment, and the pooled per-request count, mean and variance."""
+
+    def __init__(self, runs: Sequence[RunValues]) -> None:
+        self.runs = runs
+        shift = runs[0].mean if runs else 0.0  # values are summed relative to it (less rounding)
+        self.shift = shift
+        self.means = [r.mean for r in runs]
+        pm, pn, ps, pq = [0.0], [0], [0.0], [0.0]
+        for r in runs:
+            values = r.samples or (r.mean,)
+            pm.append(pm[-1] + r.mean)
+            pn.append(pn[-1] + len(values))
+            ps.append(ps[-1] + math.fsum(v - shift for v in values))
+            pq.append(pq[-1] + math.fsum((v - shift) ** 2 for v in values))
+        self.pm, self.pn, self.ps, self.pq = pm, pn, ps, pq
+
+    def mean_of_means(self, i: int, j: int) -> float:
+        return (self.pm[j] - self.pm[i]) / (j - i)
+
+    def pooled(self, i: int, j: int) -> tuple[float, float, int]:
+        """Mean, sample sd and count of every per-request value of runs [i, j)."""
+        n = self.pn[j] - self.pn[i]
+        s, q = self.ps[j] - self.ps[i], self.pq[j] - self.pq[i]
+        var = max(0.0, (q - s * s / n) / (n - 1)) if n > 1 else 0.0
+        return s / n + self.shift, math.sqrt(var), n
+
+    def confirm(
+        self, i: int, k: int, j: int, *, metric: str, alpha: float, min_effect: float
+    ) -> Verdict | None:
+        """The verdict for a change between runs [i, k) and [k, j), or None if it does not
+        stand (see the module docstring)."""
+        b_mean, a_mean = self.mean_of_means(i, k), self.mean_of_means(k, j)
+        if b_mean == 0:
+            return None
+        change = (a_mean - b_mean) / abs(b_mean)
+        if abs(change) < min_effect:
+            return None
+        spec = METRICS.get(metric)
+        if spec is not None and spec.is_time and abs(a_mean - b_mean) <= MIN_TIME_DELTA_S:
+            return None
+        before, after = self.pooled(i, k), self.pooled(k, j)
+        if before[2] < 2 or after[2] < 2:
+            return None
+        p = welch_p(*before, *after)
+        if p is None or p >= alpha:
+            return None
+        return Verdict(p, change, b_mean, a_mean)
+
+    def best_split(self, lo: int, hi: int) -> int:
+        """The k in (lo, hi) minimising the squared deviations of the run means of [lo, k) and
+        [k, hi) from their own means."""
+        prefix, squares = [0.0], [0.0]
+        for x in self.means[lo:hi]:
+            prefix.append(prefix[-1] + (x - self.shift))
+            squares.append(squares[-1] + (x - self.shift) ** 2)
+        n = hi - lo
+
+        def sse(a: int, b: int) -> float:
+            s, q = prefix[b] - prefix[a], squares[b] - squares[a]
+            return q - s * s / (b - a)
+
+        best, best_cost = lo + 1, math.inf
+        for k in range(1, n):
+            cost = sse(0, k) + sse(k, n)
+            if cost < best_cost - 1e-12 * (abs(cost) + 1.0):
+                best, best_cost = lo + k, cost
+        return best
+
+
+def change_points(
+    runs: Sequence[RunValues],
+    *,
+    metric: str,
+    alpha: float = DEFAULT_ALPHA,
+    min_effect: float = DEFAULT_MIN_EFFECT,
+) -> list[int]:
+    """Indexes into ``runs`` where a new level starts (see the module docstring)."""
+    series = _Series(runs)
+    found: list[int] = []
+    pending = [(0, len(runs))]
+    while pending:  # binary segmentation, without recursion (a series can be long)
+        lo, hi = pending.pop()
+        if hi - lo < 2:
+            continue
+        k = series.best_split(lo, hi)
+        if series.confirm(lo, k, hi, metric=metric, alpha=alpha, min_effect=min_effect):
+            found.append(k)
+            pending += [(lo, k), (k, hi)]
+    bounds = sorted(found)
+    while True:  # every change must stand against its final neighbours
+        edges = [0, *bounds, len(runs)]
+        kept = [
+            edges[i]
+            for i in range(1, len(edges) - 1)
+            if series.confirm(
+                edges[i - 1], edges[i], edges[i + 1], metric=metric, alpha=alpha,
+                min_effect=min_effect,
+            )
+        ]  # fmt: skip
+        if kept == bounds:
+            return bounds
+        bounds = kept
+
+
+@dataclass(frozen=True)
+class ChangePoint:
+    """A confirmed change in one series: between run ``before_run`` and run ``after_run``."""
+
+    model: str
+    case: str
+    machine: str
+    backend: str
+    metric: str
+    kind: str  # "regression" | "improvement"
+    open: bool  # the latest runs are still at (or beyond) the changed level
+    at: str  # started_at of the first run at the new level
+    before_run: int
+    after_run: int
+    before_mean: float
+    after_mean: float
+    change_pct: float
+    p_value: float
+    runs_before: int
+    runs_after: int
+    server_before: str | None
+    server_after: str | None
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def analyse_series(
+    key: tuple[str, str, str, str],
+    metric: str,
+    runs: Sequence[RunValues],
+    *,
+    alpha: float = DEFAULT_ALPHA,
+    min_effect: float = DEFAULT_MIN_EFFECT,
+) -> list[ChangePoint]:
+    """The change points of one series (``key`` = model, case, machine, backend)."""
+    bounds = change_points(runs, metric=metric, alpha=alpha, min_effect=min_effect)
+    if not bounds:
+        return []
+    series = _Series(runs)
+    higher = METRICS[metric].higher_is_better if metric in METRICS else True
+    edges = [0, *bounds, len(runs)]
+    latest = series.mean_of_means(edges[-2], edges[-1])
+    out = []
+    for i in range(1, len(edges) - 1):
+        before, after = runs[edges[i - 1] : edges[i]], runs[edges[i] : edges[i + 1]]
+        verdict = series.confirm(
+            edges[i - 1], edges[i], edges[i + 1], metric=metric, alpha=alpha,
+            min_effect=min_effect,
+        )  # fmt: skip
+        assert verdict is not None
+        worse = verdict.change < 0 if higher else verdict.change > 0
+        still = (latest - verdict.before) / abs(verdict.before)
+        holds = (
+            (still <= -min_effect if higher else still >= min_effect)
+            if worse
+            else (still >= min_effect if higher else still <= -min_effect)
+        )
+        out.append(
+            ChangePoint(
+                *key,
+                metric=metric,
+                kind="regression" if worse else "improvement",
+                open=holds,
+                at=after[0].started_at,
+                before_run=before[-1].run_id,
+                after_run=after[0].run_id,
+                before_mean=verdict.before,
+                after_mean=verdict.after,
+                change_pct=verdict.change * 100,
+                p_value=verdict.p_value,
+                runs_before=len(before),
+                runs_after=len(after),
+                server_before=before[-1].server_version,
+                server_after=after[0].server_version,
+            )
+        )
+    return out
+
+
+def find_regressions(
+    store: Store,
+    flt: RunFilter | None = None,
+    *,
+    metrics: Sequence[str] = DEFAULT_METRICS,
+    alpha: float = DEFAULT_ALPHA,
+    min_effect: float = DEFAULT_MIN_EFFECT,
+) -> list[ChangePoint]:
+    """Every change point of every series in ``store`` matching ``flt``, newest first."""
+    points = store.points(flt, metrics, with_samples=True)
+    series: dict[tuple[tuple[str, str, str, str], str], list[RunValues]] = {}
+    for p in points:
+        if "mean" not in p.stats:
+            continue
+        series.setdefault((p.series, p.metric), []).append(
+            RunValues(p.run_id, p.started_at, p.stats["mean"], tuple(p.samples), p.server_version)
+        )
+    found = [
+        change
+        for (key, metric), runs in series.items()
+        for change in analyse_series(key, metric, runs, alpha=alpha, min_effect=min_effect)
+    ]
+    found.sort(key=lambda c: (c.at, c.after_run, c.model, c.case, c.metric), reverse=True)
+    return found

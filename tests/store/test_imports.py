@@ -1,0 +1,75 @@
+"""The store costs nothing to commands that do not use it, and never pulls in the terminal."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+STORE_MODULES = ("llmbox.store", "sqlite3", "platformdirs", "psycopg")
+
+
+def _modules_after(code: str) -> set[str]:
+    probe = f"{code}\nimport sys\nprint(' '.join(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    return set(out.stdout.split())
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["bench", "--help"], ["history", "--help"]])
+def test_help_imports_no_store(argv: list[str]) -> None:
+    loaded = _modules_after(
+        "from llmbox.cli import app\n"
+        f"try: app({argv!r}, prog_name='llmbox')\n"
+        "except SystemExit: pass"
+    )
+    assert not {m for m in loaded if m.startswith(STORE_MODULES)}
+
+
+def test_the_store_needs_neither_typer_nor_rich_nor_psycopg_for_sqlite() -> None:
+    loaded = _modules_after(
+        "import tempfile, pathlib\n"
+        "from llmbox.store import open_store, find_regressions, resolve_baseline\n"
+        "from llmbox.store._transfer import read_file\n"
+        "with open_store(str(pathlib.Path(tempfile.mkdtemp()) / 'h.db')) as s: s.runs()"
+    )
+    assert not {m for m in loaded if m.split(".")[0] in ("typer", "rich", "click", "psycopg")}
+
+
+def test_saving_loads_only_the_write_path() -> None:
+    loaded = _modules_after(
+        "import tempfile, pathlib\n"
+        "from llmbox.store import open_store\n"
+        "open_store(str(pathlib.Path(tempfile.mkdtemp()) / 'h.db')).close()"
+    )
+    assert "llmbox.store._store" in loaded
+    assert not {"llmbox.store._query", "llmbox.store.regress", "pydantic"} & loaded
+
+
+def test_public_names_resolve() -> None:
+    import llmbox.store as store
+
+    for name in store.__all__:
+        assert getattr(store, name) is not None
+    assert sorted(store.__all__) == sorted(store._WHERE)
+    with pytest.raises(AttributeError):
+        store.nothing_here  # noqa: B018
+
+
+def test_store_benchmark_runs_quick() -> None:
+    # benchmarks/store.py in its tiny configuration, so the script cannot rot (no timing asserted).
+    import json
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "store.py"
+    done = subprocess.run(
+        [sys.executable, str(script), "--quick", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    names = [f["name"] for f in json.loads(done.stdout)]
+    assert any(n.startswith("bench: saving a run") for n in names)
+    assert any(n.startswith("history (newest 20, table) over") for n in names)
