@@ -189,8 +189,8 @@ class SuiteCase(BaseModel):
         given = [k for k in ("prompt", "prompt_tokens", "dataset") if getattr(self, k) is not None]
         if len(given) > 1:
             raise ValueError(
-                "give prompt (a literal text), prompt_tokens (a synthetic prompt) or dataset "
-                "(a JSONL file or generator), not more than one"
+                f"give {given[0]} or {given[1]}, not both (a case takes one of prompt: a literal "
+                "text, prompt_tokens: a synthetic prompt, dataset: a JSONL file or generator)"
             )
         return self
 

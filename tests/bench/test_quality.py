@@ -269,7 +269,7 @@ def test_reasoning_suite_thinking_cost_per_task_type(fake_ollama: FakeOllama) ->
         assert row.extra_output_tokens == pytest.approx(n)
         assert row.extra_seconds is not None
         if n >= 200:  # tens of ms: above the fake's timer noise (its per-token cost adds more)
-            assert n / 5_000 * 0.9 < row.extra_seconds < n / 5_000 * 4
+            assert n / 5_000 * 0.5 < row.extra_seconds < n / 5_000 * 4
         assert row.thinking_share_p50 == pytest.approx(n / (n + row.answer_tokens), rel=0.05)
     assert rows[("on", "math")].extra_seconds > rows[("on", "extraction")].extra_seconds  # type: ignore[operator]
     assert rows[("off", "math")].pass_rate == 1.0
