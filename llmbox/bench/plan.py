@@ -190,6 +190,11 @@ def build_plan(opts: BenchOptions) -> Plan:
     turns = opts.turns or 1
     if turns > 1 and opts.api == "generate":
         raise UsageError("--turns needs --api chat", hint="multi-turn chats use /api/chat")
+    if turns > 1 and (opts.rate or opts.sweep):
+        raise UsageError(
+            "--turns runs conversations closed loop, one turn after the other",
+            hint="drop --rate/--sweep, or use --concurrency C for C conversations at once",
+        )
     for name, value in (("--cooldown", opts.cooldown), ("--temperature", opts.temperature)):
         if value is not None and (not math.isfinite(value) or value < 0):
             raise UsageError(f"{name} must be a finite number ≥ 0, not {value}")

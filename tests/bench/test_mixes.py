@@ -197,5 +197,7 @@ def test_turns_show_the_cache_effect(fake_ollama: FakeOllama) -> None:
     assert "shared prefix, counted by the client" in line
 
 
-def test_turns_need_chat(fake_ollama: FakeOllama) -> None:
+def test_turns_need_chat_and_closed_loop(fake_ollama: FakeOllama) -> None:
     assert "--api chat" in usage_error(fake_ollama, "llama3.2", "--turns", "2", "--api", "generate")
+    assert "closed loop" in usage_error(fake_ollama, "llama3.2", "--turns", "2", "--rate", "1")
+    assert "closed loop" in usage_error(fake_ollama, "llama3.2", "--turns", "2", "--sweep")
