@@ -9,12 +9,21 @@ machine-wide monotonic clock. llmbox runs a concurrency case through ``Runner`` 
 compared with the rate the server itself delivered over the same batch (tokens / (last final part
 written - first request received)). Client CPU time per 1,000 tokens comes from
 ``time.process_time()``; open file descriptors and RSS are read after every sweep.
+
+At saturation (256 streams at 100 tokens/s each) the same batch also runs on uvloop (when
+installed: ``pip install 'llmbox[fast]'``) and split over two client processes, each with its own
+event loop and connection pool (their throughput: all tokens / (last batch end − first batch
+start), on the machine-wide monotonic clock), to show what the ecosystem buys on this machine.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import time
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ProcessPoolExecutor
+from time import perf_counter_ns
 
 from _common import Figure, log, main, open_fds, rss_bytes, server, truths
 
@@ -119,6 +128,89 @@ async def sweeps(
     return figures
 
 
+def _loop_runner(loop: str) -> Callable[[Awaitable[object]], object]:
+    if loop == "uvloop":
+        import uvloop
+
+        return uvloop.run  # type: ignore[no-any-return]
+    return asyncio.run  # type: ignore[return-value]
+
+
+async def _one_batch(base: str, c: int, tokens: int, start_ns: int) -> tuple[int, int, int, float]:
+    """One batch of ``c`` streams from this process, started at ``start_ns`` (monotonic)."""
+    backend = OllamaBackend(OllamaClient(host=base, max_connections=c + 4))
+    runner = Runner(backend, RunnerConfig(runs=1, warmup=0, seed=None))
+    case = Case(label=f"tg{tokens} c{c}", prompt="hello", max_tokens=tokens, concurrency=c)
+    infos = {"bench": await backend.model_info("bench")}
+    report = await new_report(backend, Options())
+    warm = case.model_copy(update={"max_tokens": 2})  # opens the pool's connections, untimed
+    await runner.run([("bench", warm)], await new_report(backend, Options()), infos)
+    await asyncio.sleep(max(0.0, (start_ns - perf_counter_ns()) / 1e9))
+    c0 = time.process_time()
+    t0 = perf_counter_ns()
+    await runner.run([("bench", case)], report, infos)
+    batch = report.results[0].batches[0]
+    await backend.aclose()
+    return t0, t0 + round(batch.wall_s * 1e9), batch.output_tokens, time.process_time() - c0
+
+
+def _process_batch(args: tuple[str, str, int, int, int]) -> tuple[int, int, int, float]:
+    base, loop, c, tokens, start_ns = args
+    return _loop_runner(loop)(_one_batch(base, c, tokens, start_ns))  # type: ignore[return-value]
+
+
+def split_clients(
+    base: str, c: int, tokens: int, procs: int, loop: str, n: int
+) -> list[tuple[float, float, float]]:
+    """``n`` batches of ``c`` streams split over ``procs`` client processes: per batch
+    (llmbox tok/s, server tok/s, client CPU per 1,000 tokens)."""
+    rows = []
+    with ProcessPoolExecutor(procs) as pool:
+        for _ in range(n):
+            truths(base)
+            start = perf_counter_ns() + 4_000_000_000  # time for every process to get ready
+            parts = list(
+                pool.map(_process_batch, [(base, loop, c // procs, tokens, start)] * procs)
+            )
+            served_streams = [t for t in truths(base) if t["eval_count"] == tokens]
+            span = max(t["t_done_ns"] for t in served_streams) - min(
+                t["t_recv_ns"] for t in served_streams
+            )
+            server_tps = sum(t["eval_count"] for t in served_streams) / (span / 1e9)
+            out = sum(p[2] for p in parts)
+            wall = (max(p[1] for p in parts) - min(p[0] for p in parts)) / 1e9
+            cpu = sum(p[3] for p in parts)
+            rows.append((out / wall, server_tps, cpu / out * 1000))
+            log(f"concurrency: c{c} over {procs} {loop} processes: llmbox {out / wall:,.0f} "
+                f"tok/s, server {server_tps:,.0f} tok/s")  # fmt: skip
+    return rows
+
+
+def ecosystem(quick: bool) -> list[Figure]:
+    """The saturated case with uvloop and with two client processes."""
+    c, tokens, n = (8, 10, 2) if quick else (256, 100, 3)
+    loops = ["asyncio"] + (["uvloop"] if importlib.util.find_spec("uvloop") else [])
+    figures = []
+    with server("paced", "--decode-tps", str(SATURATION_TPS)) as base:
+        for loop in loops:
+            for procs in (1, 2):
+                rows = split_clients(base, c, tokens, procs, loop, n)
+                errs = [abs(llm / srv - 1) * 100 for llm, srv, _ in rows]
+                figures.append(
+                    Figure(
+                        "Concurrency",
+                        f"c{c} @ 10 ms/token, {loop}, {procs} client process(es): worst error",
+                        max(errs),
+                        "%",
+                        f"≤ {BUDGET_PCT:g} %",
+                        max(errs) <= BUDGET_PCT,
+                        f"server delivered {sum(r[1] for r in rows) / len(rows):,.0f} tok/s; "
+                        f"client CPU {sum(r[2] for r in rows) / len(rows):.3f} s per 1,000 tokens",
+                    )
+                )
+    return figures
+
+
 def measure(quick: bool) -> list[Figure]:
     levels, tokens, n_sweeps = ([4, 8], 5, 2) if quick else ([64, 256], 30, 3)
     with server("paced", "--decode-tps", str(DECODE_TPS)) as base:
@@ -126,7 +218,7 @@ def measure(quick: bool) -> list[Figure]:
     with server("paced", "--decode-tps", str(SATURATION_TPS)) as base:
         tokens = 10 if quick else 100
         saturated = asyncio.run(sweeps(base, levels, tokens, 2, SATURATION_TPS))
-    return figures + [f for f in saturated if "growth" not in f.name]
+    return figures + [f for f in saturated if "growth" not in f.name] + ecosystem(quick)
 
 
 if __name__ == "__main__":

@@ -78,9 +78,13 @@ runs, so `--help` converts no command's options.
   c256, or at 100 tokens/s per stream, the machine itself saturates (the server delivers well
   under the ideal rate) and the client's wall time stretches a few percent past the server's.
   httpcore's quadratic pool rescan (encode/httpcore#1035) was the larger part and is fixed:
-  streams are spread over pools of 16 connections (c64 error 17% -> ~3%, c256 35% -> ~5%). On a
-  machine where client and server do not share two cores the remaining gap shrinks; a client on
-  uvloop or a second client process per 64 streams would close it.
+  streams are spread over pools of 16 connections (c64 error 17% -> ~3%, c256 35% -> ~5%).
+  uvloop (`llmbox[fast]`, used when installed) cuts the client's CPU per token by ~10%, and two
+  client processes spread it over both cores, but neither brings c256 @ 10 ms/token under 3% here
+  (measured 9-11% either way, load average ~3): the paced server itself delivers only 5-8k of the
+  25.6k tok/s asked, and client, server and the machine's other work share two cores. The limit on
+  this machine is CPU, not the event loop: at ~0.1 ms of client CPU per token, one core ingests at
+  most ~10k tok/s; a client keeps up within 3% only with a core of its own to spare.
 - **TTFT**: llmbox's TTFT starts before the request is sent and so includes httpx building and
   writing it and the loopback; on this VM that is ~1.5-2.5 ms, a few runs in ten above 2 ms. It is
   what a user waits for, so it is kept client-side rather than trimmed.

@@ -8,8 +8,9 @@ unwinds (a benchmark saves its report as interrupted) and ``Terminated`` (exit 1
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from llmbox.errors import Terminated
@@ -45,8 +46,21 @@ def run_main(coro: Coroutine[Any, Any, T]) -> T:
                 loop.remove_signal_handler(signal.SIGTERM)
 
     try:
-        return asyncio.run(main())
+        return _loop_runner()(main())
     except asyncio.CancelledError:
         if terminated:
             raise Terminated("terminated by SIGTERM") from None
         raise
+
+
+def _loop_runner() -> Callable[[Coroutine[Any, Any, T]], T]:
+    """uvloop's ``run`` when installed (``llmbox[fast]``) and not turned off with
+    ``LLMBOX_LOOP=asyncio``; the standard loop otherwise."""
+    if os.environ.get("LLMBOX_LOOP", "").lower() != "asyncio":
+        try:
+            import uvloop
+        except ImportError:
+            pass
+        else:
+            return uvloop.run
+    return asyncio.run

@@ -59,6 +59,11 @@ class Case(_Model):
     arrivals: str = "poisson"  # open loop: poisson | constant | gamma:K
     requests: int | None = None  # open loop: requests sent at this rate
     max_concurrency: int | None = None  # open loop: cap on requests in flight
+    prompt_dist: str | None = None  # prompt tokens drawn per request: "LO:HI" or "MEAN~SD"
+    output_dist: str | None = None  # max_tokens drawn per request, same forms
+    dataset: str | None = None  # prompts from a JSONL file or a generator (llmbox.bench.datasets)
+    turns: int = 1  # multi-turn chats: requests per conversation
+    shared_prefix: bool = False  # turns resend the conversation so far (the prompt cache's case)
     prompt: str | None = Field(default=None, exclude=True)
     image_paths: tuple[str, ...] = Field(default=(), exclude=True)
 
@@ -88,6 +93,14 @@ class RunSample(_Model):
     batch: int = 0  # which round (sequential) or concurrent batch
     counts_source: CountsSource = "server"  # see docs/backends.md
     started_at: str = ""
+    task: str | None = None  # dataset item id (--dataset, --suite quality/reasoning)
+    task_type: str | None = None  # the item's type, e.g. math, code, needle
+    passed: bool | None = None  # a checked item: did the answer pass (None: nothing to check)
+    verdict: str | None = None  # why a checked answer failed, e.g. "expected 391, got 392"
+    answer: str | None = None  # the answer text, kept for checked items only
+    turn: int | None = None  # multi-turn chats: 1-based turn within its conversation
+    shared_prefix_tokens: int | None = None  # multi-turn: tokens this request shares with the
+    # conversation's previous request (its prompt + answer), counted by the client
 
     @property
     def ok(self) -> bool:

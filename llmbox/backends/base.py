@@ -33,6 +33,8 @@ class GenRequest:
     seed: int | None = None
     temperature: float = 0.0
     ignore_eos: bool = False  # llama.cpp/vLLM only; Ollama has no such option
+    history: tuple[tuple[str, str], ...] = ()  # chat: earlier (role, content) before the prompt
+    keep_text: bool = False  # return the answer text in RunSample.answer (scored tasks)
 
 
 class Backend(Protocol):

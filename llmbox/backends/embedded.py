@@ -238,7 +238,8 @@ class EmbeddedBackend:
         load_ns, self._pending_load_ns = self._pending_load_ns, 0
         t0 = perf_counter_ns()
         parts = self._chunks(method, body)
-        sample = await sample_from_chunks(parts, chat=request.api == "chat", t0_ns=t0)
+        chat = request.api == "chat"
+        sample = await sample_from_chunks(parts, chat=chat, t0_ns=t0, keep_text=request.keep_text)
         sample.load_duration_ns = load_ns
         return sample
 

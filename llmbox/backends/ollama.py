@@ -68,7 +68,8 @@ class OllamaBackend:
             message: dict[str, Any] = {"role": "user", "content": req.prompt}
             if req.images:
                 message["images"] = list(req.images)
-            body["messages"] = [message]
+            earlier = [{"role": role, "content": text} for role, text in req.history]
+            body["messages"] = [*earlier, message]
         else:
             body["prompt"] = req.prompt
             if req.images:
@@ -88,7 +89,12 @@ class OllamaBackend:
             token(t_ns, answer=answer)
 
         path = "api/chat" if chat else "api/generate"
-        final = await self.client.generation(path, self._body(request), on_token, chat=chat)
+        answer: list[str] | None = None
+        if request.keep_text:  # scored tasks: decode every part (slower), keep the answer
+            answer = []
+            final = await self._with_text(path, request, on_token, answer)
+        else:
+            final = await self.client.generation(path, self._body(request), on_token, chat=chat)
         t_end = perf_counter_ns()
         sample = RunSample(
             prompt_eval_count=int(final.get("prompt_eval_count", 0)),
@@ -105,8 +111,29 @@ class OllamaBackend:
             total_duration_ns=int(final.get("total_duration", 0)),
             done_reason=final.get("done_reason"),
         )
+        if answer is not None:
+            sample.answer = "".join(answer)
         clock.fill(sample, t_end)
         return sample
+
+    async def _with_text(
+        self, path: str, request: GenRequest, on_token: Any, answer: list[str]
+    ) -> dict[str, Any]:
+        """Stream a generation decoding every part, the answer text appended to ``answer``."""
+        chat = request.api == "chat"
+        final: dict[str, Any] = {}
+        async for part in self.client.stream(path, {**self._body(request), "stream": True}):
+            data = part.data
+            fields = (data.get("message") or {}) if chat else data
+            if fields.get("thinking"):
+                on_token(part.t_ns, False)
+            text = fields.get("content" if chat else "response")
+            if text:
+                on_token(part.t_ns, True)
+                answer.append(str(text))
+            if data.get("done") is True:
+                final = data
+        return final
 
     async def aclose(self) -> None:
         await self.client.aclose()

@@ -84,12 +84,17 @@ def request_body(req: GenRequest) -> dict[str, Any]:
             {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{b64}"}}
             for b64 in req.images
         ]
-    body["messages"] = [{"role": "user", "content": content}]
+    earlier = [{"role": role, "content": text} for role, text in req.history]
+    body["messages"] = [*earlier, {"role": "user", "content": content}]
     return body
 
 
-async def sample_from_chunks(parts: AsyncIterator[Part], *, chat: bool, t0_ns: int) -> RunSample:
-    """Consume OpenAI-style stream chunks (already free of ``[DONE]`` and error objects)."""
+async def sample_from_chunks(
+    parts: AsyncIterator[Part], *, chat: bool, t0_ns: int, keep_text: bool = False
+) -> RunSample:
+    """Consume OpenAI-style stream chunks (already free of ``[DONE]`` and error objects); with
+    ``keep_text`` the answer text goes to ``RunSample.answer``."""
+    answer: list[str] = []
     usage: dict[str, Any] | None = None
     timings: dict[str, Any] | None = None
     finish: str | None = None
@@ -113,9 +118,13 @@ async def sample_from_chunks(parts: AsyncIterator[Part], *, chat: bool, t0_ns: i
             if text:
                 chunks += 1
                 clock.token(part.t_ns, answer=True)
+                if keep_text:
+                    answer.append(str(text))
             finish = choice.get("finish_reason") or finish
     t_end = perf_counter_ns()
     sample = RunSample(thinking_tokens=thinking, done_reason=finish)
+    if keep_text:
+        sample.answer = "".join(answer)
     sample_from_stream_end(sample, usage=usage, timings=timings, chunks=chunks, clock=clock)
     sample.total_duration_ns = t_end - t0_ns
     clock.fill(sample, t_end)
@@ -178,7 +187,8 @@ class OpenAIBackend:
         path = "v1/chat/completions" if request.api == "chat" else "v1/completions"
         t0 = perf_counter_ns()
         parts = self.client.stream(path, request_body(request))
-        return await sample_from_chunks(parts, chat=request.api == "chat", t0_ns=t0)
+        chat = request.api == "chat"
+        return await sample_from_chunks(parts, chat=chat, t0_ns=t0, keep_text=request.keep_text)
 
     async def aclose(self) -> None:
         await self.client.aclose()

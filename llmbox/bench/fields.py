@@ -42,6 +42,8 @@ _ALL = (
     Metric("sched_delay_s", "sched delay", "s", "open loop: actual send − scheduled arrival"),
     Metric("slo_pass", "SLO met", "share", "share of requests that met every --slo limit"),
     Metric("goodput", "goodput", "req/s", "requests that met every --slo limit, per second"),
+    Metric("pass_rate", "pass", "share", "share of checked answers that passed (failed: wrong)"),
+    Metric("thinking_share", "thinking", "share", "thinking tokens / all generated tokens"),
 )
 
 #: Every summary metric, in the documented order (CSV columns follow it).

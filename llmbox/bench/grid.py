@@ -15,13 +15,20 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from llmbox import defaults
+from llmbox.bench.mixes import Lengths, as_lengths
 from llmbox.errors import UsageError
 from llmbox.results import Api, Case
 
 
 def label_for(case: Case) -> str:
     """llama-bench-style labels: ``pp512 tg128``, ``tg128 c4``, ``pp512 tg128 +img think``."""
-    parts = [f"pp{case.prompt_tokens}" if case.prompt_tokens else "prompt", f"tg{case.max_tokens}"]
+    if case.dataset:
+        first = Path(case.dataset).stem if case.dataset.endswith(".jsonl") else case.dataset
+    elif case.prompt_tokens:
+        first = f"pp{case.prompt_dist or case.prompt_tokens}"
+    else:
+        first = "prompt"
+    parts = [first, f"tg{case.output_dist or case.max_tokens}"]
     if case.concurrency > 1:
         parts.append(f"c{case.concurrency}" + (" batch" if case.mode == "batch" else ""))
     if case.rate is not None:
@@ -42,6 +49,8 @@ def label_for(case: Case) -> str:
         parts.append(f"think={case.think}")
     if case.cold:
         parts.append("cold")
+    if case.turns > 1:
+        parts.append(f"turns{case.turns}" + ("" if case.shared_prefix else " no-cache"))
     return " ".join(parts)
 
 
@@ -72,8 +81,8 @@ class GridOptions:
     """List-valued options from the command line (empty list: not given)."""
 
     prompt: str | None = None
-    prompt_tokens: Sequence[int] = ()
-    max_tokens: Sequence[int] = ()
+    prompt_tokens: Sequence[int | Lengths] = ()
+    max_tokens: Sequence[int | Lengths] = ()
     concurrency: Sequence[int] = ()
     num_ctx: Sequence[int] = ()
     think: bool | str | None = None
@@ -86,6 +95,8 @@ class GridOptions:
     requests: int | None = None  # open loop: per rate (None: see load.default_requests)
     duration_s: float | None = None  # open loop: requests = rate × duration
     max_concurrency: int | None = None
+    dataset: str | None = None  # a JSONL path or a generator (llmbox.bench.datasets)
+    turns: int = 1  # > 1: multi-turn chats, each run with and without the shared prefix
 
 
 DEFAULT_MAX_TOKENS = defaults.MAX_TOKENS
@@ -93,9 +104,11 @@ DEFAULT_PROMPT_TOKENS = defaults.PROMPT_TOKENS
 
 
 def cases_from_options(opts: GridOptions) -> list[Case]:
-    prompt_sizes: list[int | None] = [None]
-    if opts.prompt is None:
-        prompt_sizes = list(opts.prompt_tokens or [DEFAULT_PROMPT_TOKENS])
+    prompt_sizes: list[Lengths | None] = [None]
+    if opts.prompt is None and opts.dataset is None:
+        prompt_sizes = [as_lengths(p) for p in opts.prompt_tokens or [DEFAULT_PROMPT_TOKENS]]
+    outputs = [as_lengths(m) for m in opts.max_tokens or [DEFAULT_MAX_TOKENS]]
+    shared = [True, False] if opts.turns > 1 else [False]
     contexts: list[int | None] = list(opts.num_ctx) or [None]
     if opts.rates and opts.concurrency:
         raise UsageError(
@@ -106,11 +119,8 @@ def cases_from_options(opts: GridOptions) -> list[Case]:
     if opts.rates:
         loads = [(1, r) for r in opts.rates]
     cases = []
-    for ctx, pt, mt, (conc, rate) in itertools.product(
-        contexts,
-        prompt_sizes,
-        opts.max_tokens or [DEFAULT_MAX_TOKENS],
-        loads,
+    for ctx, pt, mt, (conc, rate), share in itertools.product(
+        contexts, prompt_sizes, outputs, loads, shared
     ):
         case = Case(
             mode=opts.mode,
@@ -119,9 +129,14 @@ def cases_from_options(opts: GridOptions) -> list[Case]:
             requests=_open_loop_requests(opts, rate),
             max_concurrency=opts.max_concurrency if rate is not None else None,
             label="",
-            prompt_tokens=pt,
+            prompt_tokens=pt.mean if pt else None,
+            prompt_dist=pt.spec if pt else None,
             prompt=opts.prompt,
-            max_tokens=mt,
+            max_tokens=mt.mean,
+            output_dist=mt.spec,
+            dataset=opts.dataset,
+            turns=opts.turns,
+            shared_prefix=share,
             concurrency=conc,
             think=opts.think,
             images=len(opts.images),
@@ -167,12 +182,15 @@ class SuiteCase(BaseModel):
     api: Api = "chat"
     num_ctx: int | None = Field(default=None, ge=1)
     cold: bool = False
+    dataset: str | None = None  # JSONL (relative to the suite) or a generator: needle:N, okng
 
     @model_validator(mode="after")
     def _one_prompt_kind(self) -> SuiteCase:
-        if self.prompt is not None and self.prompt_tokens is not None:
+        given = [k for k in ("prompt", "prompt_tokens", "dataset") if getattr(self, k) is not None]
+        if len(given) > 1:
             raise ValueError(
-                "give prompt (a literal text) or prompt_tokens (a synthetic prompt), not both"
+                f"give {given[0]} or {given[1]}, not both (a case takes one of prompt: a literal "
+                "text, prompt_tokens: a synthetic prompt, dataset: a JSONL file or generator)"
             )
         return self
 
@@ -188,12 +206,21 @@ class Suite(BaseModel):
     cases: list[SuiteCase] = Field(min_length=1)
 
     def to_cases(self, base: Path) -> list[Case]:
+        from llmbox.bench.datasets import is_generated
+
         out = []
         for sc in self.cases:
             images = tuple(
                 str((base / p) if not Path(p).is_absolute() else Path(p)) for p in sc.images
             )
-            if sc.prompt is None and sc.prompt_tokens is None:
+            dataset = sc.dataset
+            if (
+                dataset is not None
+                and not is_generated(dataset)
+                and not Path(dataset).is_absolute()
+            ):
+                dataset = str(base / dataset)
+            if sc.prompt is None and sc.prompt_tokens is None and dataset is None:
                 sc = sc.model_copy(update={"prompt_tokens": DEFAULT_PROMPT_TOKENS})
             case = Case(
                 label="",
@@ -207,6 +234,7 @@ class Suite(BaseModel):
                 api=sc.api,
                 num_ctx=sc.num_ctx,
                 cold=sc.cold,
+                dataset=dataset,
             )
             out.append(case.model_copy(update={"label": sc.label or label_for(case)}))
         return out

@@ -24,6 +24,7 @@ HIGHER_IS_BETTER = frozenset(
         "requests_per_s",
         "goodput",
         "slo_pass",
+        "pass_rate",
     }
 )
 
@@ -45,6 +46,10 @@ def prefill_tps(run: RunSample) -> float | None:
     2000.0
     """
     cached = run.cached_prompt_tokens or 0
+    if run.cached_prompt_tokens is None and run.shared_prefix_tokens:
+        # A multi-turn request whose server does not say what it reused: the conversation so far
+        # was probably cached, so the rate would measure the cache (the client counted it).
+        cached = min(run.shared_prefix_tokens, run.prompt_eval_count)
     evaluated = run.prompt_eval_count - cached
     if run.prompt_eval_duration_ns <= 0 or evaluated <= 0:
         return None
@@ -170,6 +175,10 @@ def summarize(
     if any(r.thinking_tokens for r in ok):
         series["answer_tps"] = _present(answer_tps(r) for r in ok)
         series["ttft_answer_s"] = _present(r.ttft_answer_s for r in ok)
+        series["thinking_share"] = [r.thinking_tokens / r.eval_count for r in ok if r.eval_count]
+    checked = [r for r in runs if r.passed is not None]
+    if checked:  # a failed request counts as a wrong answer
+        series["pass_rate"] = [1.0 if r.passed else 0.0 for r in checked]
     timed = [b for b in batches if b.wall_s > 0]
     if timed:  # concurrent batches, or the windows of a load phase
         series["aggregate_tps"] = [b.aggregate_tps for b in timed]

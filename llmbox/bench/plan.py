@@ -21,15 +21,13 @@ from llmbox.bench.grid import (
     parse_int_list,
 )
 from llmbox.bench.load import parse_arrivals, parse_rates, parse_slo
+from llmbox.bench.mixes import Lengths, as_lengths, from_spec, parse_lengths_list
 from llmbox.bench.runner import RunnerConfig
 from llmbox.bench.sweep import SweepPlan, sweep_phase_one
 from llmbox.errors import UsageError
 from llmbox.results import Case, Options
 
 Order = Literal["sequential", "interleave"]
-
-#: File signatures of the image formats vision models take (PNG, JPEG, GIF, WebP, BMP).
-_IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM")
 
 
 @dataclass(frozen=True)
@@ -60,6 +58,8 @@ class BenchOptions:
     requests: int | None = None
     duration: float | None = None
     max_concurrency: int | None = None
+    dataset: Path | None = None  # JSONL prompts
+    turns: int | None = None  # multi-turn chats
     slo: str | None = None
     sweep: bool = False
     power: str | None = None  # auto | nvml | rapl | powermetrics | none
@@ -110,23 +110,12 @@ def _read_prompt(path: Path) -> str:
 
 def check_image(path: Path) -> None:
     """A readable PNG/JPEG/GIF/WebP/BMP file, or a UsageError saying what it is not."""
-    try:
-        with path.open("rb") as handle:
-            head = handle.read(16)
-    except IsADirectoryError:
-        raise UsageError(f"--image {path} is a directory", hint="give an image file") from None
-    except OSError as err:
-        reason = "not found" if isinstance(err, FileNotFoundError) else err.strerror
-        raise UsageError(f"image {path}: {reason}", hint="check --image PATH") from None
-    webp = head[:4] == b"RIFF" and head[8:12] == b"WEBP"
-    if not webp and not any(head.startswith(m) for m in _IMAGE_MAGIC):
-        raise UsageError(
-            f"--image {path} is not an image (PNG, JPEG, GIF, WebP or BMP)",
-            hint="vision models take image files; check the path",
-        )
+    from llmbox.bench.datasets import check_image as read_image
+
+    read_image(path)
 
 
-def _single(values: list[int], option: str) -> int | None:
+def _single(values: list[Lengths], option: str) -> Lengths | None:
     if len(values) > 1:
         raise UsageError(
             f"{option} takes one value with --suite", hint="the suite's cases form the grid"
@@ -140,23 +129,26 @@ def _suite_cases(
     """The suite's cases with every given flag applied to each case (flag > suite)."""
     assert opts.suite is not None
     suite, base = load_suite(opts.suite)
-    pt = _single(list(grid.prompt_tokens), "--prompt-tokens")
-    mt = _single(list(grid.max_tokens), "--max-tokens")
-    conc = _single(list(grid.concurrency), "--concurrency")
-    ctx = _single(list(grid.num_ctx), "--num-ctx")
+    pt = _single([as_lengths(p) for p in grid.prompt_tokens], "--prompt-tokens")
+    mt = _single([as_lengths(m) for m in grid.max_tokens], "--max-tokens")
+    conc = _single([as_lengths(c) for c in grid.concurrency], "--concurrency")
+    ctx = _single([as_lengths(c) for c in grid.num_ctx], "--num-ctx")
     out = []
     for case, spec in zip(suite.to_cases(base), suite.cases, strict=True):
         update: dict[str, object] = {}
+        no_prompt = {"prompt": None, "prompt_tokens": None, "prompt_dist": None, "dataset": None}
         if grid.prompt is not None:
-            update |= {"prompt": grid.prompt, "prompt_tokens": None}
+            update |= {**no_prompt, "prompt": grid.prompt}
+        elif grid.dataset is not None:
+            update |= {**no_prompt, "dataset": grid.dataset}
         elif pt is not None:
-            update |= {"prompt": None, "prompt_tokens": pt}
+            update |= {**no_prompt, "prompt_tokens": pt.mean, "prompt_dist": pt.spec}
         if mt is not None:
-            update["max_tokens"] = mt
+            update |= {"max_tokens": mt.mean, "output_dist": mt.spec}
         if conc is not None:
-            update["concurrency"] = conc
+            update["concurrency"] = conc.mean
         if ctx is not None:
-            update["num_ctx"] = ctx
+            update["num_ctx"] = ctx.mean
         if opts.think is not None:
             update["think"] = opts.think
         if grid.images:
@@ -194,6 +186,15 @@ def build_plan(opts: BenchOptions) -> Plan:
         )
     for image in opts.images:
         check_image(image)
+    dataset = _check_dataset(opts, prompt)
+    turns = opts.turns or 1
+    if turns > 1 and opts.api == "generate":
+        raise UsageError("--turns needs --api chat", hint="multi-turn chats use /api/chat")
+    if turns > 1 and (opts.rate or opts.sweep):
+        raise UsageError(
+            "--turns runs conversations closed loop, one turn after the other",
+            hint="drop --rate/--sweep, or use --concurrency C for C conversations at once",
+        )
     for name, value in (("--cooldown", opts.cooldown), ("--temperature", opts.temperature)):
         if value is not None and (not math.isfinite(value) or value < 0):
             raise UsageError(f"{name} must be a finite number ≥ 0, not {value}")
@@ -214,8 +215,8 @@ def build_plan(opts: BenchOptions) -> Plan:
     slo = parse_slo(opts.slo)
     grid_opts = GridOptions(
         prompt=prompt,
-        prompt_tokens=parse_int_list(opts.prompt_tokens, "--prompt-tokens"),
-        max_tokens=parse_int_list(opts.max_tokens, "--max-tokens"),
+        prompt_tokens=parse_lengths_list(opts.prompt_tokens, "--prompt-tokens"),
+        max_tokens=parse_lengths_list(opts.max_tokens, "--max-tokens"),
         concurrency=parse_int_list(opts.concurrency, "--concurrency"),
         num_ctx=parse_int_list(opts.num_ctx, "--num-ctx"),
         think=opts.think,
@@ -228,6 +229,8 @@ def build_plan(opts: BenchOptions) -> Plan:
         requests=opts.requests,
         duration_s=opts.duration,
         max_concurrency=opts.max_concurrency,
+        dataset=dataset,
+        turns=turns,
     )
     suite_runs = suite_warmup = None
     sweep: SweepPlan | None = None
@@ -265,6 +268,7 @@ def build_plan(opts: BenchOptions) -> Plan:
         order=order,
         cooldown_s=opts.cooldown or defaults.COOLDOWN_S,
         slo=tuple(slo.items()),
+        runs_given=opts.runs is not None or suite_runs is not None,
     )
     backend = opts.backend or defaults.BACKEND
     grid = expand(models, cases)
@@ -334,12 +338,31 @@ def _distinct_cases(grid: Sequence[tuple[str, Case]]) -> list[Case]:
     return seen
 
 
+def _check_dataset(opts: BenchOptions, prompt: str | None) -> str | None:
+    """``--dataset FILE``: loaded once here, so a bad file fails before any request."""
+    if opts.dataset is None:
+        return None
+    if prompt is not None or opts.prompt_tokens is not None:
+        raise UsageError(
+            "give --dataset or --prompt/--prompt-file/--prompt-tokens, not both",
+            hint="a dataset brings its own prompts",
+        )
+    from llmbox.bench.datasets import load_jsonl
+
+    load_jsonl(opts.dataset)
+    return str(opts.dataset)
+
+
 def _check_context(case: Case) -> None:
     if case.num_ctx is None:
         return
     tokens = case.prompt_tokens
+    if case.prompt_dist:
+        tokens = from_spec(case.prompt_dist).upper
     if tokens is None and case.prompt is not None:
         tokens = round(len(case.prompt.split()) * 1.3)  # a rough size of a literal prompt
+    if tokens is not None and case.turns > 1:  # the last turn carries the whole conversation
+        tokens = case.turns * tokens + (case.turns - 1) * case.max_tokens
     if tokens is not None and tokens >= case.num_ctx:
         raise UsageError(
             f"{case.label}: a prompt of about {tokens} tokens does not fit --num-ctx "

@@ -158,6 +158,10 @@ class PromptBuilder:
         uid = self.next_uid() if uid is None else uid
         return f"{self._marker(uid)} {filler(words, self.seed + uid)}\n\n{INSTRUCTION}"
 
+    def fresh_marker(self) -> str:
+        """A marker no earlier request of this invocation began with."""
+        return self._marker(self.next_uid())
+
     def _marker(self, uid: int) -> str:
         return f"{marker(uid)[:-1]} {self.nonce}]" if self.nonce else marker(uid)
 

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import math
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from time import perf_counter_ns
@@ -25,8 +26,11 @@ from typing import TYPE_CHECKING, Literal
 
 from llmbox import defaults
 from llmbox.backends.base import Backend, GenRequest
+from llmbox.bench.datasets import Item, load_dataset, needle_tokens
 from llmbox.bench.metrics import summarize
+from llmbox.bench.mixes import Lengths, case_rng, from_spec
 from llmbox.bench.prompts import PROBE_WORDS, PromptBuilder
+from llmbox.bench.scoring import score
 from llmbox.bench.warnings import check
 from llmbox.errors import LlmboxError, ServerError, ServerUnreachable, StreamError, UsageError
 from llmbox.results import (
@@ -56,6 +60,7 @@ class RunnerConfig:
     order: Literal["sequential", "interleave"] = "sequential"
     cooldown_s: float = 0.0
     slo: tuple[tuple[str, float], ...] = ()  # metric -> limit in seconds
+    runs_given: bool = True  # False: a dataset case measures each of its items once
 
 
 # -- events (what a progress display listens to) ------------------------------------------------
@@ -132,6 +137,21 @@ class _CaseRun:
     requests: int
     done: int = 0
     extra: list[int] = field(default_factory=list)  # per-request prompt overhead (image tokens)
+    reps: int = 1  # measured rounds (one request each, or one per worker, or one conversation)
+    items: list[Item] | None = None  # a dataset case's prompts, taken in turn
+    cursor: int = 0
+    warming: bool = False  # warm-ups take a dataset's last item, marked, and use up none
+    prompt_lengths: tuple[Lengths, random.Random] | None = None  # --prompt-tokens LO:HI …
+    output_lengths: tuple[Lengths, random.Random] | None = None  # --max-tokens LO:HI …
+
+
+@dataclass(frozen=True)
+class _Planned:
+    """A request ready to send, with what the runner needs to know about it afterwards."""
+
+    request: GenRequest
+    words: int  # filler words of a synthetic prompt (0 otherwise)
+    item: Item | None = None
 
 
 class Runner:
@@ -147,6 +167,7 @@ class Runner:
         self.emit = on_event
         self.meter = meter  # energy per case's measured runs (bench --power)
         self._images: dict[tuple[str, ...], tuple[str, ...]] = {}
+        self._datasets: dict[str, list[Item]] = {}
         self._states: dict[str, _ModelState] = {}
 
     async def run(
@@ -161,6 +182,7 @@ class Runner:
                 prompts = PromptBuilder(seed=self.config.seed or 0, nonce=self.config.nonce)
                 self._states[model] = _ModelState(info=info, prompts=prompts)
         states = self._states
+        grid = [(m, c) for m, c in grid if not self._beyond_context(m, c, infos[m])]
         try:
             if self.config.order == "interleave":
                 await self._interleaved(grid, report, states)
@@ -176,6 +198,23 @@ class Runner:
         report.finished_at = now_utc()
         return report
 
+    def _beyond_context(self, model: str, case: Case, info: ModelInfo) -> bool:
+        """A needle case longer than the model's context is skipped, with a note."""
+        limit = info.context_length
+        tokens = needle_tokens(case.dataset) if case.dataset else None
+        if not limit or tokens is None:
+            return False
+        needed = max(case.num_ctx or 0, tokens)
+        if needed <= limit:
+            return False
+        self.emit(
+            Note(
+                f"{model}: skipped {case.label}: it needs {needed:,} tokens of context, "
+                f"the model has {limit:,}"
+            )
+        )
+        return True
+
     async def _interleaved(
         self,
         grid: Sequence[tuple[str, Case]],
@@ -187,8 +226,10 @@ class Runner:
             run = self._start(model, case, states[model], index, len(grid))
             await self._prepare(run, states[model])
             runs.append(run)
-        for rep in range(self.config.runs):
+        for rep in range(max(r.reps for r in runs)):
             for run in runs:
+                if rep >= run.reps:
+                    continue
                 if _whole(run.case):
                     if rep == 0:  # a load phase is one piece: it runs whole in the first round
                         await self._measure_all(run, states[run.model])
@@ -203,8 +244,12 @@ class Runner:
         self, model: str, case: Case, state: _ModelState, index: int, total: int
     ) -> _CaseRun:
         cfg = self.config
+        items = self._dataset(case.dataset) if case.dataset else None
+        reps = cfg.runs
+        if items is not None and not cfg.runs_given:  # each item once
+            reps = math.ceil(len(items) / case.concurrency)
         open_loop = (case.requests or 0) if case.rate is not None else None
-        measured = cfg.runs * case.concurrency if open_loop is None else open_loop
+        measured = reps * case.concurrency * case.turns if open_loop is None else open_loop
         requests = cfg.warmup + measured  # warm-ups go one at a time
         if case.prompt_tokens and not state.prompts.calibrated:
             requests += 2  # the calibration probes
@@ -213,17 +258,30 @@ class Runner:
         if images is None:
             images = self._images[case.image_paths] = read_images(case.image_paths)
         result = CaseResult(model=model, case=case, model_info=state.info)
-        return _CaseRun(model, case, index, result, images, requests)
+        run = _CaseRun(model, case, index, result, images, requests, reps=reps, items=items)
+        if case.prompt_dist:
+            run.prompt_lengths = (from_spec(case.prompt_dist), case_rng(cfg.seed, index, "prompt"))
+        if case.output_dist:
+            run.output_lengths = (from_spec(case.output_dist), case_rng(cfg.seed, index, "output"))
+        return run
+
+    def _dataset(self, spec: str) -> list[Item]:
+        items = self._datasets.get(spec)
+        if items is None:
+            items = self._datasets[spec] = load_dataset(spec)
+        return items
 
     async def _prepare(self, run: _CaseRun, state: _ModelState) -> None:
         """Calibration probes (text only) and warm-up runs."""
         case = run.case
         if case.prompt_tokens and not state.prompts.calibrated:
             await self._calibrate(run, state)
+        run.warming = True
         for _ in range(self.config.warmup):
             sample, words = await self._one(run, state)
             self._count(run, sample, warmup=True)
             self._observe(run, state, sample, words)
+        run.warming = False
         if mem := await self._memory(run.model):
             run.result.model_info = _merge(state.info, mem)
 
@@ -240,32 +298,68 @@ class Runner:
 
     async def _measure_load(self, run: _CaseRun, state: _ModelState) -> None:
         case = run.case
-        if case.rate is not None:
+        if case.turns > 1:
+            await self._conversations(run, state)
+        elif case.rate is not None:
             await self._open_loop(run, state)
         elif case.concurrency > 1 and case.mode == "continuous":
             await self._continuous(run, state)
         else:
-            for rep in range(self.config.runs):
+            for rep in range(run.reps):
                 await self._measure(run, state, rep)
 
     async def _continuous(self, run: _CaseRun, state: _ModelState) -> None:
         """C workers keep C requests in flight: each sends its next one when its last is done."""
-        total = self.config.runs * run.case.concurrency
+        total = run.reps * run.case.concurrency
+        if run.items is not None and not self.config.runs_given:
+            total = len(run.items)
         pending = iter(range(total))
         done: list[tuple[int, RunSample]] = []
         t0 = perf_counter_ns()
 
         async def worker() -> None:
             for i in pending:  # one shared iterator: the workers take turns
-                request = self._request(run, state)[0]
-                sample = await self._send(request)
+                sample = await self._send(self._request(run, state))
                 sample.batch = i
                 done.append((perf_counter_ns(), sample))
                 run.result.runs.append(sample)
                 self._count(run, sample, warmup=False)
 
         await asyncio.gather(*(worker() for _ in range(run.case.concurrency)))
-        run.result.batches.extend(windows(done, t0, self.config.runs))
+        run.result.batches.extend(windows(done, t0, run.reps))
+
+    async def _conversations(self, run: _CaseRun, state: _ModelState) -> None:
+        """Multi-turn chats, ``concurrency`` of them at a time. With ``shared_prefix`` each turn
+        resends the conversation so far (a server's prompt cache can reuse it); without, each
+        turn's history starts with a new marker, so the same amount of text is all new."""
+        pending = iter(range(run.reps))
+        done: list[tuple[int, RunSample]] = []
+        t0 = perf_counter_ns()
+
+        async def worker() -> None:
+            for conversation in pending:
+                history: list[tuple[str, str]] = []
+                previous = 0  # tokens of the previous turn's prompt and answer
+                for turn in range(1, run.case.turns + 1):
+                    planned = self._request(run, state)
+                    sent = history
+                    if history and not run.case.shared_prefix:
+                        role, first = history[0]
+                        sent = [(role, f"{state.prompts.fresh_marker()} {first}"), *history[1:]]
+                    request = replace(planned.request, history=tuple(sent), keep_text=True)
+                    sample = await self._send(replace(planned, request=request))
+                    answer, sample.answer = sample.answer or "", None
+                    sample.batch, sample.turn = conversation, turn
+                    if run.case.shared_prefix and turn > 1:
+                        sample.shared_prefix_tokens = previous
+                    previous = sample.prompt_eval_count + sample.eval_count
+                    history += [("user", planned.request.prompt), ("assistant", answer)]
+                    done.append((perf_counter_ns(), sample))
+                    run.result.runs.append(sample)
+                    self._count(run, sample, warmup=False)
+
+        await asyncio.gather(*(worker() for _ in range(run.case.concurrency)))
+        run.result.batches.extend(windows(done, t0, run.reps))
 
     async def _open_loop(self, run: _CaseRun, state: _ModelState) -> None:
         """Requests sent on their own schedule; latencies count from the scheduled arrival."""
@@ -276,7 +370,7 @@ class Runner:
         n = case.requests or 1
         rng = random.Random(f"{self.config.seed}/{self.config.nonce}/{run.index}")
         due = schedule(parse_arrivals(case.arrivals), case.rate, n, rng)
-        requests = [self._request(run, state)[0] for _ in range(n)]  # before the clock starts
+        requests = [self._request(run, state) for _ in range(n)]  # before the clock starts
         cap = asyncio.Semaphore(case.max_concurrency) if case.max_concurrency else None
         done: list[tuple[int, RunSample]] = []
         loop = asyncio.get_running_loop()
@@ -310,7 +404,7 @@ class Runner:
             tasks.append(loop.create_task(send(i, due_ns)))
         await asyncio.gather(*tasks)
         run.result.runs.sort(key=lambda r: r.batch)
-        run.result.batches.extend(windows(done, t0, self.config.runs))
+        run.result.batches.extend(windows(done, t0, run.reps))
 
     async def _measure(self, run: _CaseRun, state: _ModelState, rep: int) -> None:
         if run.case.concurrency == 1:
@@ -330,7 +424,7 @@ class Runner:
         result = run.result
         if result.model_info.size_vram is None and (mem := await self._memory(run.model)):
             result.model_info = _merge(state.info, mem)
-        if run.case.concurrency > 1 or run.case.rate is not None:
+        if run.case.concurrency > 1 or run.case.rate is not None or run.case.turns > 1:
             fill_queue_waits(result.runs)
         if run.extra:
             extra = sorted(run.extra)
@@ -400,32 +494,73 @@ class Runner:
         except LlmboxError:
             return None
 
-    def _request(self, run: _CaseRun, state: _ModelState) -> tuple[GenRequest, int]:
-        """The next request of the case (a fresh prompt) and its number of filler words."""
+    def _request(self, run: _CaseRun, state: _ModelState) -> _Planned:
+        """The next request of the case: a fresh prompt (a dataset's next item, or a synthetic
+        prompt of the case's size or of a size drawn from its distribution)."""
         case = run.case
-        prompt, words = state.prompts.build(prompt=case.prompt, prompt_tokens=case.prompt_tokens)
+        max_tokens = case.max_tokens
+        if run.output_lengths is not None:
+            max_tokens = run.output_lengths[0].draw(run.output_lengths[1])
+        item = None
+        images, history = run.images, tuple[tuple[str, str], ...]()
+        if run.items is not None:
+            if run.warming:  # marked, so the measured requests meet no cached prefix from it
+                item = replace(run.items[-1], expect=None)
+            else:
+                item = run.items[run.cursor % len(run.items)]
+                run.cursor += 1
+            words = 0
+            # A scored item goes verbatim (the same question every time, so pass rates are
+            # reproducible); others get the marker that keeps the prompt cache out of prefill.
+            prompt = item.prompt
+            if item.expect is None:
+                prompt = state.prompts.build(prompt=item.prompt, prompt_tokens=None)[0]
+            images = item.images or images
+            history = item.history
+            max_tokens = item.max_tokens or max_tokens
+        elif run.prompt_lengths is not None:
+            size = run.prompt_lengths[0].draw(run.prompt_lengths[1])
+            prompt, words = state.prompts.build(prompt=None, prompt_tokens=size)
+        else:
+            target = case.prompt_tokens
+            prompt, words = state.prompts.build(prompt=case.prompt, prompt_tokens=target)
         request = GenRequest(
             model=run.model,
             prompt=prompt,
-            max_tokens=case.max_tokens,
+            max_tokens=max_tokens,
             api=case.api,
             think=case.think,
-            images=run.images,
+            images=images,
             num_ctx=case.num_ctx,
             seed=self.config.seed,
             temperature=self.config.temperature,
             ignore_eos=self.config.ignore_eos,
+            history=history,
+            keep_text=item is not None and item.expect is not None,
         )
-        return request, words
+        return _Planned(request, words, item)
 
     async def _one(self, run: _CaseRun, state: _ModelState) -> tuple[RunSample, int]:
         if run.case.cold:
             await self._unload(run.model)
-        request, words = self._request(run, state)
-        return await self._send(request), words
+        planned = self._request(run, state)
+        return await self._send(planned), planned.words
 
-    async def _send(self, request: GenRequest) -> RunSample:
-        """One request; errors other than an unreachable server become the sample's error."""
+    async def _send(self, planned: _Planned) -> RunSample:
+        """One request, its answer scored if its item has a check; errors other than an
+        unreachable server become the sample's error."""
+        sample = await self._generate(planned.request)
+        item = planned.item
+        if item is not None:
+            sample.task, sample.task_type = item.id, item.type or None
+            if item.expect is not None:
+                if sample.ok:
+                    sample.passed, sample.verdict = score(item.expect, sample.answer or "")
+                else:
+                    sample.passed, sample.verdict = False, "the request failed"
+        return sample
+
+    async def _generate(self, request: GenRequest) -> RunSample:
         started = now_utc()
         try:
             sample = await self.backend.generate(request)
@@ -445,7 +580,7 @@ class Runner:
         self, run: _CaseRun, state: _ModelState, batch: int
     ) -> tuple[list[RunSample], BatchStats]:
         # Prompts are built before the clock starts: the batch's wall time is the server's work.
-        requests = [self._request(run, state)[0] for _ in range(run.case.concurrency)]
+        requests = [self._request(run, state) for _ in range(run.case.concurrency)]
         t0 = perf_counter_ns()
         samples = list(await asyncio.gather(*(self._send(r) for r in requests)))
         wall_s = (perf_counter_ns() - t0) / 1e9

@@ -123,14 +123,33 @@ def bench(
     prompt_tokens: Annotated[
         str | None,
         typer.Option(
-            help=f"Synthetic prompt of about N tokens, e.g. 128,512 (default {d.PROMPT_TOKENS}).",
+            help="Synthetic prompt of about N tokens, e.g. 128,512; per request from LO:HI "
+            f"(uniform) or MEAN~SD (normal), e.g. 256:2048 (default {d.PROMPT_TOKENS}).",
             rich_help_panel=_GRID,
         ),
     ] = None,
     max_tokens: Annotated[
         str | None,
         typer.Option(
-            help=f"Tokens to generate (num_predict), e.g. 32,128 (default {d.MAX_TOKENS}).",
+            help="Tokens to generate (num_predict), e.g. 32,128, or LO:HI / MEAN~SD per "
+            f"request (default {d.MAX_TOKENS}).",
+            rich_help_panel=_GRID,
+        ),
+    ] = None,
+    dataset: Annotated[
+        Path | None,
+        typer.Option(
+            help='Prompts from a JSONL file, one {"prompt": …} per line (images, history and '
+            "checked answers too; see docs/benchmarking.md#datasets).",
+            rich_help_panel=_GRID,
+        ),
+    ] = None,
+    turns: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Multi-turn chats of N requests each, run twice: resending the conversation "
+            "(the prompt cache helps) and with nothing shared, to show the cache's effect.",
             rich_help_panel=_GRID,
         ),
     ] = None,
@@ -395,6 +414,8 @@ def bench(
             requests=requests,
             duration=duration,
             max_concurrency=max_concurrency,
+            dataset=dataset,
+            turns=turns,
             slo=slo,
             sweep=sweep,
             power=power,

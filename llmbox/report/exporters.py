@@ -25,6 +25,9 @@ from llmbox.bench.compare import CompareRow, verdicts
 from llmbox.bench.comparison import Comparison
 from llmbox.bench.fields import CSV_STATS, METRICS
 from llmbox.bench.load import knees, sustained
+from llmbox.bench.mixes import cache_effect
+from llmbox.bench.quality import quality_lines
+from llmbox.bench.thinking import thinking_lines
 from llmbox.defaults import ALPHA
 from llmbox.errors import UsageError
 from llmbox.results import BenchReport, CaseResult
@@ -204,9 +207,23 @@ def _metric_columns(results: Sequence[Result], *, varying_only: bool) -> list[_C
     wanted += [("e2e_s", "mean"), ("load_s", "mean")]
     if _has(results, "slo_pass"):
         wanted += [("slo_pass", "mean"), ("goodput", "mean")]
+    if _has(results, "pass_rate"):
+        wanted.append(("pass_rate", "mean"))
     if varying_only:
         wanted = [(m, s) for m, s in wanted if _has(results, m)]
     return [_Column(m, results, s) for m, s in wanted]
+
+
+def _summary_lines(report: Report) -> list[str]:
+    """The lines under a table: verdicts, load headlines, workload headlines."""
+    return (
+        verdicts(report)
+        + sustained(report)
+        + knees(report)
+        + cache_effect(report)
+        + quality_lines(report)
+        + thinking_lines(report)
+    )
 
 
 def _distinct(values: Iterable[Any]) -> list[Any]:
@@ -267,7 +284,7 @@ def to_table(report: Report) -> str:
         title=" · ".join(title_parts) or None,
         right_align=headers[identity:],
     )
-    tail = verdicts(report) + sustained(report) + knees(report)
+    tail = _summary_lines(report)
     if report.interrupted:
         tail.append("interrupted: these are the cases that finished")
     if tail:
@@ -311,7 +328,7 @@ def to_markdown(report: Report) -> str:
     lines += ["", " · ".join(facts)]
     if report.interrupted:
         lines += ["", "**Interrupted**: only the cases that finished are shown."]
-    if found := verdicts(report) + sustained(report) + knees(report):
+    if found := _summary_lines(report):
         lines += ["", "**Summary**", "", *(f"- {v}" for v in found)]
     warned = [(r, w) for r in results for w in r.warnings]
     if warned:

@@ -46,6 +46,13 @@ SAMPLE_COLUMNS = (
     "batch",
     "counts_source",
     "started_at",
+    "task",
+    "task_type",
+    "passed",
+    "verdict",
+    "answer",
+    "turn",
+    "shared_prefix_tokens",
 )
 
 #: Statistic columns of ``summaries`` (the ``summary`` block of a result).
@@ -171,12 +178,32 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             "ALTER TABLE results ADD COLUMN max_concurrency INTEGER",
         ),
     ),
+    (
+        4,
+        "samples.task, task_type, passed, verdict, answer, turn, shared_prefix_tokens; "
+        "results.prompt_dist, output_dist, dataset, turns, shared_prefix (request mixes, quality)",
+        (
+            "ALTER TABLE samples ADD COLUMN task TEXT",
+            "ALTER TABLE samples ADD COLUMN task_type TEXT",
+            "ALTER TABLE samples ADD COLUMN passed INTEGER",
+            "ALTER TABLE samples ADD COLUMN verdict TEXT",
+            "ALTER TABLE samples ADD COLUMN answer TEXT",
+            "ALTER TABLE samples ADD COLUMN turn INTEGER",
+            "ALTER TABLE samples ADD COLUMN shared_prefix_tokens {int8}",
+            "ALTER TABLE results ADD COLUMN prompt_dist TEXT",
+            "ALTER TABLE results ADD COLUMN output_dist TEXT",
+            "ALTER TABLE results ADD COLUMN dataset TEXT",
+            "ALTER TABLE results ADD COLUMN turns INTEGER",
+            "ALTER TABLE results ADD COLUMN shared_prefix INTEGER",
+        ),
+    ),
 )
 
 #: The ``case`` fields each kept in a ``results`` column of the same name (the rest: see below).
 CASE_COLUMNS = (
     "prompt_tokens", "max_tokens", "concurrency", "images", "api", "num_ctx", "mode", "rate",
-    "arrivals", "requests", "max_concurrency",
+    "arrivals", "requests", "max_concurrency", "prompt_dist", "output_dist", "dataset", "turns",
+    "shared_prefix",
 )  # fmt: skip
 #: ``case`` fields stored under another name or form: label -> case_label, think -> text,
 #: cold -> 0/1.

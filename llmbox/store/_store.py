@@ -152,7 +152,7 @@ class Store:
             str(case.get("label", "")),
             _think(case.get("think")),
             None if case.get("cold") is None else int(bool(case.get("cold"))),
-            *(case.get(c) for c in CASE_COLUMNS),
+            *(_cell(case.get(c)) for c in CASE_COLUMNS),
             len(runs),
             int(result.get("failed_runs") or 0),
             result.get("initial_load_s"),
@@ -177,7 +177,10 @@ class Store:
         eng.executemany(
             f"INSERT INTO samples (result_id, position, {', '.join(SAMPLE_COLUMNS)}) "
             f"VALUES ({', '.join('?' * (2 + len(SAMPLE_COLUMNS)))})",
-            [(result_id, i, *(run.get(c) for c in SAMPLE_COLUMNS)) for i, run in enumerate(runs)],
+            [
+                (result_id, i, *(_cell(run.get(c)) for c in SAMPLE_COLUMNS))
+                for i, run in enumerate(runs)
+            ],
         )
         eng.executemany(
             "INSERT INTO batches (result_id, batch, requests, failed, wall_s, output_tokens, "
@@ -380,3 +383,8 @@ def open_store(url: str | None = None, *, create: bool = True) -> Store:
         engine.close()
         raise
     return Store(engine)
+
+
+def _cell(value: Any) -> Any:
+    """Booleans as 0/1 (the store's integer form in both engines)."""
+    return int(value) if isinstance(value, bool) else value

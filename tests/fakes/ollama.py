@@ -68,6 +68,22 @@ class FakeModel:
     reply_text: tuple[str, ...] = ()  # token strings to emit (cycled); default " tok<i>"
     digest: str = ""
     seen: list[list[str]] = field(default_factory=list, repr=False)  # for cache_every_prompt
+    # Scripted answers (quality tasks): called with the last user message and its images
+    # (base64); a string is the answer (one token per word, then "stop"), None the default reply.
+    script: Callable[[str, list[str]], str | None] | None = field(default=None, repr=False)
+    # Thinking tokens per prompt (the last user message), instead of ``thinking_tokens``.
+    thinking_for: Callable[[str], int] | None = field(default=None, repr=False)
+
+    def scripted(self, text: str, images: list[str]) -> list[str] | None:
+        """The scripted answer's tokens (each but the first with a leading space), or None."""
+        answer = self.script(text, images) if self.script is not None else None
+        if answer is None:
+            return None
+        words = answer.split(" ")
+        return [words[0], *(f" {w}" for w in words[1:])]
+
+    def thinking_count(self, text: str) -> int:
+        return self.thinking_for(text) if self.thinking_for is not None else self.thinking_tokens
 
     def __post_init__(self) -> None:
         self.name = full_name(self.name)
@@ -676,16 +692,22 @@ class _Handler(BaseHTTPRequestHandler):
             self._json({"error": {**error, "param": None, "code": None}}, 404)
             return
         prompt = tokenize_chat(body.get("messages") or [], model)
-        n = min(int(body.get("max_tokens") or model.reply_tokens), model.reply_tokens)
+        last = (body.get("messages") or [{}])[-1]
+        content = last.get("content")
+        if isinstance(content, list):  # text and image parts
+            content = " ".join(str(p.get("text", "")) for p in content if p.get("type") == "text")
+        script = model.scripted(str(content or ""), [])
+        reply = model.reply_tokens if script is None else len(script)
+        n = min(int(body.get("max_tokens") or reply), reply)
         base = {"id": "chatcmpl-447", "object": "chat.completion.chunk", "created": 1700000000,
                 "model": name, "system_fingerprint": "fp_ollama"}  # fmt: skip
         usage = {"prompt_tokens": len(prompt), "completion_tokens": n,
                  "total_tokens": len(prompt) + n}  # fmt: skip
         time.sleep(len(prompt) / model.prefill_tps)
-        reason = "length" if n < model.reply_tokens else "stop"
+        reason = "length" if n < reply else "stop"
         if body.get("stream") is not True:
             time.sleep(n / model.decode_tps)
-            text = "".join(f" tok{i}" for i in range(n))
+            text = "".join(script[:n] if script is not None else (f" tok{i}" for i in range(n)))
             choice = {"index": 0, "message": {"role": "assistant", "content": text},
                       "finish_reason": reason}  # fmt: skip
             self._json({**base, "object": "chat.completion", "choices": [choice], "usage": usage})
@@ -709,9 +731,8 @@ class _Handler(BaseHTTPRequestHandler):
                 event({**base, "model": "", "choices": [{"index": 0, "delta": {}}]})
                 self._end_stream()
                 return
-            delta = (
-                {"role": "assistant", "content": f" tok{i}"} if i == 0 else {"content": f" tok{i}"}
-            )
+            piece = script[i] if script is not None else f" tok{i}"
+            delta = {"role": "assistant", "content": piece} if i == 0 else {"content": piece}
             event({**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]})
         event({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": reason}]})
         if (body.get("stream_options") or {}).get("include_usage"):
@@ -785,6 +806,9 @@ class _Handler(BaseHTTPRequestHandler):
         options = body.get("options") or {}
         load_ns = waited + self.fake._load(model, keep_alive, options.get("num_ctx"))
         prompt = tokenize_chat(body["messages"], model) if chat else tokenize_generate(body, model)
+        last = body["messages"][-1] if chat else body
+        text = str(last.get("content" if chat else "prompt") or "")
+        script = model.scripted(text, list(last.get("images") or []))
         with self.fake._lock:
             entry = self.fake.loaded[model.name]
             cached = 0
@@ -797,8 +821,8 @@ class _Handler(BaseHTTPRequestHandler):
         new = len(prompt) - cached
         prefill_ns = round(new / model.prefill_tps * 1e9)
         limit = int(options.get("num_predict", -1))
-        n_think = model.thinking_tokens if thinking_on else 0
-        answer_cap = model.reply_tokens
+        n_think = model.thinking_count(text) if thinking_on else 0
+        answer_cap = model.reply_tokens if script is None else len(script)
         total_cap = n_think + answer_cap
         n_total = total_cap if limit < 0 else min(limit, total_cap)
         done_reason = "length" if 0 <= limit < total_cap else "stop"
@@ -832,6 +856,8 @@ class _Handler(BaseHTTPRequestHandler):
             k = i if thinking else i - n_think
             token = (model.reply_text[k % len(model.reply_text)] if model.reply_text and not thinking
                      else f" {'think' if thinking else 'tok'}{k}")  # fmt: skip
+            if script is not None and not thinking:
+                token = script[k]
             generated.append(token.strip())
             if t_first is None:
                 t_first = time.perf_counter_ns()
