@@ -11,7 +11,7 @@ import asyncio
 import os
 import signal
 from collections.abc import Callable, Coroutine
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from llmbox.errors import Terminated
 
@@ -57,10 +57,12 @@ def _loop_runner() -> Callable[[Coroutine[Any, Any, T]], T]:
     """uvloop's ``run`` when installed (``llmbox[fast]``) and not turned off with
     ``LLMBOX_LOOP=asyncio``; the standard loop otherwise."""
     if os.environ.get("LLMBOX_LOOP", "").lower() != "asyncio":
+        import importlib
+
         try:
-            import uvloop
+            uvloop = importlib.import_module("uvloop")  # optional: not a type-checked dependency
         except ImportError:
             pass
         else:
-            return uvloop.run
+            return cast("Callable[[Coroutine[Any, Any, T]], T]", uvloop.run)
     return asyncio.run
