@@ -98,7 +98,23 @@ def render_estimate(est: Estimate) -> str:
         )
     for note in est.notes:
         lines.append(f"  note: {note}")
-    return "\n".join(lines) + "\n"
+    return "".join(_fit(line) + "\n" for line in lines)
+
+
+def _fit(line: str) -> str:
+    """Wrap a long line at spaces to the table width (COLUMNS / the terminal), continuing under
+    its own indent."""
+    import textwrap
+
+    from llmbox.report.output import table_width
+
+    width = table_width()
+    if width is None or len(line) <= width:
+        return line
+    indent = " " * (len(line) - len(line.lstrip()) + 2)
+    return "\n".join(
+        textwrap.wrap(line, width=width, subsequent_indent=indent, break_long_words=False)
+    )
 
 
 def render_compare(estimates: Sequence[Estimate]) -> str:

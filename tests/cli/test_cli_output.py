@@ -54,9 +54,6 @@ def test_output_fits_the_terminal(name: str, width: int, fake_ollama: FakeOllama
     assert not wide, f"llmbox {name} at COLUMNS={width}:\n" + "\n".join(map(repr, wide))
 
 
-@pytest.mark.xfail(
-    strict=True, reason="llmbox/report/hw.py writes the memory line unwrapped (87 columns)"
-)
 def test_hw_estimate_text_fits_80_columns() -> None:
     result = runner.invoke(
         app, ["hw-estimate", "--chip", "m4pro", "--model", "llama3.2:3b"], env={"COLUMNS": "80"}
