@@ -415,7 +415,10 @@ def plan_memory(
     vision = model.vision_bytes + image_buffer_bytes(model)
     full, partial = graph_bytes(model, context * workload.parallel, bool(workload.flash_attention))
     graph = max(full, partial)
-    minimum = GPU_MINIMUM["apple" if chip.vendor == "apple" else "other"]
+    # The GPU backend's reserve: a CPU-only machine has none, so its memory line adds up
+    minimum = (
+        0.0 if chip.kind == "cpu" else GPU_MINIMUM["apple" if chip.vendor == "apple" else "other"]
+    )
     budget = gpu_budget(chip, catalog, memory_gb)
     gpus = workload.gpus if chip.kind == "dgpu" else 1
     alloc = [0.0] * gpus
