@@ -14,12 +14,15 @@ limits, and one chokepoint that turns every way a server can fail into llmbox's 
 from __future__ import annotations
 
 import html
+import json
 import math
+import os
 import re
 import socket
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from time import perf_counter_ns
 from types import TracebackType
 from typing import Any, ClassVar, TypeVar
 
@@ -27,6 +30,7 @@ import httpx
 
 from llmbox import __version__
 from llmbox.client._ndjson import MalformedLine
+from llmbox.client._wire import Sink, WirePool, WireResponse
 from llmbox.errors import (
     LlmboxError,
     NoAnswer,
@@ -175,11 +179,33 @@ def _seconds(limit: float | None) -> str:
     return f"{limit:g} s" if limit is not None else "the time limit"
 
 
+def fast_path_wanted(host: str, transport: object, fast: bool | None) -> bool:
+    """Whether streams to ``host`` take the fast path (``llmbox.client._wire``): plain http://,
+    no injected transport, and not turned off (``fast=False`` or ``LLMBOX_HTTP=httpx``).
+
+    >>> fast_path_wanted("http://127.0.0.1:11434", None, None)
+    True
+    >>> fast_path_wanted("https://example.com", None, True), fast_path_wanted("http://h", 1, None)
+    (False, False)
+    """
+    if transport is not None or not host.lower().startswith("http://"):
+        return False
+    if fast is None:
+        return os.environ.get("LLMBOX_HTTP", "").strip().lower() != "httpx"
+    return fast
+
+
+#: What a streamed answer offers its reader, on either path.
+StreamResponse = httpx.Response | WireResponse
+
+
 class HttpBase:
     """One server's connection pools and the error chokepoint; subclasses add the endpoints.
 
     ``timeout`` is the user's ``--timeout`` (see ``Timeouts.resolve``); ``timeouts`` overrides
-    all limits at once (tests use it). Pass ``transport`` to test without a network.
+    all limits at once (tests use it). Pass ``transport`` to test without a network. Streams to a
+    plain ``http://`` server take the fast path of ``llmbox.client._wire`` unless ``fast`` is
+    False (or ``LLMBOX_HTTP=httpx``); everything else goes through httpx.
     """
 
     #: How messages name the server, its API, the options that choose it, and the URL path a
@@ -198,6 +224,7 @@ class HttpBase:
         transport: httpx.AsyncBaseTransport | None = None,
         max_connections: int = 100,
         headers: Mapping[str, str] | None = None,
+        fast: bool | None = None,
     ) -> None:
         self.host = host.rstrip("/")
         self.timeouts = timeouts or Timeouts.resolve(timeout)
@@ -232,6 +259,16 @@ class HttpBase:
             ) from None
         self._http = self._pools[0]
         self._next_pool = 0
+        self._wire: WirePool | None = None
+        self._urls: dict[str, httpx.URL] = {}
+        if fast_path_wanted(self.host, transport, fast):
+            self._wire = WirePool(
+                httpx.URL(self.host),
+                headers=self._http.headers,
+                connect=t.connect,
+                idle=t.idle,
+                max_connections=max_connections,
+            )
 
     async def __aenter__(self: _C) -> _C:
         return self
@@ -247,6 +284,13 @@ class HttpBase:
     async def aclose(self) -> None:
         for pool in self._pools:
             await pool.aclose()
+        if self._wire is not None:
+            self._wire.aclose()
+
+    @property
+    def fast_path(self) -> bool:
+        """Whether streams take the fast path (see ``fast_path_wanted``)."""
+        return self._wire is not None
 
     # -- the chokepoint ------------------------------------------------------------------------
 
@@ -401,26 +445,19 @@ class HttpBase:
         *,
         model: str | None = None,
         headers: Mapping[str, str] | None = None,
-    ) -> AsyncIterator[httpx.Response]:
+    ) -> AsyncIterator[StreamResponse]:
         """POST ``body`` for a streamed answer; every HTTP and transport error is mapped here.
 
         A 2xx answer that is a web page or plain text is a WrongServer before the first byte is
         parsed; the caller reads ``response.aiter_bytes()``.
         """
-        self._next_pool = (self._next_pool + 1) % len(self._pools)
-        http = self._pools[self._next_pool]
         try:
-            async with http.stream(
-                "POST", path, json=body, headers=headers, timeout=self._slow
-            ) as response:
-                if response.status_code >= 300:
-                    await response.aread()
-                    raise self._status_error(response, path, model)
-                kind = response.headers.get("content-type", "").lower()
-                if "html" in kind or kind.startswith("text/plain"):
-                    await response.aread()
-                    raise self._not_json(response)
-                yield response
+            if self._wire is not None:
+                async with self._wire_stream(path, body, model, headers) as wired:
+                    yield wired
+            else:
+                async with self._httpx_stream(path, body, model, headers) as response:
+                    yield response
         except httpx.HTTPError as err:
             raise self._transport_error(err, streaming=True, slow=True) from None
         except MalformedLine as err:
@@ -430,5 +467,75 @@ class HttpBase:
         except ValueError as err:  # a part the caller could not read
             raise StreamError(f"malformed stream from {self.host}: {err}") from None
 
+    async def stream_into(
+        self,
+        path: str,
+        body: dict[str, Any],
+        sink: Sink,
+        *,
+        model: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        end: Callable[[int], None] | None = None,
+    ) -> None:
+        """POST ``body`` and call ``sink(bytes, arrival_ns)`` with the answer's body as it comes.
 
-__all__ = ["HttpBase", "Timeouts", "api_error", "first_line"]
+        On the fast path ``sink`` runs inside the event loop's read callback (stamped on
+        arrival, no task switch per chunk); ``end(arrival_ns)`` is called after the last byte.
+        Errors as ``open_stream``, including what ``sink`` and ``end`` raise.
+        """
+        async with self.open_stream(path, body, model=model, headers=headers) as response:
+            if isinstance(response, WireResponse):
+                await response.pump(sink)
+            else:
+                async for chunk in response.aiter_bytes():
+                    sink(chunk, perf_counter_ns())
+            if end is not None:
+                end(perf_counter_ns())
+
+    def _check_head(self, response: StreamResponse) -> bool:
+        """True when a streamed answer's head says it is an error or a page (read it whole)."""
+        if response.status_code >= 300:
+            return True
+        kind = response.headers.get("content-type", "").lower()
+        return "html" in kind or kind.startswith("text/plain")
+
+    def _page_error(self, response: httpx.Response, path: str, model: str | None) -> LlmboxError:
+        if response.status_code >= 300:
+            return self._status_error(response, path, model)
+        return self._not_json(response)
+
+    @asynccontextmanager
+    async def _httpx_stream(
+        self, path: str, body: dict[str, Any], model: str | None, headers: Mapping[str, str] | None
+    ) -> AsyncIterator[httpx.Response]:
+        self._next_pool = (self._next_pool + 1) % len(self._pools)
+        http = self._pools[self._next_pool]
+        async with http.stream(
+            "POST", path, json=body, headers=headers, timeout=self._slow
+        ) as response:
+            if self._check_head(response):
+                await response.aread()
+                raise self._page_error(response, path, model)
+            yield response
+
+    @asynccontextmanager
+    async def _wire_stream(
+        self, path: str, body: dict[str, Any], model: str | None, headers: Mapping[str, str] | None
+    ) -> AsyncIterator[WireResponse]:
+        wire = self._wire
+        assert wire is not None
+        url = self._urls.get(path)
+        if url is None:
+            url = self._urls[path] = httpx.URL(self.host + "/" + path.lstrip("/"))
+        # httpx's own encoding of ``json=``, so both paths send the same bytes
+        payload = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        conn, response = await wire.open(url, payload.encode(), headers)
+        try:
+            if self._check_head(response):
+                raise self._page_error(await response.aread(), path, model)
+            yield response
+        finally:
+            wire.done(conn)
+
+
+__all__ = ["HttpBase", "StreamResponse", "Timeouts", "api_error", "fast_path_wanted", "first_line"]

@@ -43,6 +43,7 @@ class OllamaClient(HttpBase):
         timeouts: Timeouts | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         max_connections: int = 100,
+        fast: bool | None = None,
     ) -> None:
         super().__init__(
             host,
@@ -50,6 +51,7 @@ class OllamaClient(HttpBase):
             timeouts=timeouts,
             transport=transport,
             max_connections=max_connections,
+            fast=fast,
             headers={"accept": "application/json"},
         )
 
@@ -105,13 +107,9 @@ class OllamaClient(HttpBase):
         """Stream a generation, calling ``on_token(arrival_ns, is_answer)`` per token; return the
         final part (with Ollama's metrics). Errors as ``stream``; see ``TokenScanner``."""
         scanner = TokenScanner(on_token, chat=chat)
-        async with self.open_stream(
-            path, {**body, "stream": True}, model=body.get("model")
-        ) as response:
-            feed = scanner.feed
-            async for chunk in response.aiter_bytes():  # the per-token hot path
-                feed(chunk, perf_counter_ns())
-            scanner.close(perf_counter_ns())
+        body = {**body, "stream": True}
+        model = body.get("model")
+        await self.stream_into(path, body, scanner.feed, model=model, end=scanner.close)
         if scanner.final is None:
             raise self._ended_early()
         return scanner.final

@@ -33,6 +33,7 @@ class OpenAIClient(HttpBase):
         timeouts: Timeouts | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         max_connections: int = 100,
+        fast: bool | None = None,
     ) -> None:
         host = base_url.rstrip("/")
         if host.endswith("/v1"):
@@ -43,6 +44,7 @@ class OpenAIClient(HttpBase):
             timeouts=timeouts,
             transport=transport,
             max_connections=max_connections,
+            fast=fast,
             headers={"authorization": f"Bearer {api_key}"} if api_key else None,
         )
 

@@ -428,6 +428,9 @@ ROUTES = frozenset({
 class _Handler(BaseHTTPRequestHandler):
     fake: FakeOllama
     protocol_version = "HTTP/1.1"
+    # Go's net package sets TCP_NODELAY on every connection: each flushed part leaves at once
+    # instead of waiting for the client's (possibly delayed) ACK of the one before.
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # keep test output clean
