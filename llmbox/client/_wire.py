@@ -57,6 +57,23 @@ class ChunkedDecoder:
         self.done = False
 
     def feed(self, data: bytes) -> bytes:
+        if not (self._buffer or self._left or self._crlf or self._trailers or self.done):
+            # The usual case, one whole chunk per read (a server flushing each part): one find
+            eol = data.find(b"\r\n", 0, 18)
+            if eol > 0:
+                size_line = data[:eol]
+                # isalnum() rules out the sign, blanks and "_" int() would accept; "x" the 0x
+                if size_line.isalnum() and b"x" not in size_line and b"X" not in size_line:
+                    try:
+                        size = int(size_line, 16)
+                    except ValueError:
+                        size = 0  # not hex: the general path below says so
+                    end = eol + 2 + size
+                    if size and len(data) == end + 2 and data[end:] == b"\r\n":
+                        return data[eol + 2 : end]
+        return self._feed(data)
+
+    def _feed(self, data: bytes) -> bytes:
         if self.done:
             if data:
                 raise httpx.RemoteProtocolError("data after the end of a chunked body")
