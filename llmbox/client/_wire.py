@@ -168,6 +168,7 @@ class StreamConnection(asyncio.Protocol):
         self._inflate: Any = None
         self._keep_alive = False
         self._got_bytes = False
+        self._early: list[bytes] = []  # what a fresh connection got before its request
         self._last_ns = 0
         self._watchdog: asyncio.TimerHandle | None = None
 
@@ -186,6 +187,8 @@ class StreamConnection(asyncio.Protocol):
             elif state == _HEAD:
                 self._got_bytes = True
                 self._head_bytes(data, t_ns)
+            elif state == _DONE and not self.reused:  # a greeting before the request went out
+                self._early.append(data)
             elif state == _DONE:  # bytes nobody asked for: this connection can't be trusted
                 self.closed = True
                 self.pool.forget(self)
@@ -219,11 +222,11 @@ class StreamConnection(asyncio.Protocol):
                 what = (
                     "incomplete chunked read"
                     if isinstance(self._framing, ChunkedDecoder)
-                    else (f"{self._framing} bytes of the body missing")
+                    else f"{self._framing} bytes of the body missing"
                 )
-                self._fail(
+                self._fail(  # httpx's words
                     httpx.RemoteProtocolError(
-                        f"peer closed connection without sending complete message body: {what}"
+                        f"peer closed connection without sending complete message body ({what})"
                     )
                 )
 
@@ -249,7 +252,13 @@ class StreamConnection(asyncio.Protocol):
         if idle is not None:
             self._arm(idle)
         assert self.transport is not None
+        if self.closed:  # hung up before the request could go out
+            self._fail(httpx.RemoteProtocolError("Server disconnected without sending a response."))
+            return self._head
         self.transport.write(wire)
+        if self._early:
+            early, self._early = b"".join(self._early), []
+            self.data_received(early)
         return self._head
 
     def pump(self, sink: Sink) -> asyncio.Future[None]:
