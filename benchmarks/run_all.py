@@ -73,18 +73,18 @@ runs, so `--help` converts no command's options.
   JSON: in Ollama's compact encoding a non-final part is recognised and classified by byte checks,
   and only the final part (and anything written differently) is fully decoded; the async-generator
   hop per part is gone too (the backend receives token events through a callback).
-- **Concurrency**: a Python client on this 2-core VM pays ~0.2 ms of CPU per socket wake-up (one
-  token per read when tokens are paced), and the test server shares the same two cores, so at
-  c256, or at 100 tokens/s per stream, the machine itself saturates (the server delivers well
-  under the ideal rate) and the client's wall time stretches a few percent past the server's.
-  httpcore's quadratic pool rescan (encode/httpcore#1035) was the larger part and is fixed:
-  streams are spread over pools of 16 connections (c64 error 17% -> ~3%, c256 35% -> ~5%).
-  uvloop (`llmbox[fast]`, used when installed) cuts the client's CPU per token by ~10%, and two
-  client processes spread it over both cores, but neither brings c256 @ 10 ms/token under 3% here
-  (measured 9-11% either way, load average ~3): the paced server itself delivers only 5-8k of the
-  25.6k tok/s asked, and client, server and the machine's other work share two cores. The limit on
-  this machine is CPU, not the event loop: at ~0.1 ms of client CPU per token, one core ingests at
-  most ~10k tok/s; a client keeps up within 3% only with a core of its own to spare.
+- **Concurrency**: through httpx each paced token was one socket wake-up climbing asyncio ->
+  anyio -> httpcore -> h11 -> httpx (~0.1 ms of CPU here, plus ~5 ms per request in the pool), so
+  at c256 @ 10 ms/token the client fell 5-12 % behind and starved the server of CPU. Streams to
+  an http:// server now take llmbox's fast path (`llmbox/client/_wire.py`: an asyncio.Protocol
+  stamps and de-chunks each read in the event loop's callback; h11 still parses the head; https,
+  injected transports and `LLMBOX_HTTP=httpx` keep httpx): client CPU per token fell ~5x and
+  the c256 @ 10 ms/token error is ~0.3-1.4 % on asyncio and ~0.2-0.6 % on uvloop (medians and
+  spreads in the table; httpx side by side in the same run: 6-12 %). Two client processes add
+  nothing measurable once one keeps up, so llmbox does not shard. The limit on this machine is
+  now the test server: a Python process writing one chunk per token per stream delivers ~20-24k
+  of the 25.6k tok/s asked; the client spends ~0.03 CPU s per 1,000 tokens, i.e. one core
+  ingests roughly 30k tok/s of paced single-token reads.
 - **TTFT**: llmbox's TTFT starts before the request is sent and so includes httpx building and
   writing it and the loopback; on this VM that is ~1.5-2.5 ms, a few runs in ten above 2 ms. It is
   what a user waits for, so it is kept client-side rather than trimmed.
