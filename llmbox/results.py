@@ -190,6 +190,15 @@ class GateResult(_Model):
     message: str
 
 
+class Baseline(_Model):
+    """What ``--baseline SPEC`` compared this run with: ``source`` names it for a reader ("run 12
+    in /path/history.db", or the file), ``started_at`` when that run began."""
+
+    spec: str
+    source: str
+    started_at: str | None = None
+
+
 class Power(_Model):
     """Energy measured during a case's measured runs (``bench --power``)."""
 
@@ -275,6 +284,7 @@ class BenchReport(_Model):
     interrupted: bool = False
     options: Options = Field(default_factory=Options)
     results: list[CaseResult] = Field(default_factory=list)
+    baseline: Baseline | None = None
     gates: list[GateResult] = Field(default_factory=list)
 
     def to_json_dict(self) -> dict[str, Any]:

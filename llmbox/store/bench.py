@@ -49,13 +49,13 @@ class StoreHistory:
             else:
                 store.close()
 
-    def baseline(self, spec: str, plan: Plan) -> BenchReport:
+    def baseline(self, spec: str, plan: Plan) -> tuple[BenchReport, str]:
         """A saved file, or a stored run: ``last`` (the latest earlier run of this machine and
         backend that shares a model and case), ``best``, a run ID or ``tag:KEY=VALUE``."""
         if _looks_like_file(spec):
-            return BenchReport.load(Path(spec))
+            return BenchReport.load(Path(spec)), spec
         from llmbox.machine import describe
-        from llmbox.store import open_store, resolve_baseline
+        from llmbox.store import find_baseline, open_store
 
         like: dict[str, Any] = {
             "machine": describe(),
@@ -63,7 +63,8 @@ class StoreHistory:
             "results": [{"model": m, "case": {"label": c.label}} for m, c in plan.grid],
         }
         with open_store(self.db, create=False) as store:
-            return resolve_baseline(store, spec, like=like)
+            info = find_baseline(store, spec, like=like)
+            return store.load(info.id), f"run {info.id} in {store.where}"
 
     def save(self, report: BenchReport) -> Saved | None:
         if not self.saving:
