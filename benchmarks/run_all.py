@@ -16,7 +16,17 @@ from _common import ROOT, log, run_script
 from llmbox import __version__
 from llmbox.machine import describe
 
-MODULES = ("startup", "stream", "concurrency", "accuracy", "memory", "store", "report", "fleet")
+MODULES = (
+    "startup",
+    "stream",
+    "concurrency",
+    "accuracy",
+    "arrivals",
+    "memory",
+    "store",
+    "report",
+    "fleet",
+)
 DOC = ROOT / "docs" / "performance.md"
 
 

@@ -363,7 +363,7 @@ class Runner:
 
     async def _open_loop(self, run: _CaseRun, state: _ModelState) -> None:
         """Requests sent on their own schedule; latencies count from the scheduled arrival."""
-        from llmbox.bench.load import parse_arrivals, schedule
+        from llmbox.bench.load import parse_arrivals, schedule, wait_until
 
         case = run.case
         assert case.rate is not None
@@ -398,9 +398,7 @@ class Runner:
         tasks = []
         for i, t in enumerate(due):
             due_ns = t0 + round(t * 1e9)
-            wait = (due_ns - perf_counter_ns()) / 1e9
-            if wait > 0:
-                await asyncio.sleep(wait)
+            await wait_until(due_ns)
             tasks.append(loop.create_task(send(i, due_ns)))
         await asyncio.gather(*tasks)
         run.result.runs.sort(key=lambda r: r.batch)
