@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import math
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from time import perf_counter_ns
 
@@ -224,6 +225,9 @@ def knees(report: BenchReport) -> list[str]:
             continue
         solo = next((r for r in results if r.case.concurrency == 1 and r.case.rate is None), None)
         ordered = sorted(results, key=lambda r: r.summary["requests_per_s"].mean)
+        lines += _behind(model, [r for r in ordered if r.case.rate is not None])
+        if solo is None and len(ordered) < 2:
+            continue  # one point: nothing to compare its latency with
         base = (solo or ordered[0]).summary["ttft_s"]
         base_p90 = base.p90 if base.p90 is not None else base.max
         workload = (solo or ordered[0]).case.label.split(" c")[0].split(" @")[0]
@@ -244,4 +248,24 @@ def knees(report: BenchReport) -> list[str]:
             lines.append(
                 f"{model} {workload}: latency held up to {last_ok:.2f} req/s, the most tried"
             )
+    return lines
+
+
+#: An open-loop rate counts as not kept up with below this share of the asked rate.
+BEHIND_SHARE = 0.8
+
+
+def _behind(model: str, results: Sequence[CaseResult]) -> list[str]:
+    """Open-loop rates the server did not keep up with: completions/s against the asked rate."""
+    lines = []
+    for r in results:
+        asked, done = r.case.rate or 0.0, r.summary["requests_per_s"].mean
+        if done >= BEHIND_SHARE * asked:
+            continue
+        queue = r.summary.get("queue_s")
+        waited = f"; requests queued up to {queue.max:.2f} s" if queue is not None else ""
+        lines.append(
+            f"{model} {r.case.label}: completed {done:.2f} req/s of the {asked:g} asked — "
+            f"the server fell behind{waited}"
+        )
     return lines
