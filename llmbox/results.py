@@ -16,6 +16,7 @@ This module sits below ``backends/`` and ``bench/``: it imports nothing of llmbo
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -68,8 +69,27 @@ class Case(_Model):
     image_paths: tuple[str, ...] = Field(default=(), exclude=True)
 
 
+class _NoFieldsSet(set[str]):
+    """pydantic's record of which fields a caller gave, kept empty (see RunSample)."""
+
+    def add(self, element: str) -> None:
+        pass
+
+    def update(self, *others: Iterable[str]) -> None:
+        pass
+
+
+_NO_FIELDS_SET = _NoFieldsSet()
+
+
 class RunSample(_Model):
     """What one request measured. Server fields default to 0 (Ollama omits zero values)."""
+
+    def model_post_init(self, context: Any, /) -> None:
+        # A long run holds one sample per request. pydantic keeps a set of the fields each one
+        # was given (~700 bytes for a typical sample, a third of it); llmbox never asks
+        # (exports write every field), so all samples share one set that stays empty.
+        object.__setattr__(self, "__pydantic_fields_set__", _NO_FIELDS_SET)
 
     prompt_eval_count: int = 0
     prompt_eval_duration_ns: int = 0
@@ -190,6 +210,15 @@ class GateResult(_Model):
     message: str
 
 
+class Baseline(_Model):
+    """What ``--baseline SPEC`` compared this run with: ``source`` names it for a reader ("run 12
+    in /path/history.db", or the file), ``started_at`` when that run began."""
+
+    spec: str
+    source: str
+    started_at: str | None = None
+
+
 class Power(_Model):
     """Energy measured during a case's measured runs (``bench --power``)."""
 
@@ -275,6 +304,7 @@ class BenchReport(_Model):
     interrupted: bool = False
     options: Options = Field(default_factory=Options)
     results: list[CaseResult] = Field(default_factory=list)
+    baseline: Baseline | None = None
     gates: list[GateResult] = Field(default_factory=list)
 
     def to_json_dict(self) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from llmbox.errors import (
     Terminated,
     UsageError,
 )
-from llmbox.results import BenchReport, ModelInfo, Options
+from llmbox.results import Baseline, BenchReport, ModelInfo, Options
 
 if TYPE_CHECKING:
     from llmbox.power import Meter
@@ -48,8 +48,8 @@ class History(Protocol):
     def check(self) -> None:
         """Raise now if saving would fail later (before the first request)."""
 
-    def baseline(self, spec: str, plan: Plan) -> BenchReport:
-        """The report ``--baseline SPEC`` names."""
+    def baseline(self, spec: str, plan: Plan) -> tuple[BenchReport, str]:
+        """The report ``--baseline SPEC`` names, and where it came from (for the reader)."""
 
     def save(self, report: BenchReport) -> Saved | None:
         """Keep the report; None when saving is off. Raises LlmboxError."""
@@ -61,8 +61,8 @@ class FilesOnly:
     def check(self) -> None:
         return None
 
-    def baseline(self, spec: str, plan: Plan) -> BenchReport:
-        return BenchReport.load(Path(spec))
+    def baseline(self, spec: str, plan: Plan) -> tuple[BenchReport, str]:
+        return BenchReport.load(Path(spec)), spec
 
     def save(self, report: BenchReport) -> Saved | None:
         return None
@@ -185,7 +185,10 @@ def run_bench(
         raise UsageError("--max-regression needs --baseline")
     history = history or FilesOnly()
     history.check()
-    baseline = history.baseline(gates.baseline, plan) if gates.baseline else None
+    baseline, baseline_ref = None, None
+    if gates.baseline:
+        baseline, source = history.baseline(gates.baseline, plan)
+        baseline_ref = Baseline(spec=gates.baseline, source=source, started_at=baseline.started_at)
     if baseline is not None and max_regression is None:
         max_regression = defaults.MAX_REGRESSION_PCT / 100
     holder: list[BenchReport] = []
@@ -207,6 +210,7 @@ def run_bench(
                 if meter is None:
                     on_event(Note("--power auto: no power meter works here; energy not measured"))
             report = await new_report(engine, plan.options)
+            report.baseline = baseline_ref
             infos = await preflight(plan, engine)
             checkpoint(report)
             holder.append(report)

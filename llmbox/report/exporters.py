@@ -210,10 +210,28 @@ def _metric_columns(results: Sequence[Result], *, varying_only: bool) -> list[_C
     return [_Column(m, results, s) for m, s in wanted]
 
 
+def baseline_lines(report: Report) -> list[str]:
+    """Which run ``--baseline`` compared with, and the regression gates' verdict in one line."""
+    ref = report.baseline
+    if ref is None:
+        return []
+    checked = [g for g in report.gates if g.kind == "regression"]
+    worse = [g for g in checked if not g.passed]
+    when = f", started {ref.started_at}" if ref.started_at else ""
+    limit = f"{checked[0].limit:g}%" if checked else "the limit"
+    verdict = (
+        f"{len(worse)} of {len(checked)} metrics significantly worse by more than {limit}"
+        if worse
+        else f"no metric significantly worse by more than {limit} ({len(checked)} checked)"
+    )
+    return [f"baseline {ref.source} (--baseline {ref.spec}{when}): {verdict}"]
+
+
 def _summary_lines(report: Report) -> list[str]:
-    """The lines under a table: verdicts, load headlines, workload headlines."""
+    """The lines under a table: verdicts, load headlines, workload headlines, the baseline."""
     return (
-        verdicts(report)
+        baseline_lines(report)
+        + verdicts(report)
         + sustained(report)
         + knees(report)
         + cache_effect(report)

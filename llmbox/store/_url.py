@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from llmbox.errors import UsageError
@@ -25,8 +26,17 @@ class Target:
         self.kind, self.shown, self.path, self.dsn = kind, shown, path, dsn
 
 
+_ON_LINUX = "linux" in sys.platform  # a plain bool: mypy checks both branches on every OS
+
+
 def default_path() -> Path:
     """``history.db`` in the user data directory (``$XDG_DATA_HOME/llmbox`` on Linux)."""
+    if _ON_LINUX:
+        # platformdirs' answer, without its ~4 ms import on every saved bench run (a test holds
+        # the two equal): an unset, blank or relative $XDG_DATA_HOME means ~/.local/share.
+        xdg = os.environ.get("XDG_DATA_HOME", "").strip()
+        base = Path(xdg) if os.path.isabs(xdg) else Path.home() / ".local" / "share"
+        return base / "llmbox" / DB_FILENAME
     import platformdirs
 
     return Path(platformdirs.user_data_dir("llmbox", appauthor=False)) / DB_FILENAME

@@ -5,6 +5,8 @@ imports the store (the CLI hands this in).
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,6 +16,7 @@ from llmbox.results import BenchReport
 
 if TYPE_CHECKING:
     from llmbox.bench.plan import Plan
+    from llmbox.store._store import Store
 
 
 def _looks_like_file(spec: str) -> bool:
@@ -30,22 +33,29 @@ class StoreHistory:
         self.db = db
         self.saving = save
         self.tags = parse_tags(tags)  # a bad spec is a usage error, before any run
+        self._open: Store | None = None
 
     def check(self) -> None:
-        """Open the store before the first request, so a wrong --db fails now."""
+        """Open the store before the first request, so a wrong --db fails now. A SQLite store
+        stays open for the save (one open instead of two: a saved run costs a few ms, not a
+        dozen); a PostgreSQL connection is closed, as a server may drop it while the run goes
+        on for hours."""
         if self.saving:
             from llmbox.store import open_store
 
-            with open_store(self.db):
-                pass
+            store = open_store(self.db)
+            if store.engine.kind == "sqlite":
+                self._open = store
+            else:
+                store.close()
 
-    def baseline(self, spec: str, plan: Plan) -> BenchReport:
+    def baseline(self, spec: str, plan: Plan) -> tuple[BenchReport, str]:
         """A saved file, or a stored run: ``last`` (the latest earlier run of this machine and
         backend that shares a model and case), ``best``, a run ID or ``tag:KEY=VALUE``."""
         if _looks_like_file(spec):
-            return BenchReport.load(Path(spec))
+            return BenchReport.load(Path(spec)), spec
         from llmbox.machine import describe
-        from llmbox.store import open_store, resolve_baseline
+        from llmbox.store import find_baseline, open_store
 
         like: dict[str, Any] = {
             "machine": describe(),
@@ -53,13 +63,27 @@ class StoreHistory:
             "results": [{"model": m, "case": {"label": c.label}} for m, c in plan.grid],
         }
         with open_store(self.db, create=False) as store:
-            return resolve_baseline(store, spec, like=like)
+            info = find_baseline(store, spec, like=like)
+            return store.load(info.id), f"run {info.id} in {store.where}"
 
     def save(self, report: BenchReport) -> Saved | None:
         if not self.saving:
             return None
         from llmbox.store import open_store
 
-        with open_store(self.db) as store:
+        store, self._open = self._open or open_store(self.db), None
+        try:
             saved = store.save(report, tags=self.tags)
+        except BaseException:
+            store.close()
+            raise
+        # The run is committed; closing a SQLite store checkpoints its WAL into the file (an
+        # fsync, ~1-2 ms) and that can go on while the results are printed. Not a daemon: the
+        # process waits for it at exit. A failed checkpoint is redone by the next open.
+        threading.Thread(target=_close_quietly, args=(store,), name="llmbox-store-close").start()
         return Saved(id=saved.id, where=saved.where)
+
+
+def _close_quietly(store: Store) -> None:
+    with contextlib.suppress(Exception):
+        store.close()

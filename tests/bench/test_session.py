@@ -353,6 +353,11 @@ def test_every_run_is_saved_and_the_next_compares_with_the_last(
     assert slower.exit_code == 5, slower.output
     failed = [g for g in json.loads(slower.stdout)["gates"] if not g["passed"]]
     assert "decode_tps" in {g["metric"] for g in failed}
+    # which run it was compared with travels in the report, and the table says it
+    assert json.loads(slower.stdout)["baseline"]["source"] == f"run 2 in {tmp_path / 'h.db'}"
+    shown = runner.invoke(app, [*argv, "--baseline", "1", "--no-save"])
+    assert f"baseline run 1 in {tmp_path / 'h.db'} (--baseline 1, started " in shown.stdout
+    assert "metrics significantly worse by more than 10%" in shown.stdout
     listed = runner.invoke(app, ["history", "--db", db, "-f", "json"])
     assert listed.exit_code == 0, listed.output
     runs = json.loads(listed.stdout)

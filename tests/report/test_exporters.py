@@ -264,3 +264,19 @@ def test_write_atomic_unwritable_dir_is_a_usage_error(tmp_path: Path) -> None:
     blocker.write_text("x", encoding="utf-8")
     with pytest.raises(UsageError, match="cannot write"):
         write_atomic(blocker / "bench.json", "{}")
+
+
+def test_samples_share_no_per_instance_field_record_yet_behave_as_models() -> None:
+    # RunSample drops pydantic's per-instance "fields given" set to keep long runs small
+    # (make bench: memory per request); copying, assigning and round-tripping must still work.
+    from llmbox.results import RunSample
+
+    a = RunSample(eval_count=3, ttft_s=0.2, done_reason="stop")
+    b = RunSample(prompt_eval_count=9)
+    assert a.__pydantic_fields_set__ is b.__pydantic_fields_set__
+    a.queue_s = 0.5
+    copied = a.model_copy(update={"e2e_s": 1.5})
+    assert (copied.e2e_s, copied.queue_s, copied.eval_count) == (1.5, 0.5, 3)
+    assert not b.model_fields_set  # nothing leaked from a's assignment
+    assert RunSample.model_validate_json(a.model_dump_json()) == a
+    assert len(a.model_dump()) == len(RunSample.model_fields)  # every field is exported

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import sqlite3
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -219,6 +220,25 @@ def test_default_store_is_in_the_user_data_dir(isolated_env: Path) -> None:
     with open_store() as store:
         store.save(report())
     assert (isolated_env / "data" / "llmbox" / "history.db").is_file()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the fast path is Linux's")
+@pytest.mark.parametrize("xdg", [None, "", "  ", "relative/dir", "/srv/data/", "/srv/data"])
+def test_default_path_is_platformdirs_answer(
+    xdg: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # llmbox computes the Linux data dir itself to save platformdirs' import on every bench run;
+    # it must stay the directory platformdirs (and so every other XDG tool) would choose.
+    import platformdirs
+
+    from llmbox.store import default_path
+
+    if xdg is None:
+        monkeypatch.delenv("XDG_DATA_HOME", raising=False)
+    else:
+        monkeypatch.setenv("XDG_DATA_HOME", xdg)
+    expected = Path(platformdirs.user_data_dir("llmbox", appauthor=False)) / "history.db"
+    assert default_path() == expected
 
 
 def test_llmbox_db_env_chooses_the_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
