@@ -170,11 +170,15 @@ class OpenAIBackend:
                 )
             match = models[0] if models else {}
         meta = match.get("meta") or {}
+        # llama.cpp serves a fixed context per slot (``n_ctx``, often below what the model was
+        # trained for) and ignores num_ctx: a longer prompt fails, so the smaller one is the limit.
+        limits = [int(v) for k in ("n_ctx", "n_ctx_train") if isinstance(v := meta.get(k), int)]
         return ModelInfo(
             name=model,
             parameter_count=meta.get("n_params"),
             size=int(meta.get("size") or 0),
-            context_length=meta.get("n_ctx_train"),
+            quantization=str(meta.get("ftype") or ""),
+            context_length=min(limits, default=None),
         )
 
     async def memory(self, model: str) -> ModelInfo | None:

@@ -149,16 +149,35 @@ def cases_from_options(opts: GridOptions) -> list[Case]:
     return cases
 
 
+#: Open loop: the most requests one rate may send (each is planned, and held, before the start).
+MAX_OPEN_LOOP_REQUESTS = 100_000
+
+
 def _open_loop_requests(opts: GridOptions, rate: float | None) -> int | None:
     if rate is None:
         return None
     if opts.requests is not None:
-        return opts.requests
-    if opts.duration_s is not None:
-        return max(1, round(rate * opts.duration_s))
-    from llmbox.bench.load import default_requests
+        n = opts.requests
+    elif opts.duration_s is not None:
+        exact = rate * opts.duration_s
+        if exact < 1:
+            raise UsageError(
+                f"--rate {rate:g} for --duration {opts.duration_s:g} s is {exact:.2g} requests: "
+                "less than one",
+                hint=f"give a longer --duration (≥ {1 / rate:.3g} s) or --requests N",
+            )
+        n = round(exact)
+    else:
+        from llmbox.bench.load import default_requests
 
-    return default_requests(rate)
+        n = default_requests(rate)
+    if n > MAX_OPEN_LOOP_REQUESTS:
+        raise UsageError(
+            f"--rate {rate:g} would send {n:,} requests, more than {MAX_OPEN_LOOP_REQUESTS:,} "
+            "per rate",
+            hint="give a lower --rate, a shorter --duration or --requests N",
+        )
+    return n
 
 
 def expand(models: Sequence[str], cases: Sequence[Case]) -> list[tuple[str, Case]]:

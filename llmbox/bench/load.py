@@ -17,9 +17,12 @@ construction (a load tester that seeds every worker alike sends each gap N times
 
 from __future__ import annotations
 
+import asyncio
 import math
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
+from time import perf_counter_ns
 
 from llmbox.errors import UsageError
 from llmbox.results import BenchReport, Case, CaseResult
@@ -78,6 +81,21 @@ def gap(arrivals: Arrivals, rate: float, rng: random.Random) -> float:
     if arrivals.kind == "gamma":
         return rng.gammavariate(arrivals.shape, 1.0 / (arrivals.shape * rate))
     return rng.expovariate(rate)
+
+
+#: The last stretch before a due time is waited in event-loop turns, not on a timer: asyncio's
+#: timers wake up to ~1 ms late (epoll counts in whole ms, rounded up), which would put the
+#: median send ~1.2 ms behind schedule (benchmarks/arrivals.py). Costs ~1 ms of CPU a request.
+SPIN_S = 0.002
+
+
+async def wait_until(due_ns: int) -> None:
+    """Return at ``perf_counter_ns() >= due_ns``, within a loop turn of it (other tasks run)."""
+    wait = (due_ns - perf_counter_ns()) / 1e9 - SPIN_S
+    if wait > 0:
+        await asyncio.sleep(wait)
+    while perf_counter_ns() < due_ns:
+        await asyncio.sleep(0)
 
 
 def parse_rates(value: str | None) -> list[float]:
@@ -207,6 +225,9 @@ def knees(report: BenchReport) -> list[str]:
             continue
         solo = next((r for r in results if r.case.concurrency == 1 and r.case.rate is None), None)
         ordered = sorted(results, key=lambda r: r.summary["requests_per_s"].mean)
+        lines += _behind(model, [r for r in ordered if r.case.rate is not None])
+        if solo is None and len(ordered) < 2:
+            continue  # one point: nothing to compare its latency with
         base = (solo or ordered[0]).summary["ttft_s"]
         base_p90 = base.p90 if base.p90 is not None else base.max
         workload = (solo or ordered[0]).case.label.split(" c")[0].split(" @")[0]
@@ -227,4 +248,24 @@ def knees(report: BenchReport) -> list[str]:
             lines.append(
                 f"{model} {workload}: latency held up to {last_ok:.2f} req/s, the most tried"
             )
+    return lines
+
+
+#: An open-loop rate counts as not kept up with below this share of the asked rate.
+BEHIND_SHARE = 0.8
+
+
+def _behind(model: str, results: Sequence[CaseResult]) -> list[str]:
+    """Open-loop rates the server did not keep up with: completions/s against the asked rate."""
+    lines = []
+    for r in results:
+        asked, done = r.case.rate or 0.0, r.summary["requests_per_s"].mean
+        if done >= BEHIND_SHARE * asked:
+            continue
+        queue = r.summary.get("queue_s")
+        waited = f"; requests queued up to {queue.max:.2f} s" if queue is not None else ""
+        lines.append(
+            f"{model} {r.case.label}: completed {done:.2f} req/s of the {asked:g} asked — "
+            f"the server fell behind{waited}"
+        )
     return lines

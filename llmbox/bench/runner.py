@@ -31,7 +31,7 @@ from llmbox.bench.metrics import summarize
 from llmbox.bench.mixes import Lengths, case_rng, from_spec
 from llmbox.bench.prompts import PROBE_WORDS, PromptBuilder
 from llmbox.bench.scoring import score
-from llmbox.bench.warnings import check
+from llmbox.bench.warnings import check, interrupted_warning
 from llmbox.errors import LlmboxError, ServerError, ServerUnreachable, StreamError, UsageError
 from llmbox.results import (
     BatchStats,
@@ -137,6 +137,9 @@ class _CaseRun:
     requests: int
     done: int = 0
     extra: list[int] = field(default_factory=list)  # per-request prompt overhead (image tokens)
+    measured: int = 0  # measured requests planned
+    t0_ns: int = 0  # a load phase's start (open loop: its schedule's zero)
+    completions: list[tuple[int, RunSample]] = field(default_factory=list)  # a load phase's
     reps: int = 1  # measured rounds (one request each, or one per worker, or one conversation)
     items: list[Item] | None = None  # a dataset case's prompts, taken in turn
     cursor: int = 0
@@ -190,7 +193,11 @@ class Runner:
                 for index, (model, case) in enumerate(grid, start=1):
                     run = self._start(model, case, states[model], index, len(grid))
                     await self._prepare(run, states[model])
-                    await self._measure_all(run, states[model])
+                    try:
+                        await self._measure_all(run, states[model])
+                    except (asyncio.CancelledError, KeyboardInterrupt):
+                        self._finish_partial([run], report)
+                        raise
                     await self._finish(run, states[model], report)
         except ServerUnreachable:
             report.interrupted = True
@@ -226,6 +233,15 @@ class Runner:
             run = self._start(model, case, states[model], index, len(grid))
             await self._prepare(run, states[model])
             runs.append(run)
+        try:
+            await self._rounds(runs, states)
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            self._finish_partial(runs, report)
+            raise
+        for run in runs:
+            await self._finish(run, states[run.model], report)
+
+    async def _rounds(self, runs: Sequence[_CaseRun], states: dict[str, _ModelState]) -> None:
         for rep in range(max(r.reps for r in runs)):
             for run in runs:
                 if rep >= run.reps:
@@ -237,8 +253,6 @@ class Runner:
                     await self._measure(run, states[run.model], rep)
                 if self.config.cooldown_s > 0:
                     await asyncio.sleep(self.config.cooldown_s)
-        for run in runs:
-            await self._finish(run, states[run.model], report)
 
     def _start(
         self, model: str, case: Case, state: _ModelState, index: int, total: int
@@ -259,6 +273,7 @@ class Runner:
             images = self._images[case.image_paths] = read_images(case.image_paths)
         result = CaseResult(model=model, case=case, model_info=state.info)
         run = _CaseRun(model, case, index, result, images, requests, reps=reps, items=items)
+        run.measured = measured
         if case.prompt_dist:
             run.prompt_lengths = (from_spec(case.prompt_dist), case_rng(cfg.seed, index, "prompt"))
         if case.output_dist:
@@ -314,8 +329,8 @@ class Runner:
         if run.items is not None and not self.config.runs_given:
             total = len(run.items)
         pending = iter(range(total))
-        done: list[tuple[int, RunSample]] = []
-        t0 = perf_counter_ns()
+        done = run.completions
+        t0 = run.t0_ns = perf_counter_ns()
 
         async def worker() -> None:
             for i in pending:  # one shared iterator: the workers take turns
@@ -333,8 +348,8 @@ class Runner:
         resends the conversation so far (a server's prompt cache can reuse it); without, each
         turn's history starts with a new marker, so the same amount of text is all new."""
         pending = iter(range(run.reps))
-        done: list[tuple[int, RunSample]] = []
-        t0 = perf_counter_ns()
+        done = run.completions
+        t0 = run.t0_ns = perf_counter_ns()
 
         async def worker() -> None:
             for conversation in pending:
@@ -363,7 +378,7 @@ class Runner:
 
     async def _open_loop(self, run: _CaseRun, state: _ModelState) -> None:
         """Requests sent on their own schedule; latencies count from the scheduled arrival."""
-        from llmbox.bench.load import parse_arrivals, schedule
+        from llmbox.bench.load import parse_arrivals, schedule, wait_until
 
         case = run.case
         assert case.rate is not None
@@ -372,9 +387,9 @@ class Runner:
         due = schedule(parse_arrivals(case.arrivals), case.rate, n, rng)
         requests = [self._request(run, state) for _ in range(n)]  # before the clock starts
         cap = asyncio.Semaphore(case.max_concurrency) if case.max_concurrency else None
-        done: list[tuple[int, RunSample]] = []
+        done = run.completions
         loop = asyncio.get_running_loop()
-        t0 = perf_counter_ns() + 5_000_000  # a moment to get going
+        t0 = run.t0_ns = perf_counter_ns() + 5_000_000  # a moment to get going
 
         async def send(i: int, due_ns: int) -> None:
             if cap is not None:
@@ -398,9 +413,7 @@ class Runner:
         tasks = []
         for i, t in enumerate(due):
             due_ns = t0 + round(t * 1e9)
-            wait = (due_ns - perf_counter_ns()) / 1e9
-            if wait > 0:
-                await asyncio.sleep(wait)
+            await wait_until(due_ns)
             tasks.append(loop.create_task(send(i, due_ns)))
         await asyncio.gather(*tasks)
         run.result.runs.sort(key=lambda r: r.batch)
@@ -420,10 +433,24 @@ class Runner:
         for sample in samples:
             self._count(run, sample, warmup=False)
 
+    def _finish_partial(self, runs: Sequence[_CaseRun], report: BenchReport) -> None:
+        """Interrupted (Ctrl-C, SIGTERM) while measuring: keep each case's finished requests,
+        marked partial, so a long load phase is not lost whole (requests in flight are)."""
+        for run in runs:
+            if run.result.runs and run.result not in report.results:
+                run.result.runs.sort(key=lambda r: r.batch)
+                if run.completions and not run.result.batches:  # a load phase: its throughput
+                    run.result.batches = windows(run.completions, run.t0_ns, run.reps)
+                self._summarize(run, report, partial=True)
+
     async def _finish(self, run: _CaseRun, state: _ModelState, report: BenchReport) -> None:
         result = run.result
         if result.model_info.size_vram is None and (mem := await self._memory(run.model)):
             result.model_info = _merge(state.info, mem)
+        self._summarize(run, report)
+
+    def _summarize(self, run: _CaseRun, report: BenchReport, *, partial: bool = False) -> None:
+        result = run.result
         if run.case.concurrency > 1 or run.case.rate is not None or run.case.turns > 1:
             fill_queue_waits(result.runs)
         if run.extra:
@@ -432,6 +459,8 @@ class Runner:
         result.summary = summarize(result.runs, result.batches, dict(self.config.slo))
         result.failed_runs = result.failed
         result.warnings = check(result)
+        if partial:
+            result.warnings.insert(0, interrupted_warning(len(result.runs), run.measured))
         report.results.append(result)
         self.emit(CaseFinished(result, report))
 

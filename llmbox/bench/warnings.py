@@ -23,6 +23,8 @@ ADVICE = {
     "failed_runs": "see each run's error; the statistics use the successful runs only",
     "queued": "requests waited for a free slot; raise OLLAMA_NUM_PARALLEL or lower --concurrency",
     "chunk_counts": "the server reported no token counts; counts are stream chunks, an estimate",
+    "interrupted": "the case was stopped part-way (Ctrl-C or SIGTERM): its statistics cover only "
+    "the requests that had finished; rerun it whole before comparing",
 }
 
 SLOW_FIRST_FACTOR = 1.5
@@ -35,6 +37,11 @@ QUEUE_SHARE = 0.25
 
 def _w(code: str, message: str) -> BenchWarning:
     return BenchWarning(code=code, message=message, advice=ADVICE[code])
+
+
+def interrupted_warning(finished: int, planned: int) -> BenchWarning:
+    """For a case stopped part-way: how much of it finished."""
+    return _w("interrupted", f"interrupted: {finished} of {planned} measured requests finished")
 
 
 def check(result: CaseResult) -> list[BenchWarning]:

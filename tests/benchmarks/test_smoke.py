@@ -16,7 +16,18 @@ BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
 
 @pytest.mark.parametrize(
-    "name", ["startup", "stream", "concurrency", "accuracy", "memory", "store", "report", "fleet"]
+    "name",
+    [
+        "startup",
+        "stream",
+        "concurrency",
+        "accuracy",
+        "arrivals",
+        "memory",
+        "store",
+        "report",
+        "fleet",
+    ],
 )
 def test_benchmark_runs_quick(name: str) -> None:
     done = subprocess.run(
