@@ -250,3 +250,13 @@ def test_benchmarks_of_the_fake_server_are_remembered_and_a_slowdown_is_flagged(
     assert [(c["kind"], round(c["change_pct"])) for c in decode] == [("regression", -40)]
     assert decode[0]["after_run"] == max(r["id"] for r in rows)  # the slowed, latest run
     llmbox("history", "regressions", "--fail-on-regression", code=5)
+
+
+# -- a second pass of the hurried user ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("age", ["10000000d", "99999999999999h"])
+def test_an_age_beyond_the_calendar_is_a_usage_error(db: Path, age: str) -> None:
+    result = llmbox("history", "--since", age, code=2)
+    assert result.stderr.startswith(f"Error: not a date or age: '{age}'")
+    assert "unexpected" not in result.stderr
