@@ -260,3 +260,11 @@ def test_an_age_beyond_the_calendar_is_a_usage_error(db: Path, age: str) -> None
     result = llmbox("history", "--since", age, code=2)
     assert result.stderr.startswith(f"Error: not a date or age: '{age}'")
     assert "unexpected" not in result.stderr
+
+
+@pytest.mark.parametrize("command", ["show", "rm"])
+def test_a_run_id_beyond_any_store_is_not_found(db: Path, tmp_path: Path, command: str) -> None:
+    llmbox("history", "import", str(write(tmp_path, "a.json", report())))
+    result = llmbox("history", command, "99999999999999999999", code=2)
+    assert "no run 99999999999999999999" in result.stderr
+    assert "unexpected" not in result.stderr

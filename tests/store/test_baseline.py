@@ -66,3 +66,10 @@ def test_no_baseline_is_one_clear_error(store_url: str, spec: str, message: str)
         store.save(report(started=T0, machine="elsewhere"))
         with pytest.raises(UsageError, match=message):
             find_baseline(store, spec, like=report(started=T0 + DAY))
+
+
+def test_a_run_id_beyond_any_store_is_not_found(store_url: str) -> None:
+    with open_store(store_url) as store:
+        store.save(report(started=T0))
+        with pytest.raises(UsageError, match="no run 99999999999999999999 in"):
+            find_baseline(store, "99999999999999999999", like=report(started=T0 + DAY))
