@@ -148,14 +148,14 @@ def _filter(
     since: str | None = None,
     until: str | None = None,
 ) -> RunFilter:
-    from llmbox.store import RunFilter, parse_tag_filters, parse_when
+    from llmbox.store import RunFilter, check_backends, parse_tag_filters, parse_when
 
     return RunFilter(
         models=tuple(model or ()),
         cases=tuple(case or ()),
         hosts=tuple(host or ()),
         machines=tuple(machine or ()),
-        backends=tuple(backend or ()),
+        backends=check_backends(backend or ()),
         tags=parse_tag_filters(tag or []),
         since=parse_when(since) if since else None,
         until=parse_when(until) if until else None,

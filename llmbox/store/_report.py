@@ -143,3 +143,15 @@ def parse_tag_filters(specs: Sequence[str]) -> tuple[tuple[str, str | None], ...
             raise UsageError(f"--tag {spec!r}: expected KEY or KEY=VALUE", hint="e.g. --tag ci")
         out.append((key.strip(), value.strip() if sep else None))
     return tuple(out)
+
+
+def check_backends(names: Sequence[str]) -> tuple[str, ...]:
+    """``--backend`` filter values, each one llmbox knows (a typo would match no run, silently)."""
+    if not names:
+        return ()
+    from llmbox.backends.factory import BACKENDS
+
+    for name in names:
+        if name not in BACKENDS:
+            raise UsageError(f"unknown backend {name!r}", hint=f"use {', '.join(BACKENDS)}")
+    return tuple(names)

@@ -268,3 +268,13 @@ def test_a_run_id_beyond_any_store_is_not_found(db: Path, tmp_path: Path, comman
     result = llmbox("history", command, "99999999999999999999", code=2)
     assert "no run 99999999999999999999" in result.stderr
     assert "unexpected" not in result.stderr
+
+
+def test_a_misspelt_backend_is_named_not_silently_empty(db: Path, tmp_path: Path) -> None:
+    llmbox("history", "import", str(write(tmp_path, "a.json", report())))
+    for argv in (["history"], ["history", "-f", "json"], ["history", "export"],
+                 ["history", "regressions"]):  # fmt: skip
+        result = llmbox(*argv, "--backend", "olama", code=2)
+        assert "unknown backend 'olama'" in result.stderr, argv
+        assert "ollama" in result.stderr.splitlines()[-1], argv  # the hint names the real ones
+    assert len(json.loads(llmbox("history", "--backend", "ollama", "-f", "json").stdout)) == 1
