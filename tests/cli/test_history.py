@@ -278,3 +278,15 @@ def test_a_misspelt_backend_is_named_not_silently_empty(db: Path, tmp_path: Path
         assert "unknown backend 'olama'" in result.stderr, argv
         assert "ollama" in result.stderr.splitlines()[-1], argv  # the hint names the real ones
     assert len(json.loads(llmbox("history", "--backend", "ollama", "-f", "json").stdout)) == 1
+
+
+def test_a_named_store_that_does_not_exist_is_not_an_empty_one(db: Path, tmp_path: Path) -> None:
+    typo = tmp_path / "histroy.db"
+    for argv in (["history"], ["history", "-f", "json"], ["history", "list"],
+                 ["history", "export"], ["history", "regressions"]):  # fmt: skip
+        result = llmbox(*argv, "--db", str(typo), code=2)
+        assert result.stdout == "", argv
+        assert f"no history database at {typo}" in result.stderr, argv
+        assert "Hint:" in result.stderr, argv
+    assert not typo.exists()
+    assert "no runs stored yet" in llmbox("history").stderr  # $LLMBOX_DB not written yet: empty
