@@ -290,3 +290,30 @@ def test_a_named_store_that_does_not_exist_is_not_an_empty_one(db: Path, tmp_pat
         assert "Hint:" in result.stderr, argv
     assert not typo.exists()
     assert "no runs stored yet" in llmbox("history").stderr  # $LLMBOX_DB not written yet: empty
+
+
+def test_another_programs_sqlite_database_is_left_alone(tmp_path: Path) -> None:
+    other = tmp_path / "places.sqlite"
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE bookmarks (url TEXT)")
+    good = write(tmp_path, "a.json", report())
+    for argv in (["history"], ["history", "import", str(good)]):
+        result = llmbox(*argv, "--db", str(other), code=6)
+        assert "is not an llmbox store" in result.stderr
+        assert "bookmarks" in result.stderr
+    with sqlite3.connect(other) as conn:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert tables == {"bookmarks"}
+
+
+def test_a_damaged_store_says_so_before_anything_is_written(tmp_path: Path) -> None:
+    damaged = tmp_path / "damaged.db"
+    llmbox("history", "import", "--db", str(damaged), str(write(tmp_path, "a.json", report())))
+    with sqlite3.connect(damaged) as conn:
+        conn.execute("DROP TABLE samples")
+    for argv in (
+        ["history"],
+        ["history", "import", str(write(tmp_path, "b.json", series([40])[0]))],
+    ):
+        result = llmbox(*argv, "--db", str(damaged), code=6)
+        assert "is damaged: table samples is missing" in result.stderr, argv
