@@ -448,11 +448,12 @@ def export(
                 os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
                 return
         else:
-            from llmbox.report.exporters import write_atomic
+            from llmbox.report.static import check_output, save_text
 
+            check_output(output)
             chunks: list[str] = []
             n = write_runs(store, flt, chunks.append, array=array)
-            write_atomic(output, "".join(chunks))
+            save_text(output, "".join(chunks))
         where = store.where
     _out(quiet).info(f"exported {n} run(s) from {where}" + (f" to {output}" if output else ""))
 

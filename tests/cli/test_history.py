@@ -317,3 +317,30 @@ def test_a_damaged_store_says_so_before_anything_is_written(tmp_path: Path) -> N
     ):
         result = llmbox(*argv, "--db", str(damaged), code=6)
         assert "is damaged: table samples is missing" in result.stderr, argv
+
+
+def test_export_over_the_store_itself_is_refused(db: Path, tmp_path: Path) -> None:
+    llmbox("history", "import", str(write(tmp_path, "a.json", report())))
+    result = llmbox("history", "export", "-o", str(db), code=2)
+    assert "is a SQLite database" in result.stderr
+    assert len(json.loads(llmbox("history", "-f", "json").stdout)) == 1  # the store is intact
+
+
+def test_export_to_a_pipe_writes_into_it(db: Path, tmp_path: Path) -> None:
+    import os
+    import threading
+
+    llmbox("history", "import", str(write(tmp_path, "a.json", report())))
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    try:
+        llmbox("history", "export", "-o", str(fifo))
+        reader.join(10)
+    finally:
+        if reader.is_alive() and fifo.is_fifo():  # free the reader whatever happened
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+    assert fifo.is_fifo()  # not replaced by a regular file
+    assert json.loads(got[0].decode())["report"] == report()
