@@ -344,3 +344,8 @@ def test_export_to_a_pipe_writes_into_it(db: Path, tmp_path: Path) -> None:
             os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
     assert fifo.is_fifo()  # not replaced by a regular file
     assert json.loads(got[0].decode())["report"] == report()
+
+
+def test_sqlite_url_with_two_slashes_suggests_three(db: Path) -> None:
+    result = llmbox("history", "--db", "sqlite://runs.db", code=2)
+    assert "sqlite:///runs.db" in result.stderr
