@@ -448,7 +448,8 @@ def chips(
     format: FormatOpt = DataFormat.table,
     quiet: QuietOpt = False,
 ) -> None:
-    """List the chip catalog: bandwidth, FP16 TFLOPS, memory sizes, efficiency family, sources."""
+    """List the chip catalog: bandwidth, FP16 TFLOPS, memory sizes, board power (W), launch price
+    (USD), efficiency family, sources."""
     from llmbox.errors import UsageError
     from llmbox.hw.chips import as_dict, load_catalog
     from llmbox.report.output import Output

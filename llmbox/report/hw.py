@@ -167,7 +167,7 @@ def render_compare(estimates: Sequence[Estimate]) -> str:
 def render_chips(chips: Sequence[Chip], catalog: Catalog) -> str:
     from llmbox.report.terminal import render_table
 
-    columns = ["id", "name", "memory GB", "GB/s", "FP16 TFLOPS", "family", "confidence"]
+    columns = ["id", "name", "memory GB", "GB/s", "FP16 TFLOPS", "W", "USD", "family", "confidence"]
     rows = [
         [
             c.id,
@@ -175,12 +175,14 @@ def render_chips(chips: Sequence[Chip], catalog: Catalog) -> str:
             "/".join(f"{m:g}" for m in c.memory_gb),
             f"{c.bw_gbs:g}",
             f"{c.fp16_tflops:g}" if c.fp16_tflops else "?",
+            f"{c.board_power_w:g}" if c.board_power_w is not None else "-",
+            f"{c.launch_price_usd:,.0f}" if c.launch_price_usd is not None else "-",
             c.family,
             c.confidence,
         ]
         for c in chips
     ]
-    return render_table(columns, rows, right_align=["memory GB", "GB/s", "FP16 TFLOPS"])
+    return render_table(columns, rows, right_align=["memory GB", "GB/s", "FP16 TFLOPS", "W", "USD"])
 
 
 def render_calibration(cal: Calibration) -> str:

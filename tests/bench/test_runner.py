@@ -332,3 +332,20 @@ def test_arrivals_are_a_real_process_not_repeated_gaps() -> None:
     assert statistics.stdev(bgaps) / statistics.mean(bgaps) == pytest.approx(2.0, rel=0.15)
     steady = schedule(parse_arrivals("constant"), 4.0, 10, random.Random(3))
     assert steady == pytest.approx([0.25 * (i + 1) for i in range(10)])
+
+
+def test_load_windows_report_the_rate_that_was_delivered() -> None:
+    # 4 completions over 2.4 s, bunched so that one of the 3 windows is empty: the windows'
+    # mean rate must be 4 / 2.4 s, and goodput's wall time the whole 2.4 s.
+    from llmbox.bench.metrics import summarize
+    from llmbox.bench.runner import windows
+
+    t0 = 1_000_000_000
+    at = [0.3, 0.7, 2.2, 2.4]
+    done = [(t0 + round(s * 1e9), RunSample(eval_count=8, e2e_s=0.3, ttft_s=0.1)) for s in at]
+    batches = windows(done, t0, 3)
+    assert sum(b.wall_s for b in batches) == pytest.approx(2.4)
+    summary = summarize([s for _, s in done], batches, slo={"e2e_s": 1.0})
+    assert summary["requests_per_s"].mean == pytest.approx(4 / 2.4)
+    assert summary["aggregate_tps"].mean == pytest.approx(32 / 2.4)
+    assert summary["goodput"].mean == pytest.approx(4 / 2.4)
