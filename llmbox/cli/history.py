@@ -17,7 +17,7 @@ from llmbox.cli._app import DebugOpt
 from llmbox.cli._common import QuietOpt
 
 if TYPE_CHECKING:
-    from llmbox.store import ChangePoint, RunFilter, RunInfo
+    from llmbox.store import ChangePoint, RunFilter, RunInfo, Store
 
 HELP = "Browse saved benchmark runs: list with filters, show, rm, import, export, regressions."
 
@@ -148,18 +148,36 @@ def _filter(
     since: str | None = None,
     until: str | None = None,
 ) -> RunFilter:
-    from llmbox.store import RunFilter, parse_tag_filters, parse_when
+    from llmbox.store import RunFilter, check_backends, parse_tag_filters, parse_when
 
     return RunFilter(
         models=tuple(model or ()),
         cases=tuple(case or ()),
         hosts=tuple(host or ()),
         machines=tuple(machine or ()),
-        backends=tuple(backend or ()),
+        backends=check_backends(backend or ()),
         tags=parse_tag_filters(tag or []),
         since=parse_when(since) if since else None,
         until=parse_when(until) if until else None,
     )
+
+
+def _reading(db: str | None) -> Store:
+    """The store to read. A SQLite file named by ``--db`` must exist: a typo there would read
+    as an empty store. (``$LLMBOX_DB`` or the default file not written yet is just empty.)"""
+    from llmbox.errors import UsageError
+    from llmbox.store import open_store
+    from llmbox.store._url import parse_url
+
+    if db is not None and db.strip():
+        path = parse_url(db).path
+        if path is not None and not path.exists():
+            raise UsageError(
+                f"no history database at {path}",
+                hint="check --db (`llmbox history` without it reads $LLMBOX_DB or the default); "
+                "llmbox bench MODEL --db PATH creates one",
+            )
+    return open_store(db, create=False)
 
 
 def _out(quiet: bool = False) -> Any:
@@ -229,12 +247,10 @@ def render_runs_csv(runs: list[RunInfo]) -> str:
 def _list(db: str | None, flt: RunFilter, limit: int | None, fmt: ListFormat, quiet: bool) -> None:
     import json
 
-    from llmbox.store import open_store
-
     out = _out(quiet)
     if limit is None:
         limit = TABLE_LIMIT if fmt is ListFormat.table else 0
-    with open_store(db, create=False) as store:
+    with _reading(db) as store:
         runs = store.runs(flt, limit=limit or None)
         total = store.count(flt) if fmt is ListFormat.table and len(runs) == limit else len(runs)
         where = store.where
@@ -315,10 +331,9 @@ def show(
     import json
 
     from llmbox.report.exporters import render
-    from llmbox.store import open_store
 
     out = _out(quiet)
-    with open_store(db, create=False) as store:
+    with _reading(db) as store:
         data = store.report(run_id)
         info = store.info(run_id)
     if format is ShowFormat.json:  # the saved report, exactly (fields a newer llmbox added too)
@@ -341,9 +356,8 @@ def rm(
     quiet: QuietOpt = False,
 ) -> None:
     """Remove stored runs and everything saved with them. Unknown IDs remove nothing."""
-    from llmbox.store import open_store
 
-    with open_store(db, create=False) as store:
+    with _reading(db) as store:
         removed = store.delete(run_ids)
         where = store.where
     _out(quiet).info(f"removed run {', '.join(map(str, removed))} from {where}")
@@ -419,12 +433,11 @@ def export(
     Moves runs between stores, e.g. from a laptop to a team PostgreSQL:
     llmbox history export | llmbox history import --db postgresql://HOST/DB -
     """
-    from llmbox.store import open_store
     from llmbox.store._transfer import export as write_runs
 
     flt = _filter(model, case, host, machine, backend, tag, since, until)
     array = format is ExportFormat.json
-    with open_store(db, create=False) as store:
+    with _reading(db) as store:
         if output is None:
             try:
                 n = write_runs(store, flt, sys.stdout.write, array=array)
@@ -435,11 +448,12 @@ def export(
                 os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
                 return
         else:
-            from llmbox.report.exporters import write_atomic
+            from llmbox.report.static import check_output, save_text
 
+            check_output(output)
             chunks: list[str] = []
             n = write_runs(store, flt, chunks.append, array=array)
-            write_atomic(output, "".join(chunks))
+            save_text(output, "".join(chunks))
         where = store.where
     _out(quiet).info(f"exported {n} run(s) from {where}" + (f" to {output}" if output else ""))
 
@@ -525,14 +539,14 @@ def regressions(
 
     from llmbox.bench.fields import METRICS
     from llmbox.errors import GateFailed, UsageError
-    from llmbox.store import find_regressions, open_store
+    from llmbox.store import find_regressions
     from llmbox.store.regress import DEFAULT_METRICS
 
     metrics = tuple(metric or DEFAULT_METRICS)
     if unknown := [m for m in metrics if m not in METRICS]:
         raise UsageError(f"unknown metric {unknown[0]!r}", hint=f"one of {', '.join(METRICS)}")
     flt = _filter(model, case, host, machine, backend, tag, since=None, until=until)
-    with open_store(db, create=False) as store:
+    with _reading(db) as store:
         changes = find_regressions(
             store, flt, metrics=metrics, alpha=alpha, min_effect=min_effect / 100
         )

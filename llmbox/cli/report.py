@@ -163,6 +163,10 @@ def report(
         )
     if output is None and format is PageFormat.html and sys.stdout.isatty():
         raise UsageError("an HTML page does not belong on a terminal", hint="add -o report.html")
+    if output is not None:
+        from llmbox.report.static import check_output
+
+        check_output(output)  # before minutes of rendering
     _need_extra()
     from llmbox.cost.prices import load_prices
     from llmbox.cost.series import check_apis

@@ -68,6 +68,7 @@ def load_store(query: StoreQuery) -> tuple[list[BenchReport], list[Regression]]:
     test finds in their decode speed (``llmbox history regressions``)."""
     from llmbox.store import (
         RunFilter,
+        check_backends,
         find_regressions,
         open_store,
         parse_tag_filters,
@@ -78,7 +79,7 @@ def load_store(query: StoreQuery) -> tuple[list[BenchReport], list[Regression]]:
         models=query.models,
         cases=query.cases,
         machines=query.machines,
-        backends=query.backends,
+        backends=check_backends(query.backends),
         tags=parse_tag_filters(list(query.tags)),
         since=parse_when(query.since) if query.since else None,
         until=parse_when(query.until) if query.until else None,

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from llmbox.errors import UsageError
-from llmbox.report.charts import VL_VERSION, Chart, Document
-from llmbox.report.exporters import write_atomic
+
+if TYPE_CHECKING:  # the chart code (altair) only for the images: `history export` writes too
+    from llmbox.report.charts import Chart, Document
 
 #: PNG pixels per Vega pixel: sharp on high-density screens, still small.
 PNG_SCALE = 2.0
@@ -17,6 +19,8 @@ PNG_SCALE = 2.0
 def render_image(chart: Chart, fmt: str) -> bytes:
     """One chart as ``png`` or ``svg`` bytes."""
     import vl_convert
+
+    from llmbox.report.charts import VL_VERSION
 
     if fmt == "png":
         return vl_convert.vegalite_to_png(
@@ -138,5 +142,39 @@ def render_markdown(doc: Document, images: dict[str, str] | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def check_output(path: Path) -> None:
+    """Refuse an ``-o`` that names a SQLite database (the results store, most likely): a report
+    or an export written over it would destroy every saved run."""
+    if not path.is_file():  # (opening a pipe to look would wait for a writer)
+        return
+    try:
+        with path.open("rb") as f:
+            head = f.read(len(_SQLITE_MAGIC))
+    except OSError:
+        return  # not there yet, or unreadable: writing says what is wrong
+    if head == _SQLITE_MAGIC:
+        raise UsageError(
+            f"{path} is a SQLite database (a results store?): not overwritten",
+            hint="give -o a new file name, e.g. report.html or runs.jsonl",
+        )
+
+
 def save_text(path: Path, text: str) -> None:
+    """Write an ``-o`` file: atomically (temp file + rename) as a rule; into it as it is when it
+    is a pipe or a device (``-o /dev/stdout``), which a rename would replace by a plain file."""
+    from llmbox.report.exporters import write_atomic
+
+    check_output(path)
+    if path.exists() and not path.is_file() and not path.is_dir():
+        try:
+            with path.open("w", encoding="utf-8") as f:
+                f.write(text)
+        except OSError as err:
+            raise UsageError(
+                f"cannot write {path}: {err.strerror}", hint="check --output PATH"
+            ) from None
+        return
     write_atomic(path, text)

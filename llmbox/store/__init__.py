@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from llmbox.store._baseline import find_baseline, resolve_baseline
     from llmbox.store._query import Point, RunFilter, RunInfo
-    from llmbox.store._report import parse_tag_filters, parse_tags, parse_when
+    from llmbox.store._report import check_backends, parse_tag_filters, parse_tags, parse_when
     from llmbox.store._store import SavedRun, Store, open_store
     from llmbox.store._url import DB_ENV, default_path, mask_password, resolve_url
     from llmbox.store.regress import ChangePoint, find_regressions
@@ -34,6 +34,7 @@ _WHERE = {
     "Point": "_query",
     "RunFilter": "_query",
     "RunInfo": "_query",
+    "check_backends": "_report",
     "parse_tag_filters": "_report",
     "parse_tags": "_report",
     "parse_when": "_report",
@@ -56,6 +57,7 @@ __all__ = [
     "RunInfo",
     "SavedRun",
     "Store",
+    "check_backends",
     "default_path",
     "find_baseline",
     "find_regressions",

@@ -24,7 +24,7 @@ from llmbox.store._store import Store
 if TYPE_CHECKING:
     from llmbox.results import BenchReport
 
-SPEC_HINT = "use last, best, a run ID from `llmbox history`, or tag:KEY=VALUE"
+SPEC_HINT = "use last, best, a run ID from `llmbox history`, tag:KEY=VALUE, or a saved JSON file"
 BEST_METRIC = "decode_tps"
 
 
@@ -99,7 +99,7 @@ def find_baseline(
     text = spec.strip()
     data = None if like is None else as_dict(like)
     if text.isdigit():
-        return store.info(int(text))
+        return _sharing(store, store.info(int(text)), data)
     if text in ("last", "latest", "best"):
         rows = _comparable(store, data)
         if not rows:
@@ -125,8 +125,29 @@ def find_baseline(
                 f"no stored run is tagged {text[4:]} in {store.where}",
                 hint="`llmbox history --tag KEY` lists runs carrying a tag",
             )
-        return store.info(rows[0][0])
+        return _sharing(store, store.info(rows[0][0]), data)
     raise UsageError(f"--baseline {spec!r}: not a baseline", hint=SPEC_HINT)
+
+
+def _sharing(store: Store, info: RunInfo, data: Mapping[str, Any] | None) -> RunInfo:
+    """``info`` if it measured a (model, case) of ``data``: a baseline with nothing in common
+    would fail every gate with "measured in the baseline but not in this run"."""
+    if data is None:
+        return info
+    rows = store.engine.query(
+        "SELECT DISTINCT model, case_label FROM results WHERE run_id = ?", (info.id,)
+    )
+    theirs = [(str(r[0]), str(r[1])) for r in rows]
+    if set(theirs) & set(_pairs(data)):
+        return info
+    measured = ", ".join(f"{m} {c}" for m, c in theirs[:3]) or "nothing"
+    ours = ", ".join(f"{m} {c}" for m, c in _pairs(data)[:3])
+    raise UsageError(
+        f"--baseline: run {info.id} shares no model and case with this one (it measured "
+        f"{measured}; this one {ours})",
+        hint="give the same models and --prompt-tokens/--max-tokens as that run, or another "
+        "baseline (`llmbox history --model NAME` lists runs)",
+    )
 
 
 def _none_found(store: Store, data: Mapping[str, Any] | None, spec: str) -> UsageError:

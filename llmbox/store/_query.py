@@ -12,6 +12,9 @@ from typing import Any
 
 from llmbox.errors import UsageError
 
+#: The largest run ID either engine can hold (a signed 64-bit integer); a larger one names no run.
+MAX_ID = 2**63 - 1
+
 
 @dataclass(frozen=True)
 class RunFilter:
@@ -161,7 +164,8 @@ def _where(flt: RunFilter, *, results_alias: str | None = None) -> tuple[str, li
         params.extend(p)
 
     if flt.ids:
-        add(f"r.id IN ({', '.join('?' * len(flt.ids))})", flt.ids)
+        ids = [i for i in flt.ids if 0 < i <= MAX_ID] or [0]  # [0]: beyond any store, no row
+        add(f"r.id IN ({', '.join('?' * len(ids))})", ids)
     if flt.since:
         add("r.started_at >= ?", [flt.since])
     if flt.until:

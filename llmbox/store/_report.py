@@ -105,11 +105,11 @@ def parse_when(text: str, *, now: datetime | None = None) -> str:
         return stamp(midnight)
     if value == "yesterday":
         return stamp(midnight - timedelta(days=1))
-    if value[:-1].isdigit() and value[-1:] in _UNITS:
-        return stamp(now - timedelta(seconds=int(value[:-1]) * _UNITS[value[-1]]))
     try:
+        if value[:-1].isdigit() and value[-1:] in _UNITS:
+            return stamp(now - timedelta(seconds=int(value[:-1]) * _UNITS[value[-1]]))
         return stamp(parse_time(text))
-    except ValueError:
+    except (ValueError, OverflowError):  # an age reaching back before year 1, a bad date
         raise UsageError(
             f"not a date or age: {text!r}",
             hint="use a date like 2026-11-01, a date-time like 2026-11-01T09:30, or an age "
@@ -143,3 +143,15 @@ def parse_tag_filters(specs: Sequence[str]) -> tuple[tuple[str, str | None], ...
             raise UsageError(f"--tag {spec!r}: expected KEY or KEY=VALUE", hint="e.g. --tag ci")
         out.append((key.strip(), value.strip() if sep else None))
     return tuple(out)
+
+
+def check_backends(names: Sequence[str]) -> tuple[str, ...]:
+    """``--backend`` filter values, each one llmbox knows (a typo would match no run, silently)."""
+    if not names:
+        return ()
+    from llmbox.backends.factory import BACKENDS
+
+    for name in names:
+        if name not in BACKENDS:
+            raise UsageError(f"unknown backend {name!r}", hint=f"use {', '.join(BACKENDS)}")
+    return tuple(names)

@@ -212,9 +212,9 @@ CASE_SPECIAL = ("label", "think", "cold")
 LATEST = MIGRATIONS[-1][0]
 
 
-def current_version(engine: Engine) -> int | None:
+def current_version(engine: Engine, tables: set[str] | None = None) -> int | None:
     """The schema version of the store, or None when it has no ``schema_version`` table."""
-    if "schema_version" not in engine.tables():
+    if "schema_version" not in (engine.tables() if tables is None else tables):
         return None
     rows = engine.query("SELECT MAX(version) FROM schema_version")
     return int(rows[0][0]) if rows and rows[0][0] is not None else 0
@@ -231,11 +231,26 @@ def _check_not_newer(engine: Engine, version: int) -> None:
 
 def migrate(engine: Engine, now: str) -> int:
     """Bring the store's tables to ``LATEST``; the version it started from (0: a new store)."""
-    version = current_version(engine)
+    tables = engine.tables()
+    version = current_version(engine, tables)
     if version is not None:
         _check_not_newer(engine, version)
         if version == LATEST:
+            if missing := [t for t in TABLES if t not in tables]:
+                raise StoreError(
+                    f"the store {engine.shown} is damaged: table {', '.join(missing)} is missing",
+                    hint="move the file aside and restore it from a backup, or choose another "
+                    "with --db / LLMBOX_DB",
+                )
             return version
+    elif engine.kind == "sqlite" and tables:
+        # A file is one program's database: one of another program's is not for llmbox to add
+        # tables to. (A PostgreSQL database may well be shared; llmbox's tables join the rest.)
+        raise StoreError(
+            f"{engine.shown} is not an llmbox store: it holds another program's tables "
+            f"({', '.join(sorted(tables)[:5])})",
+            hint="choose another file with --db / LLMBOX_DB",
+        )
     types = _TYPES[engine.kind]
     with engine.transaction(exclusive=True):
         version = current_version(engine)  # another writer may have migrated meanwhile

@@ -199,10 +199,13 @@ class Store:
         if not wanted:
             return []
         with self.engine.transaction():
+            from llmbox.store._query import MAX_ID
+
             marks = ", ".join("?" * len(wanted))
+            storable = [i if i <= MAX_ID else 0 for i in wanted]  # beyond any store: like 0
             found = {
                 int(r[0])
-                for r in self.engine.query(f"SELECT id FROM runs WHERE id IN ({marks})", wanted)
+                for r in self.engine.query(f"SELECT id FROM runs WHERE id IN ({marks})", storable)
             }
             if missing := [i for i in wanted if i not in found]:
                 raise UsageError(
@@ -267,7 +270,13 @@ class Store:
 
     def report(self, run_id: int) -> dict[str, Any]:
         """The stored ``llmbox.bench/1`` JSON of a run, exactly as it was saved."""
-        rows = self.engine.query("SELECT report FROM runs WHERE id = ?", (run_id,))
+        from llmbox.store._query import MAX_ID
+
+        rows = (
+            []
+            if run_id > MAX_ID
+            else self.engine.query("SELECT report FROM runs WHERE id = ?", (run_id,))
+        )
         if not rows:
             raise UsageError(f"no run {run_id} in {self.where}", hint=_NOT_FOUND_HINT)
         data: dict[str, Any] = json.loads(rows[0][0])

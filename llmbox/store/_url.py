@@ -87,6 +87,11 @@ def parse_url(url: str) -> Target:
     if scheme == "sqlite":
         # sqlite:///rel.db is a relative path, sqlite:////abs.db an absolute one (SQLAlchemy's
         # convention); sqlite:///~/h.db expands the home directory.
+        if rest and not rest.startswith("/"):  # sqlite://h.db: the file name read as a host
+            raise UsageError(
+                f"SQLite URL with two slashes: {raw!r}",
+                hint=f"a SQLite URL has three: sqlite:///{rest} (four for an absolute path)",
+            )
         if not rest.startswith("/") or rest == "/":
             raise UsageError(f"SQLite URL without a file: {raw!r}", hint=_URL_HINT)
         return Target("sqlite", raw, path=Path(rest[1:]).expanduser())

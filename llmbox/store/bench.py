@@ -52,10 +52,16 @@ class StoreHistory:
     def baseline(self, spec: str, plan: Plan) -> tuple[BenchReport, str]:
         """A saved file, or a stored run: ``last`` (the latest earlier run of this machine and
         backend that shares a model and case), ``best``, a run ID or ``tag:KEY=VALUE``."""
+        if Path(spec).is_dir():
+            from llmbox.errors import UsageError
+            from llmbox.store._baseline import SPEC_HINT
+
+            raise UsageError(f"--baseline {spec}: a directory, not a saved run", hint=SPEC_HINT)
         if _looks_like_file(spec):
             return BenchReport.load(Path(spec)), spec
         from llmbox.machine import describe
         from llmbox.store import find_baseline, open_store
+        from llmbox.store._report import machine_key
 
         like: dict[str, Any] = {
             "machine": describe(),
@@ -64,7 +70,10 @@ class StoreHistory:
         }
         with open_store(self.db, create=False) as store:
             info = find_baseline(store, spec, like=like)
-            return store.load(info.id), f"run {info.id} in {store.where}"
+            source = f"run {info.id} in {store.where}"
+            if info.machine != machine_key(like["machine"]):  # an ID or tag may name any run
+                source += f", measured on {info.machine}, not this machine"
+            return store.load(info.id), source
 
     def save(self, report: BenchReport) -> Saved | None:
         if not self.saving:

@@ -250,3 +250,102 @@ def test_benchmarks_of_the_fake_server_are_remembered_and_a_slowdown_is_flagged(
     assert [(c["kind"], round(c["change_pct"])) for c in decode] == [("regression", -40)]
     assert decode[0]["after_run"] == max(r["id"] for r in rows)  # the slowed, latest run
     llmbox("history", "regressions", "--fail-on-regression", code=5)
+
+
+# -- a second pass of the hurried user ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("age", ["10000000d", "99999999999999h"])
+def test_an_age_beyond_the_calendar_is_a_usage_error(db: Path, age: str) -> None:
+    result = llmbox("history", "--since", age, code=2)
+    assert result.stderr.startswith(f"Error: not a date or age: '{age}'")
+    assert "unexpected" not in result.stderr
+
+
+@pytest.mark.parametrize("command", ["show", "rm"])
+def test_a_run_id_beyond_any_store_is_not_found(db: Path, tmp_path: Path, command: str) -> None:
+    llmbox("history", "import", str(write(tmp_path, "a.json", report())))
+    result = llmbox("history", command, "99999999999999999999", code=2)
+    assert "no run 99999999999999999999" in result.stderr
+    assert "unexpected" not in result.stderr
+
+
+def test_a_misspelt_backend_is_named_not_silently_empty(db: Path, tmp_path: Path) -> None:
+    llmbox("history", "import", str(write(tmp_path, "a.json", report())))
+    for argv in (["history"], ["history", "-f", "json"], ["history", "export"],
+                 ["history", "regressions"]):  # fmt: skip
+        result = llmbox(*argv, "--backend", "olama", code=2)
+        assert "unknown backend 'olama'" in result.stderr, argv
+        assert "ollama" in result.stderr.splitlines()[-1], argv  # the hint names the real ones
+    assert len(json.loads(llmbox("history", "--backend", "ollama", "-f", "json").stdout)) == 1
+
+
+def test_a_named_store_that_does_not_exist_is_not_an_empty_one(db: Path, tmp_path: Path) -> None:
+    typo = tmp_path / "histroy.db"
+    for argv in (["history"], ["history", "-f", "json"], ["history", "list"],
+                 ["history", "export"], ["history", "regressions"]):  # fmt: skip
+        result = llmbox(*argv, "--db", str(typo), code=2)
+        assert result.stdout == "", argv
+        assert f"no history database at {typo}" in result.stderr, argv
+        assert "Hint:" in result.stderr, argv
+    assert not typo.exists()
+    assert "no runs stored yet" in llmbox("history").stderr  # $LLMBOX_DB not written yet: empty
+
+
+def test_another_programs_sqlite_database_is_left_alone(tmp_path: Path) -> None:
+    other = tmp_path / "places.sqlite"
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE bookmarks (url TEXT)")
+    good = write(tmp_path, "a.json", report())
+    for argv in (["history"], ["history", "import", str(good)]):
+        result = llmbox(*argv, "--db", str(other), code=6)
+        assert "is not an llmbox store" in result.stderr
+        assert "bookmarks" in result.stderr
+    with sqlite3.connect(other) as conn:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert tables == {"bookmarks"}
+
+
+def test_a_damaged_store_says_so_before_anything_is_written(tmp_path: Path) -> None:
+    damaged = tmp_path / "damaged.db"
+    llmbox("history", "import", "--db", str(damaged), str(write(tmp_path, "a.json", report())))
+    with sqlite3.connect(damaged) as conn:
+        conn.execute("DROP TABLE samples")
+    for argv in (
+        ["history"],
+        ["history", "import", str(write(tmp_path, "b.json", series([40])[0]))],
+    ):
+        result = llmbox(*argv, "--db", str(damaged), code=6)
+        assert "is damaged: table samples is missing" in result.stderr, argv
+
+
+def test_export_over_the_store_itself_is_refused(db: Path, tmp_path: Path) -> None:
+    llmbox("history", "import", str(write(tmp_path, "a.json", report())))
+    result = llmbox("history", "export", "-o", str(db), code=2)
+    assert "is a SQLite database" in result.stderr
+    assert len(json.loads(llmbox("history", "-f", "json").stdout)) == 1  # the store is intact
+
+
+def test_export_to_a_pipe_writes_into_it(db: Path, tmp_path: Path) -> None:
+    import os
+    import threading
+
+    llmbox("history", "import", str(write(tmp_path, "a.json", report())))
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    try:
+        llmbox("history", "export", "-o", str(fifo))
+        reader.join(10)
+    finally:
+        if reader.is_alive() and fifo.is_fifo():  # free the reader whatever happened
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+    assert fifo.is_fifo()  # not replaced by a regular file
+    assert json.loads(got[0].decode())["report"] == report()
+
+
+def test_sqlite_url_with_two_slashes_suggests_three(db: Path) -> None:
+    result = llmbox("history", "--db", "sqlite://runs.db", code=2)
+    assert "sqlite:///runs.db" in result.stderr

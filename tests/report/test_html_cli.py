@@ -159,3 +159,36 @@ def test_an_image_directory_that_is_a_file_is_one_line(runs: list[Path], tmp_pat
 def test_a_file_given_twice_counts_once(runs: list[Path]) -> None:
     stdout, _ = report(str(runs[0]), str(runs[0]), str(runs[0].parent), "-f", "md", "-q")
     assert "2 run(s)" in stdout
+
+
+def test_output_over_a_results_store_is_refused_before_any_work(
+    runs: list[Path], tmp_path: Path
+) -> None:
+    import sqlite3
+
+    store = tmp_path / "history.db"
+    with sqlite3.connect(store) as conn:
+        conn.execute("CREATE TABLE runs (id INTEGER)")
+    before = store.read_bytes()
+    _, stderr = report(str(runs[0]), "-o", str(store), code=2)
+    assert stderr.startswith(f"Error: {store} is a SQLite database")
+    assert store.read_bytes() == before
+
+
+def test_output_to_a_pipe_writes_into_it(runs: list[Path], tmp_path: Path) -> None:
+    import os
+    import threading
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    try:
+        report(str(runs[0]), "-f", "md", "-o", str(fifo))
+        reader.join(10)
+    finally:
+        if reader.is_alive() and fifo.is_fifo():  # free the reader whatever happened
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+    assert fifo.is_fifo()  # not replaced by a regular file
+    assert got[0].decode().startswith("## llmbox benchmark report")

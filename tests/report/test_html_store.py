@@ -80,3 +80,10 @@ def test_files_and_filters_do_not_mix(db: str, tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["report", str(path), "--model", "x", "-f", "md"])
     assert result.exit_code == 2
     assert "filters choose runs from the results store" in result.stderr
+
+
+def test_a_misspelt_backend_is_named(db: str) -> None:
+    from llmbox.errors import UsageError
+
+    with pytest.raises(UsageError, match="unknown backend 'olama'"):
+        load_store(StoreQuery(db=db, backends=("olama",)))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -66,3 +68,57 @@ def test_no_baseline_is_one_clear_error(store_url: str, spec: str, message: str)
         store.save(report(started=T0, machine="elsewhere"))
         with pytest.raises(UsageError, match=message):
             find_baseline(store, spec, like=report(started=T0 + DAY))
+
+
+def test_a_run_id_beyond_any_store_is_not_found(store_url: str) -> None:
+    with open_store(store_url) as store:
+        store.save(report(started=T0))
+        with pytest.raises(UsageError, match="no run 99999999999999999999 in"):
+            find_baseline(store, "99999999999999999999", like=report(started=T0 + DAY))
+
+
+@pytest.mark.parametrize("spec", ["ID", "tag:driver=550"])
+def test_a_named_run_that_measured_nothing_of_this_one_is_refused(
+    store_url: str, spec: str
+) -> None:
+    with open_store(store_url) as store:
+        other = store.save(
+            report(started=T0, results=[result("llama3.2", 50.0, label="pp64 tg16")]),
+            tags={"driver": "550"},
+        ).id
+        new = report(started=T0 + DAY)  # llama3.2 pp512 tg128
+        with pytest.raises(UsageError, match=f"run {other} .*shares no model and case") as err:
+            find_baseline(store, str(other) if spec == "ID" else spec, like=new)
+        assert "llama3.2 pp64 tg16" in str(err.value)
+        assert find_baseline(store, str(other)).id == other  # without a run to match: any run
+
+
+def _plan(model: str = "llama3.2", label: str = "pp512 tg128") -> Any:
+    from types import SimpleNamespace
+
+    return SimpleNamespace(backend="ollama", grid=[(model, SimpleNamespace(label=label))])
+
+
+def test_a_baseline_from_another_machine_says_so(tmp_path: Path) -> None:
+    from llmbox.machine import describe
+    from llmbox.store._report import machine_key
+    from llmbox.store.bench import StoreHistory
+
+    db = f"sqlite:///{tmp_path / 'h.db'}"
+    with open_store(db) as store:
+        there = store.save(report(started=T0, machine="other-box")).id
+        here = store.save(report(started=T0, machine=machine_key(describe()), decode_tps=51)).id
+    _, source = StoreHistory(db).baseline(str(there), _plan())
+    assert source == f"run {there} in {tmp_path / 'h.db'}, measured on other-box, not this machine"
+    _, source = StoreHistory(db).baseline(str(here), _plan())
+    assert source == f"run {here} in {tmp_path / 'h.db'}"
+
+
+def test_a_baseline_that_is_a_directory_says_so(tmp_path: Path) -> None:
+    from llmbox.store.bench import StoreHistory
+
+    with pytest.raises(UsageError, match=f"--baseline {tmp_path}: a directory"):
+        StoreHistory(f"sqlite:///{tmp_path / 'h.db'}").baseline(str(tmp_path), _plan())
+    with pytest.raises(UsageError, match="not a baseline") as err:
+        StoreHistory(f"sqlite:///{tmp_path / 'h.db'}").baseline("lastt", _plan())
+    assert "a saved JSON file" in (err.value.hint or "")
