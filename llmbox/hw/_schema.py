@@ -56,6 +56,9 @@ class EraEntry(_Entry):
 
     decode: dict[str, Factor] = Field(default_factory=dict)
     prefill: dict[str, Factor] = Field(default_factory=dict)
+    #: (eras) the compute figure a family's prefill ran on in that era, where it differs from
+    #: the family's own (``fp16`` or ``fp32``).
+    compute: dict[str, Literal["fp16", "fp32"]] = Field(default_factory=dict)
     fitted_on: str = "prior"
     note: str | None = None
 

@@ -166,6 +166,9 @@ class Era(Factors):
 
     #: What the era covers (dates, builds).
     note: str = ""
+    #: The compute figure (``fp16``/``fp32``) a family's prefill tracked in this era, where it
+    #: is not the family's own: 2023's CUDA prefill ran FP16 cuBLAS on the tensor cores.
+    compute: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -310,6 +313,7 @@ def build_catalog(data: dict[str, Any], path: Path, text: str) -> Catalog:
             prefill=raw["prefill"],
             fitted_on=raw["fitted_on"],
             note=raw.get("note") or "",
+            compute=dict(raw.get("compute") or {}),
         )
         for name, raw in data["llama_cpp_eras"].items()
     }

@@ -522,10 +522,11 @@ class _Engine:
     label: str
 
 
-def _engines(chip: Chip, catalog: Catalog) -> tuple[_Engine, _Engine]:
-    """(GPU side, CPU side) for this chip. For a CPU both are the CPU."""
+def _engines(chip: Chip, catalog: Catalog, basis: str | None = None) -> tuple[_Engine, _Engine]:
+    """(GPU side, CPU side) for this chip. For a CPU both are the CPU. ``basis`` is the
+    compute figure prefill runs on where it is not the family's (an older llama.cpp era's)."""
     fam = catalog.family(chip)
-    compute = chip.compute_tflops(fam.compute)
+    compute = chip.compute_tflops(basis or fam.compute)
     main = _Engine(
         chip.bw_gbs * fam.decode_bw_eff,
         compute * fam.prefill_eff if compute else None,
@@ -641,6 +642,13 @@ def era_for(catalog: Catalog, name: str) -> Era:
     return era
 
 
+def era_compute(catalog: Catalog, family: str, era: str) -> str | None:
+    """The compute figure ``family``'s prefill ran on in ``era``, where it is not its own."""
+    if era == CURRENT_ERA:
+        return None
+    return era_for(catalog, era).compute.get(family)
+
+
 def runner_for(catalog: Catalog, chip: Chip, name: str) -> Runner:
     """The runner's factors; a runner that does not run on this chip is a usage error."""
     if name == "llama.cpp":
@@ -675,7 +683,11 @@ def estimate(chip: Chip, catalog: Catalog, model: ModelSpec, workload: Workload)
         )
     workload = replace(workload, flash_attention=flash, kv_cache=kv_type)
     mem = fit_memory(chip, catalog, model, workload)
-    gpu, cpu = _engines(chip, catalog)
+    gpu, cpu = _engines(chip, catalog, era_compute(catalog, fam.name, workload.era))
+    if workload.era != CURRENT_ERA and gpu.tflops:
+        # An older build's kernels: their prefill compute rate (the memory side is the chip's).
+        era_f = era_for(catalog, workload.era).factor("prefill", fam.name)
+        gpu = replace(gpu, tflops=gpu.tflops * era_f)
     g = mem.gpu_fraction if chip.kind != "cpu" else 1.0
     if mem.verdict == "does-not-fit":
         notes.append(
@@ -748,7 +760,6 @@ def estimate(chip: Chip, catalog: Catalog, model: ModelSpec, workload: Workload)
     if workload.era != CURRENT_ERA:
         era = era_for(catalog, workload.era)
         dec_f *= era.factor("decode", fam.name)
-        pre_f *= era.factor("prefill", fam.name)
         notes.append(f"llama.cpp as of {era.name}: {era.note or era.fitted_on}")
     t_tok, t_first = t_tok / dec_f, t_first / dec_f
     t_prefill, t_image = t_prefill / pre_f, t_image / pre_f

@@ -341,10 +341,20 @@ def as_current(o: Observation, catalog: Catalog) -> Observation:
     if o.era == CURRENT_ERA or era is None:
         return o
     fam = o.chip.family
+    prefill = o.prefill_tps / era.factor("prefill", fam) if o.prefill_tps else None
+    basis = era.compute.get(fam)
+    if prefill and basis:
+        # The era ran on another compute figure: what the current kernels would reach on the
+        # family's own figure at the same efficiency.
+        now, then = (
+            o.chip.compute_tflops(catalog.families[fam].compute),
+            o.chip.compute_tflops(basis),
+        )
+        prefill = prefill * now / then if now and then else None
     return replace(
         o,
         era=CURRENT_ERA,
-        prefill_tps=o.prefill_tps / era.factor("prefill", fam) if o.prefill_tps else None,
+        prefill_tps=prefill,
         decode_tps=o.decode_tps / era.factor("decode", fam) if o.decode_tps else None,
     )
 
@@ -363,8 +373,16 @@ def fit_eras(obs: Sequence[Observation], catalog: Catalog) -> dict[str, Era]:
     the median over every CUDA chip (the kernels that changed most); other families without
     paired chips keep 1 (no evidence of a change)."""
     bench = [o for o in obs if o.fit and o.runner == "llama.cpp"]
-    now = replace(catalog, eras={})
-    stripped = [replace(o, era=CURRENT_ERA) for o in bench]
+    # Factors 1, but each era's compute basis kept: an old row is predicted on the figure its
+    # kernels ran on.
+    now = replace(
+        catalog,
+        eras={k: Era(name=k, compute=dict(e.compute)) for k, e in catalog.eras.items()},
+    )
+    stripped = [
+        o if catalog.eras.get(o.era, Era(o.era)).compute else replace(o, era=CURRENT_ERA)
+        for o in bench
+    ]
     scored = list(zip(bench, score(stripped, now).rows, strict=True))
     out: dict[str, Era] = {}
     for name in sorted({o.era for o in bench} - {CURRENT_ERA}):
@@ -380,8 +398,17 @@ def fit_eras(obs: Sequence[Observation], catalog: Catalog) -> dict[str, Era]:
                     per_chip[chip_id] = (fam, median(old) / median(cur))
             cuda = [r for f, r in per_chip.values() if f in CUDA_FAMILIES]
             table = {}
+            basis = catalog.eras[name].compute if name in catalog.eras else {}
             for fam in sorted(catalog.families):
                 rs = [r for f, r in per_chip.values() if f == fam]
+                if metric == "prefill" and fam in basis:
+                    # Another compute figure: no chip's own efficiency to cancel, and other
+                    # families' ratios are on another scale. The family's old chips against
+                    # its current ones, paired or not.
+                    own = _unpaired(scored, bench, fam, name, metric)
+                    if own is not None:
+                        table[fam] = round(own, 4)
+                    continue
                 if len(rs) >= ERA_MIN_CHIPS:
                     table[fam] = round(median(rs), 4)
                 elif fam in CUDA_FAMILIES and cuda:
@@ -392,10 +419,29 @@ def fit_eras(obs: Sequence[Observation], catalog: Catalog) -> dict[str, Era]:
             name=name,
             decode=tables["decode"],
             prefill=tables["prefill"],
+            compute=dict(basis),
             fitted_on=f"{chips_n} chips measured in era {name} and {CURRENT_ERA} "
             "in configs/hw_validation.yaml",
         )
     return out
+
+
+def _unpaired(
+    scored: Sequence[tuple[Observation, Scored]],
+    bench: Sequence[Observation],
+    family: str,
+    era: str,
+    metric: str,
+) -> float | None:
+    """The median over ``family``'s chips measured in ``era`` of their median measured /
+    predicted, over the same for its chips measured in the current era."""
+
+    def per_chip(which: str) -> list[float]:
+        ids = sorted({o.chip.id for o in bench if o.chip.family == family and o.era == which})
+        return [median(r) for i in ids if (r := _ratios(scored, i, which, metric))]
+
+    old, cur = per_chip(era), per_chip(CURRENT_ERA)
+    return median(old) / median(cur) if old and cur else None
 
 
 def _ratios(
@@ -421,7 +467,7 @@ def with_eras(catalog: Catalog, obs: Sequence[Observation]) -> Catalog:
     base = with_families(now, fit_all(current, now))
     fitted = {
         name: replace(era, note=catalog.eras[name].note if name in catalog.eras else "")
-        for name, era in fit_eras(obs, base).items()
+        for name, era in fit_eras(obs, replace(base, eras=catalog.eras)).items()
     }
     return replace(catalog, eras={**catalog.eras, **fitted})
 
@@ -551,6 +597,9 @@ def eras_yaml(eras: dict[str, Era]) -> str:
         for metric in ("decode", "prefill"):
             items = ", ".join(f"{k}: {v}" for k, v in sorted(getattr(e, metric).items()))
             lines.append(f"    {metric}: {{{items}}}")
+        if e.compute:
+            items = ", ".join(f"{k}: {v}" for k, v in sorted(e.compute.items()))
+            lines.append(f"    compute: {{{items}}}")
         lines.append(f'    fitted_on: "{e.fitted_on}"')
         if e.note:
             lines.append(f'    note: "{e.note}"')
