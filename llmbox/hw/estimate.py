@@ -10,7 +10,8 @@ Pure functions on plain data; nothing here reads files, the network or the clock
 * **Decode** is bound by memory bandwidth: each token reads the active weights and the KV cache
   once, each side of a CPU/GPU split at its own bandwidth, plus a fixed cost per layer.
 * **Prefill** is bound by compute: ``2 x active params`` FLOP per token plus attention, at
-  ``TFLOPS x prefill_eff x quant factor``; never faster than one pass over the weights.
+  ``min(TFLOPS x prefill_eff, board W x the architecture's work per watt) x quant factor``;
+  never faster than one pass over the weights.
 * **Runner**: llama-bench is the reference the family factors are fitted on; Ollama, MLX and
   vLLM reach a share of it per family (``runners:`` in configs/chips.yaml).
 """
