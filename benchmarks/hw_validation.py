@@ -163,9 +163,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.fit:
         catalog = F.with_eras(catalog, obs)
         out("llama_cpp_eras:\n" + F.eras_yaml(catalog.eras))
-        families = F.fit_all(obs, catalog)
-        out("families:\n" + F.families_yaml(families))
-        fitted = F.with_families(catalog, families)
+        fitted = F.fit_compute(obs, catalog)
+        measured = {o.chip.family for o in obs if o.fit and o.runner == "llama.cpp"}
+        out("families:\n" + F.families_yaml({k: fitted.families[k] for k in measured}))
+        out("architectures:\n" + F.architectures_yaml(fitted.architectures))
         out("runners:\n" + F.runners_yaml(F.fit_runners(obs, fitted)))
         out("bands:\n" + F.bands_yaml(F.bands(F.leave_one_chip_out(obs, catalog))))
         return 0

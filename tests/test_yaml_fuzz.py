@@ -115,6 +115,9 @@ def _shipped_text(name: str) -> str:
         data["chips"] = data["chips"][:3]
         used = {c.get("family") for c in data["chips"]} | {"cpu-ddr5-5600"}
         data["families"] = {k: v for k, v in data["families"].items() if k in used}
+        kept = {c["id"] for c in data["chips"]}
+        for arch in (data.get("architectures") or {}).values():
+            arch["chips"] = [c for c in arch["chips"] if c in kept]
     if name == "models":
         data["models"] = dict(list(data["models"].items())[:3])
     return yaml.safe_dump(data, sort_keys=False)

@@ -33,7 +33,7 @@ class _Entry(BaseModel):
 
 class FamilyEntry(_Entry):
     backend: Text
-    compute: Literal["fp16", "fp32"] = "fp16"
+    compute: Literal["fp16", "fp32", "sm"] = "fp16"
     decode_bw_eff: NonNeg = 0.8
     decode_layer_ms: NonNeg = 0.05
     prefill_eff: NonNeg = 0.5
@@ -51,21 +51,34 @@ class AppleGpuMemoryEntry(_Entry):
     source: str | None = None
 
 
-class EraEntry(_Entry):
-    """Speed factors per family: an older llama.cpp era's (and a runner's, below)."""
+class FactorsEntry(_Entry):
+    """Speed factors per family: a runner's against llama-bench, an era's against today's."""
 
     decode: dict[str, Factor] = Field(default_factory=dict)
     prefill: dict[str, Factor] = Field(default_factory=dict)
-    #: (eras) the compute figure a family's prefill ran on in that era, where it differs from
-    #: the family's own (``fp16`` or ``fp32``).
-    compute: dict[str, Literal["fp16", "fp32"]] = Field(default_factory=dict)
     fitted_on: str = "prior"
     note: str | None = None
 
 
-class RunnerEntry(EraEntry):
+class EraEntry(FactorsEntry):
+    #: The compute figure a family's prefill ran on in that era, where it differs from the
+    #: family's own (``fp16`` or ``fp32``).
+    compute: dict[str, Literal["fp16", "fp32", "sm"]] = Field(default_factory=dict)
+    #: A fixed prefill cost per layer per 512-token batch (ms), per family.
+    prefill_layer_ms: dict[str, NonNeg] = Field(default_factory=dict)
+
+
+class RunnerEntry(FactorsEntry):
     only: list[Text] = Field(default_factory=list)
     tensor_parallel: bool = False
+
+
+class ArchitectureEntry(_Entry):
+    chips: list[Text] = Field(default_factory=list)
+    fp32_lanes_per_sm: Count | None = None
+    prefill_tflops_per_w: NonNeg | None = None
+    fitted_on: str = "prior"
+    note: str | None = None
 
 
 class BandEntry(_Entry):
@@ -103,6 +116,7 @@ class ChipsFile(_Entry):
     families: Annotated[dict[str, FamilyEntry], Field(min_length=1)]
     runners: dict[str, RunnerEntry] = Field(default_factory=dict)
     llama_cpp_eras: dict[str, EraEntry] = Field(default_factory=dict)
+    architectures: dict[str, ArchitectureEntry] = Field(default_factory=dict)
     bands: dict[str, dict[str, BandEntry]] = Field(default_factory=dict)
     sources: dict[str, str] = Field(default_factory=dict)
     chips: Annotated[list[ChipEntry], Field(min_length=1)]

@@ -21,6 +21,8 @@ SCHEMA = "llmbox.chips/1"
 PER_CORE_BW_GBS = 10.0
 #: Peak FP32 FLOP per cycle per core: two 256-bit FMA units (AVX2) or 512-bit (AVX-512).
 FLOP_PER_CYCLE = {"avx512": 64, "avx2": 32, "neon": 32, "scalar": 8}
+#: FP32 lanes per SM the ``sm`` compute figure is expressed in.
+SM_LANES = 128
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,9 @@ class Chip:
     confidence: str = "sourced"
     source: tuple[str, ...] = ()
     note: str | None = None
+    #: FP32 lanes per streaming multiprocessor, from the chip's architecture (not a chip row's
+    #: field): GA100 and GV100 have 64, GH100 and the GeForce dies since Ampere 128.
+    fp32_lanes_per_sm: int = SM_LANES
 
     @property
     def unified(self) -> bool:
@@ -120,6 +125,13 @@ class Chip:
         return _GROUPS.get(self.family, self.family)
 
     def compute_tflops(self, which: str) -> float | None:
+        """The compute figure ``which``: ``fp16``, ``fp32``, or ``sm`` — the FP32 rate the
+        chip's SM count and clock would give with 128 lanes per SM (llama.cpp's CUDA matrix
+        kernels track SMs x clock, not the FP32 lanes, which GH100 doubled over GA100)."""
+        if which == "sm":
+            if self.fp32_tflops is None:
+                return None
+            return self.fp32_tflops * SM_LANES / self.fp32_lanes_per_sm
         return self.fp32_tflops if which == "fp32" else self.fp16_tflops
 
 
@@ -169,6 +181,28 @@ class Era(Factors):
     #: The compute figure (``fp16``/``fp32``) a family's prefill tracked in this era, where it
     #: is not the family's own: 2023's CUDA prefill ran FP16 cuBLAS on the tensor cores.
     compute: dict[str, str] = field(default_factory=dict)
+    #: A fixed prefill cost per layer per 512-token batch (ms), per family: the 2023 CUDA
+    #: backend's per-op host overhead (a synchronisation per op, no CUDA graphs).
+    prefill_layer_ms: dict[str, float] = field(default_factory=dict)
+
+    def layer_ms(self, family: str) -> float:
+        return self.prefill_layer_ms.get(family, self.prefill_layer_ms.get("default", 0.0))
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """A GPU architecture (a die generation): the chips built on it and the prompt-processing
+    work it does per joule. Prefill on a big die at a modest board power is limited by power,
+    not by its TFLOPS: the rate is ``min(TFLOPS x prefill_eff, board_power_w x this)``."""
+
+    name: str
+    chips: tuple[str, ...] = ()
+    #: FP32 lanes per SM (the ``sm`` compute figure); None = 128.
+    fp32_lanes_per_sm: int | None = None
+    #: Effective prefill TFLOPS per board watt (current llama.cpp); None = no cap known.
+    prefill_tflops_per_w: float | None = None
+    fitted_on: str = "prior"
+    note: str = ""
 
 
 @dataclass
@@ -183,12 +217,21 @@ class Catalog:
     eras: dict[str, Era] = field(default_factory=dict)
     #: (group, runner) -> Band; "*" matches any group or runner.
     bands: dict[tuple[str, str], Band] = field(default_factory=dict)
+    #: GPU architectures and the chips on them (the prefill power cap).
+    architectures: dict[str, Architecture] = field(default_factory=dict)
     _index: dict[str, str] = field(default_factory=dict)
+    _arch: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for chip in self.chips.values():
             for name in (chip.id, chip.name, *chip.aliases):
                 self._index.setdefault(normalize(name), chip.id)
+        self._arch = {c: a.name for a in self.architectures.values() for c in a.chips}
+
+    def architecture(self, chip: Chip) -> Architecture | None:
+        """The architecture ``chip`` is built on, if the catalog says."""
+        name = self._arch.get(chip.id)
+        return self.architectures.get(name) if name else None
 
     def family(self, chip: Chip) -> Family:
         return self.families[chip.family]
@@ -314,8 +357,20 @@ def build_catalog(data: dict[str, Any], path: Path, text: str) -> Catalog:
             fitted_on=raw["fitted_on"],
             note=raw.get("note") or "",
             compute=dict(raw.get("compute") or {}),
+            prefill_layer_ms=dict(raw.get("prefill_layer_ms") or {}),
         )
         for name, raw in data["llama_cpp_eras"].items()
+    }
+    architectures = {
+        name: Architecture(
+            name=name,
+            chips=tuple(raw["chips"]),
+            fp32_lanes_per_sm=raw.get("fp32_lanes_per_sm"),
+            prefill_tflops_per_w=raw["prefill_tflops_per_w"],
+            fitted_on=raw["fitted_on"],
+            note=raw.get("note") or "",
+        )
+        for name, raw in (data.get("architectures") or {}).items()
     }
     chips: dict[str, Chip] = {}
     for i, raw in enumerate(data["chips"]):
@@ -336,6 +391,19 @@ def build_catalog(data: dict[str, Any], path: Path, text: str) -> Catalog:
         for group, by_runner in data["bands"].items()
         for runner, raw in by_runner.items()
     }
+    owner: dict[str, str] = {}
+    for arch in architectures.values():
+        for chip_id in arch.chips:
+            if chip_id not in chips:
+                raise fail(("architectures", arch.name, "chips"), f"unknown chip {chip_id!r}")
+            if chip_id in owner:
+                raise fail(
+                    ("architectures", arch.name, "chips"),
+                    f"{chip_id!r} is already in architecture {owner[chip_id]!r}",
+                )
+            owner[chip_id] = arch.name
+            if arch.fp32_lanes_per_sm:
+                chips[chip_id] = replace(chips[chip_id], fp32_lanes_per_sm=arch.fp32_lanes_per_sm)
     for fam in families.values():
         if fam.offload_host and fam.offload_host not in chips:
             raise fail(("families", fam.name, "offload_host"), "not a chip id in this catalog")
@@ -350,6 +418,7 @@ def build_catalog(data: dict[str, Any], path: Path, text: str) -> Catalog:
         runners=runners,
         eras=eras,
         bands=bands,
+        architectures=architectures,
     )
 
 

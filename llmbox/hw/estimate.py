@@ -10,7 +10,8 @@ Pure functions on plain data; nothing here reads files, the network or the clock
 * **Decode** is bound by memory bandwidth: each token reads the active weights and the KV cache
   once, each side of a CPU/GPU split at its own bandwidth, plus a fixed cost per layer.
 * **Prefill** is bound by compute: ``2 x active params`` FLOP per token plus attention, at
-  ``TFLOPS x prefill_eff x quant factor``; never faster than one pass over the weights.
+  ``min(TFLOPS x prefill_eff, board W x the architecture's work per watt) x quant factor``;
+  never faster than one pass over the weights.
 * **Runner**: llama-bench is the reference the family factors are fitted on; Ollama, MLX and
   vLLM reach a share of it per family (``runners:`` in configs/chips.yaml).
 """
@@ -520,6 +521,8 @@ class _Engine:
     tflops: float | None
     layer_ms: float
     label: str
+    #: A fixed prompt-processing cost per layer per batch of ``BATCH`` tokens (ms).
+    batch_layer_ms: float = 0.0
 
 
 def _engines(chip: Chip, catalog: Catalog, basis: str | None = None) -> tuple[_Engine, _Engine]:
@@ -529,7 +532,7 @@ def _engines(chip: Chip, catalog: Catalog, basis: str | None = None) -> tuple[_E
     compute = chip.compute_tflops(basis or fam.compute)
     main = _Engine(
         chip.bw_gbs * fam.decode_bw_eff,
-        compute * fam.prefill_eff if compute else None,
+        prefill_tflops(chip, catalog, compute * fam.prefill_eff) if compute else None,
         fam.decode_layer_ms,
         chip.name,
     )
@@ -557,6 +560,22 @@ def _engines(chip: Chip, catalog: Catalog, basis: str | None = None) -> tuple[_E
         host.name,
     )
     return main, side
+
+
+def power_cap_tflops(chip: Chip, catalog: Catalog) -> float | None:
+    """The prefill rate ``chip``'s board power allows (effective TFLOPS), where its architecture
+    has a fitted work per watt and the chip a board power."""
+    arch = catalog.architecture(chip)
+    if arch is None or arch.prefill_tflops_per_w is None or not chip.board_power_w:
+        return None
+    return chip.board_power_w * arch.prefill_tflops_per_w
+
+
+def prefill_tflops(chip: Chip, catalog: Catalog, from_compute: float) -> float:
+    """The prefill rate: the family's share of the compute figure, unless the board's power
+    allows less (a big die at a modest board power, e.g. a 300 W AD102)."""
+    cap = power_cap_tflops(chip, catalog)
+    return from_compute if cap is None else min(from_compute, cap)
 
 
 def decode_seconds_per_token(
@@ -620,7 +639,8 @@ def prefill_seconds(
             return None
         compute = share * flops / (eng.tflops * 1e12 * factor)
         stream = share * model.active_weight_bytes / (eng.bw_gbs * GB)
-        total += max(compute, stream)
+        batches = math.ceil(tokens / BATCH)
+        total += max(compute, stream) + share * model.layers * batches * eng.batch_layer_ms / 1000
     return total + model.layers * gpu.layer_ms / 1000
 
 
@@ -686,8 +706,12 @@ def estimate(chip: Chip, catalog: Catalog, model: ModelSpec, workload: Workload)
     gpu, cpu = _engines(chip, catalog, era_compute(catalog, fam.name, workload.era))
     if workload.era != CURRENT_ERA and gpu.tflops:
         # An older build's kernels: their prefill compute rate (the memory side is the chip's).
-        era_f = era_for(catalog, workload.era).factor("prefill", fam.name)
-        gpu = replace(gpu, tflops=gpu.tflops * era_f)
+        era = era_for(catalog, workload.era)
+        gpu = replace(
+            gpu,
+            tflops=gpu.tflops * era.factor("prefill", fam.name),
+            batch_layer_ms=era.layer_ms(fam.name),
+        )
     g = mem.gpu_fraction if chip.kind != "cpu" else 1.0
     if mem.verdict == "does-not-fit":
         notes.append(

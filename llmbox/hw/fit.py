@@ -15,8 +15,16 @@ from statistics import median
 from typing import Any
 
 from llmbox.errors import ConfigError
-from llmbox.hw.chips import CURRENT_ERA, Band, Catalog, Chip, Era, Family, Runner
-from llmbox.hw.estimate import GB, Workload, estimate, flash_attention_default, prefill_flops
+from llmbox.hw.chips import CURRENT_ERA, Architecture, Band, Catalog, Chip, Era, Family, Runner
+from llmbox.hw.estimate import (
+    BATCH,
+    GB,
+    Workload,
+    estimate,
+    flash_attention_default,
+    power_cap_tflops,
+    prefill_flops,
+)
 from llmbox.hw.models import ModelCatalog, ModelSpec, with_quant
 from llmbox.hw.quant import lookup
 
@@ -311,14 +319,21 @@ def _fit_decode(
     return min(candidates, key=sse)
 
 
-def fit_all(obs: Sequence[Observation], catalog: Catalog) -> dict[str, Family]:
+def fit_all(
+    obs: Sequence[Observation], catalog: Catalog, *, power_capped: frozenset[str] = frozenset()
+) -> dict[str, Family]:
     """Fitted factors of every family that has llama-bench rows (rows with ``fit: false`` and
     rows of other runners are ignored: those fit the runner factors). A family without long-
-    context rows of its own takes the context costs fitted on all rows together."""
+    context rows of its own takes the context costs fitted on all rows together. The prefill
+    rows of ``power_capped`` chips (whose board power, not their TFLOPS, sets the rate) do not
+    inform the family's share of the compute figure."""
     by_family: dict[str, list[Observation]] = {}
     for o in obs:
         if o.fit and o.runner == "llama.cpp":
-            by_family.setdefault(o.chip.family, []).append(as_current(o, catalog))
+            row = as_current(o, catalog)
+            if o.chip.id in power_capped:
+                row = replace(row, prefill_tps=None)
+            by_family.setdefault(o.chip.family, []).append(row)
     shared = _shared_context_costs(by_family, catalog)
     out = {}
     for name, rows in by_family.items():
@@ -334,6 +349,74 @@ def fit_all(obs: Sequence[Observation], catalog: Catalog) -> dict[str, Family]:
     return out
 
 
+def fit_power_caps(obs: Sequence[Observation], catalog: Catalog) -> dict[str, Architecture]:
+    """Each architecture's prefill work per board watt, on the current era's llama-bench rows
+    of its chips (with the catalog's family factors): the cap ``c`` minimising the summed
+    ``|log(min(F, W x c) / R)|`` over its rows, ``F`` the family's rate from the compute figure,
+    ``R`` the rate the row implies. The best cap is one of the rows' own ``R / W`` or none at
+    all (it then binds nowhere): those are the only places the error's slope changes."""
+    rows: dict[str, list[tuple[float, float, float]]] = {}
+    for o in obs:
+        arch = catalog.architecture(o.chip)
+        if (
+            arch is None
+            or not (o.fit and o.runner == "llama.cpp" and o.era == CURRENT_ERA and o.prefill_tps)
+            or not o.chip.board_power_w
+        ):
+            continue
+        fam = catalog.family(o.chip)
+        compute = o.chip.compute_tflops(fam.compute)
+        if not compute:
+            continue
+        implied = _implied_prefill_eff(o, fam, fam.prefill_attn_cost) * compute
+        rows.setdefault(arch.name, []).append(
+            (compute * fam.prefill_eff, o.chip.board_power_w, implied)
+        )
+    out = {}
+    for name, arch in catalog.architectures.items():
+        got = rows.get(name, [])
+
+        def err(cap: float | None, got: list[tuple[float, float, float]] = got) -> float:
+            return sum(
+                abs(math.log((f if cap is None else min(f, w * cap)) / r)) for f, w, r in got
+            )
+
+        best: float | None = None
+        for cap in sorted({round(r / w, 4) for _, w, r in got}):
+            if err(cap) < err(best) - 1e-9:
+                best = cap
+        out[name] = replace(
+            arch,
+            prefill_tflops_per_w=best,
+            fitted_on=f"{len(got)} measurements in configs/hw_validation.yaml"
+            if got
+            else "no measurements",
+        )
+    return out
+
+
+def with_power_caps(catalog: Catalog, archs: dict[str, Architecture]) -> Catalog:
+    return replace(catalog, architectures={**catalog.architectures, **archs})
+
+
+def fit_compute(obs: Sequence[Observation], catalog: Catalog) -> Catalog:
+    """``catalog`` with its family factors and architecture power caps fitted on ``obs``: the
+    families first, then the caps, then the families again without the prefill rows of chips
+    whose cap binds (their TFLOPS do not set their rate), then the caps on those families."""
+    fitted = with_families(catalog, fit_all(obs, catalog))
+    for _ in range(2):
+        fitted = with_power_caps(fitted, fit_power_caps(obs, fitted))
+        capped = frozenset(
+            c.id
+            for c in fitted.chips.values()
+            if (cap := power_cap_tflops(c, fitted)) is not None
+            and (compute := c.compute_tflops(fitted.family(c).compute))
+            and cap < compute * fitted.family(c).prefill_eff
+        )
+        fitted = with_families(fitted, fit_all(obs, fitted, power_capped=capped))
+    return with_power_caps(fitted, fit_power_caps(obs, fitted))
+
+
 def as_current(o: Observation, catalog: Catalog) -> Observation:
     """``o`` as the current llama.cpp would have measured it: an older era's speeds divided by
     that era's factors (``catalog.eras``; 1 where the era has none)."""
@@ -341,7 +424,8 @@ def as_current(o: Observation, catalog: Catalog) -> Observation:
     if o.era == CURRENT_ERA or era is None:
         return o
     fam = o.chip.family
-    prefill = o.prefill_tps / era.factor("prefill", fam) if o.prefill_tps else None
+    prefill = _without_layer_cost(o, era.layer_ms(fam))
+    prefill = prefill / era.factor("prefill", fam) if prefill else None
     basis = era.compute.get(fam)
     if prefill and basis:
         # The era ran on another compute figure: what the current kernels would reach on the
@@ -357,6 +441,39 @@ def as_current(o: Observation, catalog: Catalog) -> Observation:
         prefill_tps=prefill,
         decode_tps=o.decode_tps / era.factor("decode", fam) if o.decode_tps else None,
     )
+
+
+def _batch_layers(o: Observation) -> float:
+    """Layers x prompt batches of a row: what a fixed per-layer, per-batch cost multiplies."""
+    return o.model.layers * math.ceil(o.pp / BATCH)
+
+
+def _without_layer_cost(o: Observation, layer_ms: float) -> float | None:
+    """The row's prefill tokens/s with a fixed per-layer, per-batch cost taken out."""
+    if not o.prefill_tps:
+        return None
+    seconds = o.pp / o.prefill_tps - _batch_layers(o) * layer_ms / 1000
+    return o.pp / seconds if seconds > 0 else None
+
+
+def fit_layer_cost(rows: Sequence[tuple[str, float, float, float]]) -> float:
+    """The fixed per-layer, per-batch prefill cost (ms) shared by a set of rows
+    ``(chip, predicted compute seconds, layers x batches, measured seconds)``: least squares of
+    ``t = k_chip x x + b x y`` in relative terms, a scale ``k`` per chip (its own efficiency)
+    and one ``b >= 0`` (the backend's host overhead), solved by alternating the two."""
+    chips = sorted({c for c, *_ in rows})
+    if len(chips) < 2 or all(len({y for c2, _, y, _ in rows if c2 == c}) < 2 for c in chips):
+        return 0.0
+    b = 0.0
+    k = dict.fromkeys(chips, 1.0)
+    for _ in range(200):
+        for c in chips:
+            mine = [(x, y, t) for c2, x, y, t in rows if c2 == c]
+            sxx = sum((x / t) ** 2 for x, _, t in mine)
+            k[c] = sum(x * (t - b * y) / t**2 for x, y, t in mine) / sxx
+        syy = sum((y / t) ** 2 for _, _, y, t in rows)
+        b = max(0.0, sum(y * (t - k[c] * x) / t**2 for c, x, y, t in rows) / syy)
+    return round(b * 1000, 4)
 
 
 #: Families on llama.cpp's CUDA backend: an era's CUDA kernels are shared by all of them.
@@ -383,7 +500,31 @@ def fit_eras(obs: Sequence[Observation], catalog: Catalog) -> dict[str, Era]:
         o if catalog.eras.get(o.era, Era(o.era)).compute else replace(o, era=CURRENT_ERA)
         for o in bench
     ]
-    scored = list(zip(bench, score(stripped, now).rows, strict=True))
+    first = list(zip(bench, score(stripped, now).rows, strict=True))
+    # Each era's fixed per-layer prefill cost on CUDA, then the rows without it.
+    layer_ms = {
+        name: fit_layer_cost(
+            [
+                (o.chip.id, o.pp / r.prefill_pred, _batch_layers(o), o.pp / o.prefill_tps)
+                for o, r in first
+                if o.era == name
+                and o.pp <= BATCH
+                and o.chip.family in CUDA_FAMILIES
+                and o.prefill_tps
+                and r.prefill_pred
+            ]
+        )
+        for name in {o.era for o in bench} - {CURRENT_ERA}
+    }
+    scored = [
+        (
+            o,
+            replace(r, obs=replace(r.obs, prefill_tps=_without_layer_cost(o, layer_ms[o.era])))
+            if o.era in layer_ms and o.chip.family in CUDA_FAMILIES
+            else r,
+        )
+        for o, r in first
+    ]
     out: dict[str, Era] = {}
     for name in sorted({o.era for o in bench} - {CURRENT_ERA}):
         tables: dict[str, dict[str, float]] = {}
@@ -409,8 +550,13 @@ def fit_eras(obs: Sequence[Observation], catalog: Catalog) -> dict[str, Era]:
                     if own is not None:
                         table[fam] = round(own, 4)
                     continue
+                own = _unpaired(scored, bench, fam, name, metric) if metric == "prefill" else None
                 if len(rs) >= ERA_MIN_CHIPS:
                     table[fam] = round(median(rs), 4)
+                elif own is not None:
+                    # Too few chips measured in both eras: the family's old chips against its
+                    # current ones (the HPC dies' old cuBLAS prefill is not the GeForce's).
+                    table[fam] = round(own, 4)
                 elif fam in CUDA_FAMILIES and cuda:
                     table[fam] = round(median(cuda), 4)
             tables[metric] = table
@@ -420,6 +566,7 @@ def fit_eras(obs: Sequence[Observation], catalog: Catalog) -> dict[str, Era]:
             decode=tables["decode"],
             prefill=tables["prefill"],
             compute=dict(basis),
+            prefill_layer_ms={f: layer_ms[name] for f in CUDA_FAMILIES if layer_ms[name]},
             fitted_on=f"{chips_n} chips measured in era {name} and {CURRENT_ERA} "
             "in configs/hw_validation.yaml",
         )
@@ -451,7 +598,7 @@ def _ratios(
     for o, r in scored:
         if o.chip.id != chip_id or o.era != era:
             continue
-        meas = o.prefill_tps if metric == "prefill" else o.decode_tps
+        meas = r.obs.prefill_tps if metric == "prefill" else r.obs.decode_tps
         p = r.prefill_pred if metric == "prefill" else r.decode_pred
         if meas and p:
             out.append(meas / p)
@@ -464,7 +611,7 @@ def with_eras(catalog: Catalog, obs: Sequence[Observation]) -> Catalog:
     rows, not on the factors the catalog ships)."""
     now = replace(catalog, eras={})
     current = [o for o in obs if o.era == CURRENT_ERA]
-    base = with_families(now, fit_all(current, now))
+    base = fit_compute(current, now)
     fitted = {
         name: replace(era, note=catalog.eras[name].note if name in catalog.eras else "")
         for name, era in fit_eras(obs, replace(base, eras=catalog.eras)).items()
@@ -499,7 +646,7 @@ def leave_one_chip_out(obs: Sequence[Observation], catalog: Catalog) -> Report:
         if not any(o.chip.family == fam and o.runner == "llama.cpp" for o in train):
             continue  # the family's only chip: nothing left to fit on, so no honest prediction
         dated = with_eras(catalog, train)
-        fitted = with_families(dated, fit_all(train, dated))
+        fitted = fit_compute(train, dated)
         fitted = replace(fitted, runners={**fitted.runners, **fit_runners(train, fitted)})
         rows.extend(score(test, fitted).rows)
     return Report(rows)
@@ -600,9 +747,28 @@ def eras_yaml(eras: dict[str, Era]) -> str:
         if e.compute:
             items = ", ".join(f"{k}: {v}" for k, v in sorted(e.compute.items()))
             lines.append(f"    compute: {{{items}}}")
+        if e.prefill_layer_ms:
+            items = ", ".join(f"{k}: {v}" for k, v in sorted(e.prefill_layer_ms.items()))
+            lines.append(f"    prefill_layer_ms: {{{items}}}")
         lines.append(f'    fitted_on: "{e.fitted_on}"')
         if e.note:
             lines.append(f'    note: "{e.note}"')
+    return "\n".join(lines) + "\n"
+
+
+def architectures_yaml(archs: dict[str, Architecture]) -> str:
+    """The fitted power caps as ``architectures:`` entries of configs/chips.yaml."""
+    lines = []
+    for name, a in archs.items():
+        cap = "null" if a.prefill_tflops_per_w is None else a.prefill_tflops_per_w
+        lines.append(f"  {name}:")
+        lines.append(f"    chips: [{', '.join(a.chips)}]")
+        if a.fp32_lanes_per_sm:
+            lines.append(f"    fp32_lanes_per_sm: {a.fp32_lanes_per_sm}")
+        lines.append(f"    prefill_tflops_per_w: {cap}")
+        lines.append(f'    fitted_on: "{a.fitted_on}"')
+        if a.note:
+            lines.append(f'    note: "{a.note}"')
     return "\n".join(lines) + "\n"
 
 

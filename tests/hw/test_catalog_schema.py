@@ -87,7 +87,7 @@ def test_an_edited_catalog_is_validated_again(tmp_path: Path) -> None:
     ("entry", "runtime", "not_in_file"),
     [
         ("FamilyEntry", "llmbox.hw.chips:Family", {"name"}),
-        ("ChipEntry", "llmbox.hw.chips:Chip", set()),
+        ("ChipEntry", "llmbox.hw.chips:Chip", {"fp32_lanes_per_sm"}),  # from its architecture
         ("ModelEntry", "llmbox.hw.models:ModelSpec", {"name"}),
     ],
 )

@@ -308,12 +308,15 @@ def test_estimates_carry_a_band(catalog: Catalog, models: ModelCatalog) -> None:
 def test_shipped_factors_are_the_fitted_ones(
     catalog: Catalog, observations: list[F.Observation]
 ) -> None:
-    for name, fam in F.fit_all(observations, catalog).items():
-        shipped = catalog.families[name]
+    fitted = F.fit_compute(observations, catalog)
+    for name in F.fit_all(observations, catalog):
+        fam, shipped = fitted.families[name], catalog.families[name]
         assert shipped.decode_bw_eff == pytest.approx(fam.decode_bw_eff, abs=1e-3), name
         assert shipped.prefill_eff == pytest.approx(fam.prefill_eff, abs=1e-3), name
         assert shipped.decode_kv_cost == fam.decode_kv_cost, name
         assert shipped.prefill_attn_cost == fam.prefill_attn_cost, name
+    for name, arch in fitted.architectures.items():
+        assert catalog.architectures[name].prefill_tflops_per_w == arch.prefill_tflops_per_w, name
 
 
 def test_fit_recovers_known_factors(catalog: Catalog, models: ModelCatalog) -> None:
