@@ -34,7 +34,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "chips": (
         "llmbox.cli.hw",
         "chips",
-        "List the chip catalog: bandwidth, FP16 TFLOPS, memory sizes, efficiency family, sources.",
+        "List the chip catalog: bandwidth, TFLOPS, memory sizes, power, price, family, sources.",
     ),
     "pull": (
         "llmbox.cli.models",

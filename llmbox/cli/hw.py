@@ -448,8 +448,9 @@ def chips(
     format: FormatOpt = DataFormat.table,
     quiet: QuietOpt = False,
 ) -> None:
-    """List the chip catalog: bandwidth, FP16 TFLOPS, memory sizes, board power (W), launch price
-    (USD), efficiency family, sources."""
+    """List the chip catalog: bandwidth, TFLOPS, memory sizes, power, price, family, sources.
+
+    Board power is in watts, launch price in USD ("-" where no source gives one)."""
     from llmbox.errors import UsageError
     from llmbox.hw.chips import as_dict, load_catalog
     from llmbox.report.output import Output

@@ -123,7 +123,7 @@ def test_bad_input_is_one_line_hint_exit_2(args: list[str], message: str, hint: 
 
 def test_missing_power_names_the_flag() -> None:
     result = runner.invoke(
-        app, ["cost", "--chip", "rtx4060", "--model", "qwen3:4b", "--api", "gpt-5"]
+        app, ["cost", "--chip", "gtx1660ti-laptop", "--model", "qwen3:4b", "--api", "gpt-5"]
     )
     assert result.exit_code == 2
     assert "no board power in the catalog" in result.stderr
