@@ -516,8 +516,23 @@ def write_outputs(outputs: Sequence[tuple[str, Path | None]], report: BenchRepor
 def write_atomic(path: str | Path, text: str) -> None:
     """Write ``text`` (UTF-8) to ``path`` through a temp file in the same directory and
     ``os.replace``, so readers see the old file or the new one, never half of one. Creates the
-    parent directory; the file gets the usual umask-based permissions."""
+    parent directory; the file gets the usual umask-based permissions. A device or pipe
+    (``/dev/null``, ``/dev/stdout``, a FIFO) is written into, never replaced (as root the rename
+    would succeed and turn ``/dev/null`` into a file); a symlink's target file is replaced."""
     target = Path(path)
+    if target.exists() and not target.is_file():
+        if target.is_dir():
+            raise UsageError(f"cannot write {target}: it is a directory", hint="name a file")
+        try:
+            with open(target, "wb") as handle:
+                handle.write(text.encode("utf-8"))
+        except OSError as err:
+            raise UsageError(
+                f"cannot write {target}: {err.strerror}", hint="check --output PATH"
+            ) from None
+        return
+    if target.is_symlink():
+        target = target.resolve()
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")

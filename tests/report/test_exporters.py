@@ -280,3 +280,29 @@ def test_samples_share_no_per_instance_field_record_yet_behave_as_models() -> No
     assert not b.model_fields_set  # nothing leaked from a's assignment
     assert RunSample.model_validate_json(a.model_dump_json()) == a
     assert len(a.model_dump()) == len(RunSample.model_fields)  # every field is exported
+
+
+def test_write_atomic_writes_into_pipes_and_devices_and_follows_symlinks(tmp_path: Path) -> None:
+    # As root, replacing /dev/null by rename succeeds and breaks the machine: never rename over a
+    # device or a pipe; write into it. A symlink keeps pointing at the (new) file.
+    import os
+    import threading
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    write_atomic(fifo, "through the pipe\n")
+    reader.join(5)
+    assert got == [b"through the pipe\n"]
+    assert fifo.is_fifo()
+    write_atomic("/dev/null", "nothing\n")
+    assert Path("/dev/null").is_char_device()
+    real = tmp_path / "real.json"
+    real.write_text("old")
+    link = tmp_path / "link.json"
+    link.symlink_to(real)
+    write_atomic(link, "new\n")
+    assert link.is_symlink()
+    assert real.read_text() == "new\n"
