@@ -312,23 +312,29 @@ class _App(_Polished, TyperGroup):
         except (typer.Exit, typer.Abort, typer.TyperException):
             raise
         except LlmboxError as err:
-            if debug_enabled():
-                raise
+            _traceback_if_debugging(debug_enabled())
             print_error(err.message, err.hint)
             raise typer.Exit(int(err.exit_code)) from None
         except KeyboardInterrupt:
-            if debug_enabled():
-                raise
+            _traceback_if_debugging(debug_enabled())
             print_error("interrupted")
             raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
         except Exception as err:
-            if debug_enabled():
-                raise
+            _traceback_if_debugging(debug_enabled())
             print_error(
                 f"unexpected {type(err).__name__}: {err}",
                 "rerun with --debug for the traceback, and please report it",
             )
             raise typer.Exit(int(ExitCode.FAILURE)) from None
+
+
+def _traceback_if_debugging(debugging: bool) -> None:
+    """--debug prints the traceback too; the exit code stays the error's own (CI scripts that
+    turn on --debug to see more must not see every failure become exit 1)."""
+    if debugging:
+        import traceback
+
+        traceback.print_exc()
 
 
 app = typer.Typer(
