@@ -300,7 +300,7 @@ def to_table(report: Report) -> str:
     )
     tail = _summary_lines(report)
     if report.interrupted:
-        tail.append("interrupted: these are the cases that finished")
+        tail.append("interrupted: only the requests that finished are shown")
     if tail:
         text += "\n" + "\n".join(tail) + "\n"
     return text
@@ -341,7 +341,7 @@ def to_markdown(report: Report) -> str:
     facts.append(f"started {report.started_at}")
     lines += ["", " · ".join(facts)]
     if report.interrupted:
-        lines += ["", "**Interrupted**: only the cases that finished are shown."]
+        lines += ["", "**Interrupted**: only the requests that finished are shown."]
     if found := _summary_lines(report):
         lines += ["", "**Summary**", "", *(f"- {v}" for v in found)]
     warned = [(r, w) for r in results for w in r.warnings]
