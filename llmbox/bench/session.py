@@ -186,8 +186,11 @@ def run_bench(
     history = history or FilesOnly()
     history.check()
     baseline, baseline_ref = None, None
+    if gates.baseline is not None and not gates.baseline.strip():
+        raise UsageError("--baseline is empty", hint=BASELINE_HINT)
     if gates.baseline:
         baseline, source = history.baseline(gates.baseline, plan)
+        _check_shared(baseline, source, plan)
         baseline_ref = Baseline(spec=gates.baseline, source=source, started_at=baseline.started_at)
     if baseline is not None and max_regression is None:
         max_regression = defaults.MAX_REGRESSION_PCT / 100
@@ -247,6 +250,25 @@ def run_bench(
     report.gates = results
     checkpoint(report)
     return _stored(Outcome(report, _verdict(report)), history)
+
+
+BASELINE_HINT = "give last, best, a run ID, tag:KEY=VALUE or a saved JSON file"
+
+
+def _check_shared(baseline: BenchReport, source: str, plan: Plan) -> None:
+    """A baseline that measured none of this run's (model, case) pairs would fail every gate
+    ("significantly worse"): refuse it before the first request."""
+    ours = [(m, c.label) for m, c in plan.grid]
+    theirs = [(r.model, r.case.label) for r in baseline.results]
+    if set(ours) & set(theirs):
+        return
+    measured = ", ".join(f"{m} {c}" for m, c in theirs[:3]) or "nothing"
+    mine = ", ".join(f"{m} {c}" for m, c in ours[:3])
+    raise UsageError(
+        f"--baseline: {source} shares no model and case with this run (it measured {measured}; "
+        f"this one {mine})",
+        hint="give the same models and --prompt-tokens/--max-tokens, or another baseline",
+    )
 
 
 def _stored(outcome: Outcome, history: History) -> Outcome:

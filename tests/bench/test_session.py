@@ -384,3 +384,19 @@ def test_a_stable_machine_name_for_ci_runners(
     monkeypatch.setenv("LLMBOX_MACHINE", "gpu-runner-a")
     data = bench(fake_ollama, "llama3.2", "--runs", "1", "--max-tokens", "2", "--prompt", "hi")
     assert data["machine"]["name"] == "gpu-runner-a"
+
+
+def test_a_baseline_file_with_nothing_in_common_or_an_empty_spec_is_refused_up_front(
+    fake_ollama: FakeOllama, tmp_path: Path
+) -> None:
+    saved = tmp_path / "base.json"
+    data = bench(fake_ollama, "llama3.2", "--runs", "1", "--max-tokens", "2", "--prompt-tokens",
+                 "32", "-o", f"json:{saved}")  # fmt: skip
+    assert data["results"]
+    fake_ollama.requests.clear()
+    # another case entirely: comparing would call every metric "significantly worse"
+    out = fails(fake_ollama, "llama3.2", "--prompt-tokens", "64", "--max-tokens", "2",
+                "--baseline", str(saved))  # fmt: skip
+    assert "shares no model and case with this run" in out
+    assert "llama3.2 pp32 tg2" in out
+    assert "--baseline is empty" in fails(fake_ollama, "llama3.2", "--baseline", "")
