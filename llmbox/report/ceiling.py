@@ -193,8 +193,23 @@ def _headlines(rows: list[dict[str, Any]]) -> list[str]:
     for r in rows:
         if "measured_pct" in r:
             shares[(r["chip"], r["metric"], r["ceiling"])].append(r["measured_pct"])
-    return [
-        f"{metric} reached {_median(xs):.0f} % of the peak {unit} of {chip} "
-        f"(median of {len(xs)} result{'s' if len(xs) > 1 else ''})"
-        for (chip, metric, unit), xs in sorted(shares.items())
-    ]
+    lines = []
+    for (chip, metric, unit), xs in sorted(shares.items()):
+        share, results = _median(xs), f"{len(xs)} result{'s' if len(xs) > 1 else ''}"
+        if share > IMPOSSIBLE_PCT:
+            # Beyond the chip's peak is not a speed: the server ran on other hardware than the
+            # machine the report recorded (a remote --host), or the catalog chip is wrong.
+            lines.append(
+                f"{metric} measured {share:.0f} % of the peak {unit} of {chip} ({results}): "
+                "more than this chip can do, so the server probably ran elsewhere; "
+                "name its chip with --chip"
+            )
+        else:
+            lines.append(f"{metric} reached {share:.0f} % of the peak {unit} of {chip} "
+                         f"(median of {results})")  # fmt: skip
+    return lines
+
+
+#: Above this share of a chip's peak, the measurement can't have come from that chip (a margin
+#: over 100 % for catalog peaks that are rounded or boost-clock figures).
+IMPOSSIBLE_PCT = 110.0

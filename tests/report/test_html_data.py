@@ -181,3 +181,20 @@ def test_a_model_the_estimator_cannot_describe_is_noted_not_fatal() -> None:
     assert result.rows == []
     assert result.notes
     assert "mystery:latest" in result.notes[0]
+
+
+def test_a_share_beyond_the_chips_peak_is_not_printed_as_a_speed() -> None:
+    # Runs read against a far slower chip than the server's (a remote --host, or the wrong
+    # --chip) would be "4877 % of the peak": the headline says the server ran elsewhere instead.
+    from llmbox.report.ceiling import _headlines
+
+    row = {"chip": "Jetson", "metric": "decode", "ceiling": "memory bandwidth"}
+    lines = _headlines([{**row, "measured_pct": 4877.0}, {**row, "metric": "prefill",
+                        "measured_pct": 62.0}])  # fmt: skip
+    assert lines[0].startswith("decode measured 4877 % of the peak memory bandwidth of Jetson")
+    assert "more than this chip can do" in lines[0]
+    assert "--chip" in lines[0]
+    assert (
+        lines[1]
+        == "prefill reached 62 % of the peak memory bandwidth of Jetson (median of 1 result)"
+    )
