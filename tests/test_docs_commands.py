@@ -159,9 +159,16 @@ def _scratch(tmp: Path, fake: FakeOllama, runner: CliRunner) -> None:
         env={"OLLAMA_HOST": fake.url},
     )  # fmt: skip
     assert made.exit_code == 0, f"could not make the sample result: {made.output}"
-    for name in ("before.json", "after.json", "main.json", "branch.json", "a.json", "b.json",
-                 "run.json"):  # fmt: skip
+    for name in ("before.json", "after.json", "a.json", "b.json", "run.json"):
         shutil.copyfile(tmp / "bench.json", tmp / name)
+    # the CI examples compare `bench qwen3:4b` (pp512 tg128) with a saved run of the same case
+    made = runner.invoke(
+        app,
+        ["bench", "qwen3:4b", "--runs", "2", "--warmup", "0", "-q", "-o", "json:main.json"],
+        env={"OLLAMA_HOST": fake.url},
+    )
+    assert made.exit_code == 0, f"could not make the sample result: {made.output}"
+    shutil.copyfile(tmp / "main.json", tmp / "branch.json")
     (tmp / "runs").mkdir()
     shutil.copyfile(tmp / "bench.json", tmp / "runs" / "nightly.json")
     # hw-estimate calibrates on a real machine's numbers: a run measured on an M2
