@@ -15,20 +15,18 @@ import pytest
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        "startup",
-        "stream",
-        "concurrency",
-        "accuracy",
-        "arrivals",
-        "memory",
-        "store",
-        "report",
-        "fleet",
-    ],
-)
+def _run_all_modules() -> tuple[str, ...]:
+    """The scripts `make bench` runs (benchmarks/run_all.py's MODULES): one list, not two."""
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        import run_all
+
+        return tuple(run_all.MODULES)
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+
+
+@pytest.mark.parametrize("name", _run_all_modules())
 def test_benchmark_runs_quick(name: str) -> None:
     done = subprocess.run(
         [sys.executable, str(BENCHMARKS / f"{name}.py"), "--quick", "--json"],
