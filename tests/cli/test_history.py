@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from llmbox.cli import app
 from llmbox.results import BenchReport
+from tests._pipes import through_a_pipe
 from tests.fakes.ollama import FakeOllama
 from tests.store.reports import T0, report, series
 
@@ -327,23 +328,9 @@ def test_export_over_the_store_itself_is_refused(db: Path, tmp_path: Path) -> No
 
 
 def test_export_to_a_pipe_writes_into_it(db: Path, tmp_path: Path) -> None:
-    import os
-    import threading
-
     llmbox("history", "import", str(write(tmp_path, "a.json", report())))
-    fifo = tmp_path / "pipe"
-    os.mkfifo(fifo)
-    got: list[bytes] = []
-    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
-    reader.start()
-    try:
-        llmbox("history", "export", "-o", str(fifo))
-        reader.join(10)
-    finally:
-        if reader.is_alive() and fifo.is_fifo():  # free the reader whatever happened
-            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
-    assert fifo.is_fifo()  # not replaced by a regular file
-    assert json.loads(got[0].decode())["report"] == report()
+    got = through_a_pipe(tmp_path, lambda fifo: llmbox("history", "export", "-o", str(fifo)))
+    assert json.loads(got.decode())["report"] == report()
 
 
 def test_sqlite_url_with_two_slashes_suggests_three(db: Path) -> None:

@@ -14,19 +14,9 @@ from llmbox.errors import ConfigError
 from llmbox.hw import fit as F
 from llmbox.hw.chips import Architecture, Catalog, load_catalog
 from llmbox.hw.estimate import Workload, estimate, power_cap_tflops
-from llmbox.hw.models import ModelCatalog, load_models, with_quant
+from llmbox.hw.models import ModelCatalog, with_quant
 
 BENCH = Workload(runner="llama.cpp", prompt_tokens=512, gen_tokens=128)
-
-
-@pytest.fixture(scope="module")
-def catalog() -> Catalog:
-    return load_catalog()
-
-
-@pytest.fixture(scope="module")
-def models() -> ModelCatalog:
-    return load_models()
 
 
 def _pp(catalog: Catalog, models: ModelCatalog, chip: str) -> float:

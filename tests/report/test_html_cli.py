@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from llmbox.cli import app
+from tests._pipes import through_a_pipe
 from tests.browser.reports import bench_report, shared_vega_cache
 
 runner = CliRunner()
@@ -176,19 +177,5 @@ def test_output_over_a_results_store_is_refused_before_any_work(
 
 
 def test_output_to_a_pipe_writes_into_it(runs: list[Path], tmp_path: Path) -> None:
-    import os
-    import threading
-
-    fifo = tmp_path / "pipe"
-    os.mkfifo(fifo)
-    got: list[bytes] = []
-    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
-    reader.start()
-    try:
-        report(str(runs[0]), "-f", "md", "-o", str(fifo))
-        reader.join(10)
-    finally:
-        if reader.is_alive() and fifo.is_fifo():  # free the reader whatever happened
-            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
-    assert fifo.is_fifo()  # not replaced by a regular file
-    assert got[0].decode().startswith("## llmbox benchmark report")
+    got = through_a_pipe(tmp_path, lambda fifo: report(str(runs[0]), "-f", "md", "-o", str(fifo)))
+    assert got.decode().startswith("## llmbox benchmark report")
