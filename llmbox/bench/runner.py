@@ -102,7 +102,12 @@ Event = CaseStarted | RunFinished | CaseFinished | Note
 
 
 def now_utc() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    """UTC now as ISO 8601 to the microsecond, e.g. ``2026-11-30T16:25:49.123456Z``.
+
+    Microseconds, not seconds: two runs started in one second are two points of a trend, not one.
+    Not milliseconds: it is the form the results store keeps (``normalise_time``), so a report and
+    its stored row show the same stamp; its fixed width still sorts as text."""
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def read_images(paths: Sequence[str]) -> tuple[str, ...]:

@@ -469,8 +469,10 @@ class _Signals:
 
 
 def new_run_tag() -> str:
-    """The ``fleet_run`` tag shared by one ``fleet bench``'s stored reports: its UTC start."""
-    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    """The ``fleet_run`` tag shared by one ``fleet bench``'s stored reports: its UTC start, to the
+    microsecond like every report's ``started_at`` (two fleet runs begun in one second, from one
+    CI matrix say, must not share a tag), e.g. ``20261130T071502.483911Z``."""
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
 
 
 def fleet_bench(

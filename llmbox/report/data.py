@@ -374,7 +374,7 @@ def trend(
             p = pool(s for _, e in bucket if (s := e.stat(metric)) is not None)
             if p is None:
                 continue
-            row = _row(p, series=series, case=case, at=bucket[-1][0].strftime(_ISO))
+            row = _row(p, series=series, case=case, at=chart_time(bucket[-1][0]))
             row["runs"] = len(bucket)
             row["versions"] = ", ".join(sorted({_versions(e.report) for _, e in bucket}))
             changes = [
@@ -397,6 +397,21 @@ def trend(
 
 
 _ISO = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def chart_time(when: datetime) -> str:
+    """A start as the charts' data gives it: to the second when it is whole (as reports stamped
+    to the second always were), else to the millisecond, which every browser's ``Date`` reads.
+
+    >>> chart_time(datetime(2026, 11, 30, 16, 25, 49, tzinfo=timezone.utc))
+    '2026-11-30T16:25:49Z'
+    >>> chart_time(datetime(2026, 11, 30, 16, 25, 49, 123456, tzinfo=timezone.utc))
+    '2026-11-30T16:25:49.123Z'
+    """
+    text = when.astimezone(timezone.utc).strftime(_ISO)
+    return f"{text[:-1]}.{when.microsecond // 1000:03d}Z" if when.microsecond else text
+
+
 #: Sorts a report without a readable start before every other.
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 

@@ -210,6 +210,19 @@ def _metric_columns(results: Sequence[Result], *, varying_only: bool) -> list[_C
     return [_Column(m, results, s) for m, s in wanted]
 
 
+def shown_time(stamp: str) -> str:
+    """A start time for people: the stamp without its fraction of a second (the JSON, JSONL and
+    CSV keep the whole stamp).
+
+    >>> shown_time("2026-11-30T16:25:49.123456Z"), shown_time("2026-11-30T16:25:49Z")
+    ('2026-11-30T16:25:49Z', '2026-11-30T16:25:49Z')
+    >>> shown_time("2026-11-30T17:25:49.5+01:00")
+    '2026-11-30T17:25:49+01:00'
+    """
+    head, dot, tail = stamp.partition(".")
+    return head + tail.lstrip("0123456789") if dot else stamp
+
+
 def baseline_lines(report: Report) -> list[str]:
     """Which run ``--baseline`` compared with, and the regression gates' verdict in one line."""
     ref = report.baseline
@@ -217,7 +230,7 @@ def baseline_lines(report: Report) -> list[str]:
         return []
     checked = [g for g in report.gates if g.kind == "regression"]
     worse = [g for g in checked if not g.passed]
-    when = f", started {ref.started_at}" if ref.started_at else ""
+    when = f", started {shown_time(ref.started_at)}" if ref.started_at else ""
     limit = f"{checked[0].limit:g}%" if checked else "the limit"
     verdict = (
         f"{len(worse)} of {len(checked)} metrics significantly worse by more than {limit}"
@@ -338,7 +351,7 @@ def to_markdown(report: Report) -> str:
     if machine.get("chip") or machine.get("cpu"):
         facts.append(str(machine.get("chip") or machine.get("cpu")))
     facts += [str(gpu.get("name")) for gpu in machine.get("gpus") or []]
-    facts.append(f"started {report.started_at}")
+    facts.append(f"started {shown_time(report.started_at)}")
     lines += ["", " · ".join(facts)]
     if report.interrupted:
         lines += ["", "**Interrupted**: only the requests that finished are shown."]
