@@ -17,6 +17,7 @@ from llmbox.cli._app import DebugOpt
 from llmbox.cli._common import QuietOpt
 
 if TYPE_CHECKING:
+    from llmbox.report.columns import Fitted
     from llmbox.store import ChangePoint, RunFilter, RunInfo, Store
 
 HELP = "Browse saved benchmark runs: list with filters, show, rm, import, export, regressions."
@@ -204,8 +205,13 @@ def _tags(tags: dict[str, str]) -> str:
     return ", ".join(f"{k}={v}" for k, v in tags.items())
 
 
-def render_runs_table(runs: list[RunInfo]) -> str:
-    from llmbox.bench._text import plain_table
+#: Columns a narrow terminal loses first (``llmbox history``); id, started and models stay.
+RUN_COLUMNS_DROPPED = ("tags", "cases", "server", "machine", "status")
+
+
+def render_runs_table(runs: list[RunInfo], *, width: int | None = None) -> Fitted:
+    """The runs, one a line, fitted to ``width`` (default: the terminal's, see ``fit_table``)."""
+    from llmbox.report.columns import cut, fit_table
 
     rows = []
     for r in runs:
@@ -214,14 +220,23 @@ def render_runs_table(runs: list[RunInfo]) -> str:
         status = "interrupted" if r.interrupted else status
         rows.append([
             str(r.id), _local(r.started_at), r.machine, _server(r),
-            models if len(models) <= 40 else models[:39] + "…",
-            str(r.n_results), status, _tags(r.tags),
+            cut(models, 40),
+            str(r.n_results), status, cut(_tags(r.tags), 40),
         ])  # fmt: skip
-    return plain_table(
+    return fit_table(
         ["id", "started", "machine", "server", "models", "cases", "status", "tags"],
         rows,
-        right=[0, 5],
+        right=["id", "cases"],
+        drop=RUN_COLUMNS_DROPPED,
+        squeeze=["models", "machine"],
+        width=width,
     )
+
+
+def _narrowed(out: Any, fitted: Fitted) -> None:
+    """Say which columns a narrow terminal hid, so an empty-looking table is not a mystery."""
+    if fitted.dropped:
+        out.info(f"({', '.join(fitted.dropped)} hidden to fit the terminal; -f csv shows all)")
 
 
 def render_runs_csv(runs: list[RunInfo]) -> str:
@@ -264,7 +279,9 @@ def _list(db: str | None, flt: RunFilter, limit: int | None, fmt: ListFormat, qu
         out.info(f"no runs stored in {where} match" if total or flt != type(flt)() else
                  f"no runs stored yet in {where}; `llmbox bench MODEL` records one")  # fmt: skip
         return
-    out.data(render_runs_table(runs))
+    fitted = render_runs_table(runs)
+    out.data(fitted.text)
+    _narrowed(out, fitted)
     more = f"; --limit 0 shows all {total}" if total > len(runs) else ""
     out.info(f"{len(runs)} of {total} run(s) in {where}{more}")
 
@@ -383,10 +400,19 @@ def import_(
     quiet: QuietOpt = False,
 ) -> None:
     """Import saved benchmark results into the store; a report already there is skipped."""
+    from llmbox.report.output import is_tty
     from llmbox.store import open_store, parse_tags
     from llmbox.store._transfer import read_file
 
     extra = parse_tags(tag or [])
+    if any(str(f) == "-" for f in files) and is_tty(sys.stdin):
+        from llmbox.errors import UsageError
+
+        raise UsageError(
+            "`history import -` reads results piped to stdin, and stdin is a terminal",
+            hint="pipe them in (llmbox history export | llmbox history import --db URL -) or "
+            "name the files",
+        )
     loaded = [(path, read_file(path)) for path in files]  # all valid before any is saved
     out = _out(quiet)
     added = skipped = 0
@@ -461,9 +487,16 @@ def export(
 # -- regressions ----------------------------------------------------------------------------------
 
 
-def render_changes_table(changes: list[ChangePoint]) -> str:
-    from llmbox.bench._text import plain_table
+#: Columns a narrow terminal loses first (``history regressions``); model, case, metric,
+#: and change stay.
+CHANGE_COLUMNS_DROPPED = (
+    "server", "runs", "p", "backend", "machine", "when", "before", "after", "status",
+)  # fmt: skip
+
+
+def render_changes_table(changes: list[ChangePoint], *, width: int | None = None) -> Fitted:
     from llmbox.bench.fields import fmt_value
+    from llmbox.report.columns import fit_table
 
     rows = []
     for c in changes:
@@ -477,11 +510,14 @@ def render_changes_table(changes: list[ChangePoint]) -> str:
             f"{c.change_pct:+.1f}%", f"{c.p_value:.1g}", f"{c.before_run} → {c.after_run}",
             server, status,
         ])  # fmt: skip
-    return plain_table(
+    return fit_table(
         ["when", "model", "case", "machine", "backend", "metric", "before", "after", "change",
          "p", "runs", "server", "status"],
         rows,
-        right=[6, 7, 8, 9],
+        right=["before", "after", "change", "p"],
+        drop=CHANGE_COLUMNS_DROPPED,
+        squeeze=["model", "case", "metric"],
+        width=width,
     )  # fmt: skip
 
 
@@ -564,7 +600,9 @@ def regressions(
     elif format is ListFormat.csv:
         out.data(_changes_csv(shown))
     elif shown:
-        out.data(render_changes_table(shown))
+        fitted = render_changes_table(shown)
+        out.data(fitted.text)
+        _narrowed(out, fitted)
     if format is ListFormat.table or not shown:
         out.info(
             f"{len(open_)} open regression(s) in {where}"

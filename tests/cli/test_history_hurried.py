@@ -1,0 +1,161 @@
+"""`llmbox history` attacked as a hurried user would: a narrow terminal, a terminal on stdin,
+files from a newer llmbox, typos, interruptions. Each case gives one line, a hint and an exit
+code, never a traceback, and loses nothing."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.cli.test_history import llmbox, write
+from tests.store.reports import series
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "history.db"
+    monkeypatch.setenv("LLMBOX_DB", str(path))
+    return path
+
+
+@pytest.fixture
+def stored(db: Path, tmp_path: Path) -> Path:
+    """Six runs of a long-named model on a long-named machine, tagged, the last one slower."""
+    files = []
+    for i, data in enumerate(series([50, 50, 51, 49, 50, 35], machine="gpu-box-17.lab.example")):
+        for result in data["results"]:
+            result["model"] = "hf.co/someone/Llama-3.2-3B-Instruct-GGUF:Q4_K_M"
+        files.append(str(write(tmp_path, f"{i}.json", data)))
+    llmbox("history", "import", *files, "--tag", "git=0123456789abcdef", "--tag", "ci=nightly")
+    return db
+
+
+# -- (a) a narrow terminal ------------------------------------------------------------------------
+
+
+def test_a_40_column_terminal_gets_a_table_that_fits_and_says_what_it_hid(
+    stored: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "40")
+    result = llmbox("history")
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 40, result.stdout
+    assert lines[0].split()[:2] == ["id", "started"]
+    assert "models" in lines[0]
+    assert [line.split()[0] for line in lines[2:]] == ["6", "5", "4", "3", "2", "1"]
+    assert "hf.co/" in lines[2]  # the model is cut, not dropped
+    assert "hidden to fit the terminal" in result.stderr
+    assert "tags" in result.stderr
+    assert "-f csv" in result.stderr
+
+
+def test_a_wide_or_unlimited_table_hides_nothing(
+    stored: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = llmbox("history")  # no COLUMNS, stdout not a terminal: no limit
+    assert "git=0123456789abcdef" in result.stdout
+    assert "hidden" not in result.stderr
+
+
+def test_json_and_csv_do_not_depend_on_the_terminal_width(
+    stored: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wide = {f: llmbox("history", "-f", f).stdout for f in ("json", "csv")}
+    monkeypatch.setenv("COLUMNS", "40")
+    narrow = {f: llmbox("history", "-f", f).stdout for f in ("json", "csv")}
+    assert narrow == wide
+    rows = list(csv.DictReader(io.StringIO(narrow["csv"])))
+    assert rows[0]["tags"] == "ci=nightly;git=0123456789abcdef"
+    assert json.loads(narrow["json"])[0]["machine"] == "gpu-box-17.lab.example"
+
+
+def test_regressions_fit_a_40_column_terminal(
+    stored: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "40")
+    result = llmbox("history", "regressions")
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 40, result.stdout
+    assert "decode_tps" in result.stdout
+    assert "-30." in result.stdout
+    assert "hidden to fit the terminal" in result.stderr
+    assert "1 open regression(s)" in result.stderr
+
+
+# -- (b) `history import -` with a terminal on stdin -----------------------------------------------
+
+
+def test_import_from_a_terminal_stdin_is_refused_at_once(tmp_path: Path) -> None:
+    """On a terminal, `import -` would wait silently for input no one is going to type."""
+    import pty
+
+    primary, secondary = pty.openpty()
+    env = {**os.environ, "LLMBOX_DB": str(tmp_path / "h.db")}
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "llmbox", "history", "import", "-"],
+            stdin=secondary,
+            capture_output=True,
+            text=True,
+            timeout=20,
+            env=env,
+            check=False,
+        )
+    finally:
+        os.close(secondary)
+        os.close(primary)
+    assert done.returncode == 2, done.stderr
+    assert "stdin is a terminal" in done.stderr
+    assert "llmbox history export | llmbox history import" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "h.db").exists()
+
+
+def test_import_from_a_pipe_still_reads_stdin(db: Path, tmp_path: Path) -> None:
+    data = json.dumps(series([50])[0])
+    assert "1 imported" in llmbox("history", "import", "-", input=data).stderr
+
+
+# -- (c) a report from a newer llmbox ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("where", "field"),
+    [((), "energy_model"), (("results", 0), "new_metric"), (("results", 0, "runs", 2), "npu_s")],
+)
+def test_a_report_with_fields_from_a_newer_llmbox_is_refused_naming_them(
+    db: Path, tmp_path: Path, where: tuple[Any, ...], field: str
+) -> None:
+    data = series([50])[0]
+    node: Any = data
+    for key in where:
+        node = node[key]
+    node[field] = {"from": "the future"}
+    path = write(tmp_path, "newer.json", data)
+    result = llmbox("history", "import", str(path), code=2)
+    error, hint = result.stderr.splitlines()
+    dotted = ".".join([*map(str, where), field])
+    assert error.startswith(f"Error: {path} has field(s) llmbox ")
+    assert f"does not know: {dotted}" in error
+    assert "newer llmbox" in error
+    assert "upgrade llmbox" in hint
+    assert not db.exists()  # refused, not imported with the field dropped
+
+
+def test_report_and_bench_files_from_a_newer_llmbox_say_the_same(tmp_path: Path) -> None:
+    data = series([50])[0]
+    data["results"][0]["new_metric"] = 1
+    path = write(tmp_path, "newer.json", data)
+    result = llmbox("report", str(path), "-o", str(tmp_path / "r.html"), code=2)
+    assert "does not know: results.0.new_metric" in result.stderr
+    assert not (tmp_path / "r.html").exists()
