@@ -149,8 +149,10 @@ def _filter(
     since: str | None = None,
     until: str | None = None,
 ) -> RunFilter:
-    from llmbox.store import RunFilter, check_backends, parse_tag_filters, parse_when
+    from llmbox.store import RunFilter, check_backends, parse_tag_filters
+    from llmbox.store._report import parse_window
 
+    start, end = parse_window(since, until)
     return RunFilter(
         models=tuple(model or ()),
         cases=tuple(case or ()),
@@ -158,8 +160,8 @@ def _filter(
         machines=tuple(machine or ()),
         backends=check_backends(backend or ()),
         tags=parse_tag_filters(tag or []),
-        since=parse_when(since) if since else None,
-        until=parse_when(until) if until else None,
+        since=start,
+        until=end,
     )
 
 
@@ -179,6 +181,12 @@ def _reading(db: str | None) -> Store:
                 "llmbox bench MODEL --db PATH creates one",
             )
     return open_store(db, create=False)
+
+
+def _unmatched(store: Store, flt: RunFilter) -> str | None:
+    from llmbox.store._query import unmatched
+
+    return unmatched(flt, store.count)
 
 
 def _out(quiet: bool = False) -> Any:
@@ -269,6 +277,16 @@ def _list(db: str | None, flt: RunFilter, limit: int | None, fmt: ListFormat, qu
         runs = store.runs(flt, limit=limit or None)
         total = store.count(flt) if fmt is ListFormat.table and len(runs) == limit else len(runs)
         where = store.where
+        filtered = flt != type(flt)()
+        culprit = _unmatched(store, flt) if not runs and filtered else None
+    if not runs:
+        if culprit:
+            out.info(f"no runs stored in {where} match: {culprit} matches none of them "
+                     "(`llmbox history` lists them all)")  # fmt: skip
+        elif total or filtered:
+            out.info(f"no runs stored in {where} match")
+        else:
+            out.info(f"no runs stored yet in {where}; `llmbox bench MODEL` records one")
     if fmt is ListFormat.json:
         out.data(json.dumps([r.to_dict() for r in runs], indent=2, ensure_ascii=False))
         return
@@ -276,8 +294,6 @@ def _list(db: str | None, flt: RunFilter, limit: int | None, fmt: ListFormat, qu
         out.data(render_runs_csv(runs))
         return
     if not runs:
-        out.info(f"no runs stored in {where} match" if total or flt != type(flt)() else
-                 f"no runs stored yet in {where}; `llmbox bench MODEL` records one")  # fmt: skip
         return
     fitted = render_runs_table(runs)
     out.data(fitted.text)
@@ -581,17 +597,17 @@ def regressions(
     metrics = tuple(metric or DEFAULT_METRICS)
     if unknown := [m for m in metrics if m not in METRICS]:
         raise UsageError(f"unknown metric {unknown[0]!r}", hint=f"one of {', '.join(METRICS)}")
+    from llmbox.store._report import parse_window
+
+    start, _ = parse_window(since, until)  # the history before --since still counts: see below
     flt = _filter(model, case, host, machine, backend, tag, since=None, until=until)
     with _reading(db) as store:
         changes = find_regressions(
             store, flt, metrics=metrics, alpha=alpha, min_effect=min_effect / 100
         )
         where = store.where
-    if since:
-        from llmbox.store import parse_when
-
-        start = parse_when(since)
-        changes = [c for c in changes if c.at >= start]  # the history before still counts
+    if start is not None:
+        changes = [c for c in changes if c.at >= start]
     open_ = [c for c in changes if c.kind == "regression" and c.open]
     shown = changes if all_changes else open_
     out = _out(quiet)

@@ -72,22 +72,27 @@ def load_store(query: StoreQuery) -> tuple[list[BenchReport], list[Regression]]:
         find_regressions,
         open_store,
         parse_tag_filters,
-        parse_when,
     )
+    from llmbox.store._report import parse_window
 
+    since, until = parse_window(query.since, query.until)
     flt = RunFilter(
         models=query.models,
         cases=query.cases,
         machines=query.machines,
         backends=check_backends(query.backends),
         tags=parse_tag_filters(list(query.tags)),
-        since=parse_when(query.since) if query.since else None,
-        until=parse_when(query.until) if query.until else None,
+        since=since,
+        until=until,
     )
     with open_store(query.db, create=False) as store:
         reports = [BenchReport.parse(data, f"run {info.id}") for info, data in store.reports(flt)]
         if not reports:
+            from llmbox.store._query import unmatched
+
             what = "match these filters" if query.filtered else "are stored yet"
+            if query.filtered and (culprit := unmatched(flt, store.count)):
+                what = f"match: {culprit} matches none"
             raise UsageError(
                 f"no runs {what} in {store.where}",
                 hint="llmbox history lists the stored runs, llmbox bench MODEL saves one; or give "

@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -159,3 +160,70 @@ def test_report_and_bench_files_from_a_newer_llmbox_say_the_same(tmp_path: Path)
     result = llmbox("report", str(path), "-o", str(tmp_path / "r.html"), code=2)
     assert "does not know: results.0.new_metric" in result.stderr
     assert not (tmp_path / "r.html").exists()
+
+
+# -- typos and leftovers ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "culprit"),
+    [
+        (["--tag", "cl"], "--tag cl matches none"),
+        (["--tag", "git=nope"], "--tag git=nope matches none"),
+        (["--model", "lama3.2"], "--model lama3.2 matches none"),
+        (["--backend", "openai", "--tag", "ci=nightly"], "--backend openai matches none"),
+    ],
+)
+def test_a_filter_that_matches_nothing_is_named(
+    stored: Path, argv: list[str], culprit: str
+) -> None:
+    for fmt in ("table", "json"):
+        result = llmbox("history", *argv, "-f", fmt)
+        assert culprit in result.stderr
+        assert result.stdout.strip() in ("", "[]")
+    failed = llmbox("report", *argv, "-o", str(stored.parent / "r.html"), code=2)
+    assert culprit in failed.stderr
+
+
+def test_of_several_filters_the_one_matching_nothing_is_named(stored: Path) -> None:
+    result = llmbox("history", "--tag", "ci=nightly", "--since", "2030-01-01")
+    assert "--since 2030-01-01" in result.stderr
+    assert "--tag" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["history"],
+        ["history", "list"],
+        ["history", "export"],
+        ["history", "regressions"],
+        ["report", "-o", "r.html"],
+    ],
+)
+def test_until_before_since_is_a_usage_error(db: Path, argv: list[str]) -> None:
+    result = llmbox(*argv, "--since", "1d", "--until", "2d", code=2)
+    assert "--until 2d is not after --since 1d" in result.stderr
+    assert "Hint:" in result.stderr
+
+
+def test_a_bad_llmbox_db_says_it_came_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LLMBOX_DB", "mysql://db/bench")
+    result = llmbox("history", code=2)
+    error, hint = result.stderr.splitlines()
+    assert error.endswith("(from $LLMBOX_DB)")
+    assert hint.endswith("or unset LLMBOX_DB")
+    assert "from $LLMBOX_DB" not in llmbox("history", "--db", "mysql://x", code=2).stderr
+
+
+def test_a_password_in_the_query_string_is_masked(tmp_path: Path) -> None:
+    pytest.importorskip("psycopg")
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"postgresql://127.0.0.1:{port}/bench?user=ci&password=hunter2"
+    result = llmbox("history", "--db", url, code=6)
+    assert "hunter2" not in result.output
+    assert "password=***" in result.stderr
