@@ -17,6 +17,7 @@ from llmbox.cli._app import DebugOpt
 from llmbox.cli._common import QuietOpt
 
 if TYPE_CHECKING:
+    from llmbox.errors import Interrupted
     from llmbox.report.columns import Fitted
     from llmbox.store import ChangePoint, RunFilter, RunInfo, Store
 
@@ -416,6 +417,8 @@ def import_(
     quiet: QuietOpt = False,
 ) -> None:
     """Import saved benchmark results into the store; a report already there is skipped."""
+    from llmbox.aio import sigterm_raises
+    from llmbox.errors import Interrupted
     from llmbox.report.output import is_tty
     from llmbox.store import open_store, parse_tags
     from llmbox.store._transfer import read_file
@@ -432,21 +435,33 @@ def import_(
     loaded = [(path, read_file(path)) for path in files]  # all valid before any is saved
     out = _out(quiet)
     added = skipped = 0
-    with open_store(db) as store:
-        for path, entries in loaded:
-            for entry in entries:
-                saved = store.save(
-                    entry.report, tags={**entry.tags, **extra}, source=entry.source or "import"
-                )
-                name = "stdin" if str(path) == "-" else str(path)
-                if saved.created:
-                    added += 1
-                    out.info(f"{name}: imported as run {saved.id}")
-                else:
-                    skipped += 1
-                    out.info(f"{name}: already stored as run {saved.id}")
+    total = sum(len(entries) for _, entries in loaded)
+    with sigterm_raises(), open_store(db) as store:
         where = store.where
+        try:
+            for path, entries in loaded:
+                name = "stdin" if str(path) == "-" else str(path)
+                for entry in entries:
+                    tags = {**entry.tags, **extra}
+                    saved = store.save(entry.report, tags=tags, source=entry.source or "import")
+                    added += saved.created
+                    skipped += not saved.created
+                    how = "imported as" if saved.created else "already stored as"
+                    out.info(f"{name}: {how} run {saved.id}")
+        except KeyboardInterrupt:
+            raise _stopped(Interrupted, "interrupted", added + skipped, total, where) from None
+        except Interrupted as err:  # SIGTERM
+            raise _stopped(type(err), err.message, added + skipped, total, where) from None
     out.info(f"{added} imported, {skipped} already there, into {where}")
+
+
+def _stopped(kind: type[Interrupted], why: str, done: int, total: int, where: str) -> Interrupted:
+    """An import stopped part-way: each run is saved whole or not at all, and a rerun skips the
+    ones already there, so the way on is to run it again."""
+    return kind(
+        f"{why}: at least {done} of {total} run(s) are in {where}, each saved whole",
+        hint="run the same command again to import the rest; runs already stored are skipped",
+    )
 
 
 @history.command("export")

@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -227,3 +228,55 @@ def test_a_password_in_the_query_string_is_masked(tmp_path: Path) -> None:
     result = llmbox("history", "--db", url, code=6)
     assert "hunter2" not in result.output
     assert "password=***" in result.stderr
+
+
+# -- interrupted -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("stop", "code", "why"),
+    [
+        (lambda: (_ for _ in ()).throw(KeyboardInterrupt()), 130, "interrupted"),
+        (lambda: os.kill(os.getpid(), signal.SIGTERM), 143, "terminated by SIGTERM"),
+    ],
+    ids=["ctrl-c", "sigterm"],
+)
+def test_an_import_stopped_half_way_keeps_whole_runs_and_says_how_to_go_on(
+    db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stop: Any, code: int, why: str
+) -> None:
+    from llmbox.store._store import Store
+
+    files = [str(write(tmp_path, f"{i}.json", data)) for i, data in enumerate(series([50] * 5))]
+    save = Store.save
+    calls = 0
+
+    def stopping_save(self: Store, *args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            stop()
+        return save(self, *args, **kwargs)
+
+    monkeypatch.setattr(Store, "save", stopping_save)
+    result = llmbox("history", "import", *files, code=code)
+    error, hint = result.stderr.splitlines()[-2:]
+    assert error == f"Error: {why}: at least 2 of 5 run(s) are in {db}, each saved whole"
+    assert "run the same command again" in hint
+    monkeypatch.setattr(Store, "save", save)
+    assert len(json.loads(llmbox("history", "-f", "json").stdout)) == 2
+    again = llmbox("history", "import", *files)
+    assert "3 imported, 2 already there" in again.stderr
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # put back
+
+
+def test_a_report_stopped_by_sigterm_says_so_and_leaves_no_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import llmbox.report.exporters as exporters
+
+    path = write(tmp_path, "run.json", series([50])[0])
+    monkeypatch.setattr(exporters, "write_atomic", lambda *a: os.kill(os.getpid(), signal.SIGTERM))
+    out = tmp_path / "r.html"
+    result = llmbox("report", str(path), "-o", str(out), code=143)
+    assert result.stderr.strip() == "Error: terminated by SIGTERM"
+    assert not out.exists()
