@@ -504,6 +504,10 @@ def export(
 
                 os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
                 return
+            except OSError as err:
+                from llmbox.report.output import stdout_failed
+
+                raise stdout_failed(err) from None
         else:
             from llmbox.report.static import check_output, save_text
 

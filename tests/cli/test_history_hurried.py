@@ -280,3 +280,25 @@ def test_a_report_stopped_by_sigterm_says_so_and_leaves_no_file(
     result = llmbox("report", str(path), "-o", str(out), code=143)
     assert result.stderr.strip() == "Error: terminated by SIGTERM"
     assert not out.exists()
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+@pytest.mark.parametrize("argv", [["history", "-f", "json"], ["history", "export"]])
+def test_a_full_disk_behind_stdout_is_one_line_not_an_unexpected_error(
+    stored: Path, argv: list[str]
+) -> None:
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "llmbox", *argv],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            env={**os.environ, "LLMBOX_DB": str(stored)},
+            check=False,
+        )
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        "Error: cannot write the output: No space left on device",
+        "Hint: check where stdout goes (a full disk?)",
+    ]
