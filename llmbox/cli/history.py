@@ -167,20 +167,11 @@ def _filter(
 
 
 def _reading(db: str | None) -> Store:
-    """The store to read. A SQLite file named by ``--db`` must exist: a typo there would read
-    as an empty store. (``$LLMBOX_DB`` or the default file not written yet is just empty.)"""
-    from llmbox.errors import UsageError
+    """The store to read; a SQLite file named by ``--db`` must exist."""
     from llmbox.store import open_store
-    from llmbox.store._url import parse_url
+    from llmbox.store._url import check_named_file
 
-    if db is not None and db.strip():
-        path = parse_url(db).path
-        if path is not None and not path.exists():
-            raise UsageError(
-                f"no history database at {path}",
-                hint="check --db (`llmbox history` without it reads $LLMBOX_DB or the default); "
-                "llmbox bench MODEL --db PATH creates one",
-            )
+    check_named_file(db)
     return open_store(db, create=False)
 
 

@@ -85,6 +85,9 @@ def load_store(query: StoreQuery) -> tuple[list[BenchReport], list[Regression]]:
         since=since,
         until=until,
     )
+    from llmbox.store._url import check_named_file
+
+    check_named_file(query.db)
     with open_store(query.db, create=False) as store:
         reports = [BenchReport.parse(data, f"run {info.id}") for info, data in store.reports(flt)]
         if not reports:

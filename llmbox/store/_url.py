@@ -114,3 +114,18 @@ def parse_url(url: str) -> Target:
         return Target("postgresql", mask_password(raw), dsn=f"postgresql://{rest}")
     raise UsageError(f"unsupported database URL scheme {scheme!r} in {mask_password(raw)!r}",
                      hint=_URL_HINT)  # fmt: skip
+
+
+def check_named_file(db: str | None) -> None:
+    """For commands that only read: a SQLite file named by ``--db`` must exist, since a typo
+    there would read as an empty store. (``$LLMBOX_DB`` or the default file not written yet is
+    just an empty store.)"""
+    if db is None or not db.strip():
+        return
+    path = parse_url(db).path
+    if path is not None and not path.exists():
+        raise UsageError(
+            f"no history database at {path}",
+            hint="check --db (without it llmbox reads $LLMBOX_DB or the default); "
+            "llmbox bench MODEL --db PATH creates one",
+        )

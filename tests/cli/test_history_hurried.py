@@ -302,3 +302,24 @@ def test_a_full_disk_behind_stdout_is_one_line_not_an_unexpected_error(
         "Error: cannot write the output: No space left on device",
         "Hint: check where stdout goes (a full disk?)",
     ]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["history"], ["history", "export"], ["history", "regressions"], ["report", "-o", "r.html"]],
+)
+def test_a_misspelt_db_file_is_named_by_every_reading_command(
+    tmp_path: Path, argv: list[str]
+) -> None:
+    missing = tmp_path / "histroy.db"
+    result = llmbox(*argv, "--db", str(missing), code=2)
+    assert result.stderr.splitlines()[0] == f"Error: no history database at {missing}"
+    assert not missing.exists()
+
+
+def test_an_empty_baseline_tag_is_named_as_a_baseline(db: Path) -> None:
+    from llmbox.errors import UsageError
+    from llmbox.store import find_baseline, open_store
+
+    with open_store(str(db)) as store, pytest.raises(UsageError, match=r"--baseline 'tag:'"):
+        find_baseline(store, "tag:", like=series([50])[0])
