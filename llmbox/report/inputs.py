@@ -94,10 +94,10 @@ def load_store(query: StoreQuery) -> tuple[list[BenchReport], list[Regression]]:
             from llmbox.store._query import unmatched
 
             what = "match these filters" if query.filtered else "are stored yet"
-            if query.filtered and (culprit := unmatched(flt, store.count)):
-                what = f"match: {culprit} matches none"
+            culprit = unmatched(flt, store.count) if query.filtered else None
             raise UsageError(
-                f"no runs {what} in {store.where}",
+                f"no runs {what} in {store.where}"
+                + (f": {culprit} matches none of them" if culprit else ""),
                 hint="llmbox history lists the stored runs, llmbox bench MODEL saves one; or give "
                 "saved runs: llmbox report run1.json run2.json -o r.html",
             )
