@@ -484,8 +484,10 @@ def export(
     from llmbox.store._transfer import export as write_runs
 
     flt = _filter(model, case, host, machine, backend, tag, since, until)
+    from llmbox.aio import sigterm_raises
+
     array = format is ExportFormat.json
-    with _reading(db) as store:
+    with sigterm_raises(), _reading(db) as store:
         if output is None:
             try:
                 n = write_runs(store, flt, sys.stdout.write, array=array)

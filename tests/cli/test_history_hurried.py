@@ -269,15 +269,18 @@ def test_an_import_stopped_half_way_keeps_whole_runs_and_says_how_to_go_on(
     assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # put back
 
 
-def test_a_report_stopped_by_sigterm_says_so_and_leaves_no_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("command", ["report", "export"])
+def test_a_report_or_export_stopped_by_sigterm_says_so_and_leaves_no_file(
+    db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str
 ) -> None:
     import llmbox.report.exporters as exporters
 
     path = write(tmp_path, "run.json", series([50])[0])
+    llmbox("history", "import", str(path))
     monkeypatch.setattr(exporters, "write_atomic", lambda *a: os.kill(os.getpid(), signal.SIGTERM))
-    out = tmp_path / "r.html"
-    result = llmbox("report", str(path), "-o", str(out), code=143)
+    out = tmp_path / "out.file"
+    argv = ["report", str(path)] if command == "report" else ["history", "export"]
+    result = llmbox(*argv, "-o", str(out), code=143)
     assert result.stderr.strip() == "Error: terminated by SIGTERM"
     assert not out.exists()
 
