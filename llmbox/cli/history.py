@@ -515,6 +515,15 @@ def export(
 # -- regressions ----------------------------------------------------------------------------------
 
 
+def _p(value: float) -> str:
+    """A p-value to one digit; one too small to print is a bound, not 0.
+
+    >>> _p(0.0032), _p(0.0), _p(2e-12)
+    ('0.003', '<1e-04', '<1e-04')
+    """
+    return f"{value:.1g}" if value >= 1e-4 else "<1e-04"
+
+
 #: Columns a narrow terminal loses first (``history regressions``); model, case, metric,
 #: and change stay.
 CHANGE_COLUMNS_DROPPED = (
@@ -535,7 +544,7 @@ def render_changes_table(changes: list[ChangePoint], *, width: int | None = None
         rows.append([
             _local(c.at), c.model, c.case, c.machine, c.backend, c.metric,
             fmt_value(c.metric, c.before_mean), fmt_value(c.metric, c.after_mean),
-            f"{c.change_pct:+.1f}%", f"{c.p_value:.1g}", f"{c.before_run} → {c.after_run}",
+            f"{c.change_pct:+.1f}%", _p(c.p_value), f"{c.before_run} → {c.after_run}",
             server, status,
         ])  # fmt: skip
     return fit_table(

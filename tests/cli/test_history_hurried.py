@@ -326,3 +326,12 @@ def test_an_empty_baseline_tag_is_named_as_a_baseline(db: Path) -> None:
 
     with open_store(str(db)) as store, pytest.raises(UsageError, match=r"--baseline 'tag:'"):
         find_baseline(store, "tag:", like=series([50])[0])
+
+
+def test_a_vanishing_p_value_is_a_bound_not_zero(stored: Path) -> None:
+    table = llmbox("history", "regressions").stdout.splitlines()
+    header = table[0].split()
+    row = table[2]
+    assert "p" in header
+    assert "<1e-04" in row
+    assert "  0  " not in row
