@@ -437,8 +437,11 @@ def import_(
                     saved = store.save(entry.report, tags=tags, source=entry.source or "import")
                     added += saved.created
                     skipped += not saved.created
-                    how = "imported as" if saved.created else "already stored as"
-                    out.info(f"{name}: {how} run {saved.id}")
+                    if saved.created:
+                        out.info(f"{name}: imported as run {saved.id}")
+                    else:  # the store keeps the run as first saved, tags included
+                        kept = ", its tags unchanged" if tag else ""
+                        out.info(f"{name}: already stored as run {saved.id}{kept}")
         except KeyboardInterrupt:
             raise _stopped(Interrupted, "interrupted", added + skipped, total, where) from None
         except Interrupted as err:  # SIGTERM

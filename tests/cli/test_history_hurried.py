@@ -335,3 +335,13 @@ def test_a_vanishing_p_value_is_a_bound_not_zero(stored: Path) -> None:
     assert "p" in header
     assert "<1e-04" in row
     assert "  0  " not in row
+
+
+def test_reimporting_with_a_tag_says_the_stored_run_keeps_its_tags(
+    db: Path, tmp_path: Path
+) -> None:
+    path = str(write(tmp_path, "run.json", series([50])[0]))
+    llmbox("history", "import", path)
+    again = llmbox("history", "import", path, "--tag", "ci=1")
+    assert "already stored as run 1, its tags unchanged" in again.stderr
+    assert json.loads(llmbox("history", "-f", "json").stdout)[0]["tags"] == {}
