@@ -196,7 +196,11 @@ def report(
             reports = load_files(files)
         else:
             _need_store()
-            reports, regressions = load_store(query)
+            unread: list[UsageError] = []
+            reports, regressions = load_store(query, skip=unread.append)
+            if unread:  # a shared store where a newer llmbox saved runs: report the rest
+                more = f" (and {len(unread) - 1} more run(s))" if len(unread) > 1 else ""
+                out.warn(f"left out {unread[0].message}{more}; {unread[0].hint}")
         doc = build(
             reports,
             load_catalog(),

@@ -3,7 +3,7 @@ or the results store (``llmbox.store``, imported only when asked)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,9 +63,14 @@ class StoreQuery:
                     self.since, self.until))  # fmt: skip
 
 
-def load_store(query: StoreQuery) -> tuple[list[BenchReport], list[Regression]]:
+def load_store(
+    query: StoreQuery, *, skip: Callable[[UsageError], None] | None = None
+) -> tuple[list[BenchReport], list[Regression]]:
     """The matching runs of the results store, oldest first, and the regressions its change-point
-    test finds in their decode speed (``llmbox history regressions``)."""
+    test finds in their decode speed (``llmbox history regressions``).
+
+    A stored run this llmbox cannot read (one a newer llmbox saved into a shared store) is an
+    error, or, given ``skip``, handed to it and left out."""
     from llmbox.store import (
         RunFilter,
         check_backends,
@@ -89,7 +94,14 @@ def load_store(query: StoreQuery) -> tuple[list[BenchReport], list[Regression]]:
 
     check_named_file(query.db)
     with open_store(query.db, create=False) as store:
-        reports = [BenchReport.parse(data, f"run {info.id}") for info, data in store.reports(flt)]
+        reports = []
+        for info, data in store.reports(flt):
+            try:
+                reports.append(BenchReport.parse(data, f"run {info.id}"))
+            except UsageError as err:
+                if skip is None:
+                    raise
+                skip(err)
         if not reports:
             from llmbox.store._query import unmatched
 

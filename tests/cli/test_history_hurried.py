@@ -345,3 +345,20 @@ def test_reimporting_with_a_tag_says_the_stored_run_keeps_its_tags(
     again = llmbox("history", "import", path, "--tag", "ci=1")
     assert "already stored as run 1, its tags unchanged" in again.stderr
     assert json.loads(llmbox("history", "-f", "json").stdout)[0]["tags"] == {}
+
+
+def test_report_over_a_shared_store_leaves_out_a_newer_llmboxs_run_and_says_so(
+    db: Path, tmp_path: Path
+) -> None:
+    import sqlite3
+
+    files = [str(write(tmp_path, f"{i}.json", data)) for i, data in enumerate(series([50, 51]))]
+    llmbox("history", "import", *files)
+    with sqlite3.connect(db) as conn:  # as a newer llmbox would have saved run 2
+        conn.execute("UPDATE runs SET report = json_set(report, '$.energy', 1) WHERE id = 2")
+    out = tmp_path / "r.html"
+    result = llmbox("report", "-o", str(out))
+    assert "Warning: left out run 2 has field(s) llmbox" in result.stderr
+    assert "does not know: energy" in result.stderr
+    assert "upgrade llmbox" in result.stderr
+    assert out.exists()
