@@ -8,9 +8,10 @@ unwinds (a benchmark saves its report as interrupted) and ``Terminated`` (exit 1
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, TypeVar, cast
 
 from llmbox.errors import Terminated
@@ -66,3 +67,23 @@ def _loop_runner() -> Callable[[Coroutine[Any, Any, T]], T]:
         else:
             return cast("Callable[[Coroutine[Any, Any, T]], T]", uvloop.run)
     return asyncio.run
+
+
+@contextlib.contextmanager
+def sigterm_raises() -> Iterator[None]:
+    """For synchronous commands (``history import``, ``report``): SIGTERM raises ``Terminated``
+    where the code is, so open transactions roll back, temp files are removed and the command
+    says what it had done, as for Ctrl-C. Outside the main thread it does nothing."""
+
+    def on_term(signum: int, frame: object) -> None:
+        raise Terminated("terminated by SIGTERM")
+
+    try:
+        previous = signal.signal(signal.SIGTERM, on_term)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

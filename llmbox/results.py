@@ -326,6 +326,8 @@ class BenchReport(_Model):
         try:
             return cls.model_validate(data)
         except ValidationError as err:
+            if unknown := [e for e in err.errors() if e["type"] == "extra_forbidden"]:
+                raise _newer(source, [".".join(map(str, e["loc"])) for e in unknown]) from None
             first = err.errors()[0]
             where = ".".join(str(p) for p in first["loc"])
             raise UsageError(
@@ -349,6 +351,19 @@ class BenchReport(_Model):
         except ValueError as err:
             raise UsageError(f"{path} is not valid JSON: {err}", hint=_LOAD_HINT) from None
         return cls.parse(data, str(path))
+
+
+def _newer(source: str, fields: list[str]) -> UsageError:
+    """Fields this model does not know: the file is most likely from a newer llmbox, and
+    dropping them silently would lose data, so it is refused with the way out."""
+    from llmbox import __version__
+
+    names = ", ".join(fields[:3]) + (f" (and {len(fields) - 3} more)" if len(fields) > 3 else "")
+    return UsageError(
+        f"{source} has field(s) llmbox {__version__} does not know: {names}; it was probably "
+        "written by a newer llmbox",
+        hint="upgrade llmbox (pip install -U llmbox) to read it; nothing was changed",
+    )
 
 
 def json_schema() -> dict[str, Any]:

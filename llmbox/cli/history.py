@@ -17,6 +17,8 @@ from llmbox.cli._app import DebugOpt
 from llmbox.cli._common import QuietOpt
 
 if TYPE_CHECKING:
+    from llmbox.errors import Interrupted
+    from llmbox.report.columns import Fitted
     from llmbox.store import ChangePoint, RunFilter, RunInfo, Store
 
 HELP = "Browse saved benchmark runs: list with filters, show, rm, import, export, regressions."
@@ -148,8 +150,10 @@ def _filter(
     since: str | None = None,
     until: str | None = None,
 ) -> RunFilter:
-    from llmbox.store import RunFilter, check_backends, parse_tag_filters, parse_when
+    from llmbox.store import RunFilter, check_backends, parse_tag_filters
+    from llmbox.store._report import parse_window
 
+    start, end = parse_window(since, until)
     return RunFilter(
         models=tuple(model or ()),
         cases=tuple(case or ()),
@@ -157,27 +161,24 @@ def _filter(
         machines=tuple(machine or ()),
         backends=check_backends(backend or ()),
         tags=parse_tag_filters(tag or []),
-        since=parse_when(since) if since else None,
-        until=parse_when(until) if until else None,
+        since=start,
+        until=end,
     )
 
 
 def _reading(db: str | None) -> Store:
-    """The store to read. A SQLite file named by ``--db`` must exist: a typo there would read
-    as an empty store. (``$LLMBOX_DB`` or the default file not written yet is just empty.)"""
-    from llmbox.errors import UsageError
+    """The store to read; a SQLite file named by ``--db`` must exist."""
     from llmbox.store import open_store
-    from llmbox.store._url import parse_url
+    from llmbox.store._url import check_named_file
 
-    if db is not None and db.strip():
-        path = parse_url(db).path
-        if path is not None and not path.exists():
-            raise UsageError(
-                f"no history database at {path}",
-                hint="check --db (`llmbox history` without it reads $LLMBOX_DB or the default); "
-                "llmbox bench MODEL --db PATH creates one",
-            )
+    check_named_file(db)
     return open_store(db, create=False)
+
+
+def _unmatched(store: Store, flt: RunFilter) -> str | None:
+    from llmbox.store._query import unmatched
+
+    return unmatched(flt, store.count)
 
 
 def _out(quiet: bool = False) -> Any:
@@ -204,8 +205,13 @@ def _tags(tags: dict[str, str]) -> str:
     return ", ".join(f"{k}={v}" for k, v in tags.items())
 
 
-def render_runs_table(runs: list[RunInfo]) -> str:
-    from llmbox.bench._text import plain_table
+#: Columns a narrow terminal loses first (``llmbox history``); id, started and models stay.
+RUN_COLUMNS_DROPPED = ("tags", "cases", "server", "machine", "status")
+
+
+def render_runs_table(runs: list[RunInfo], *, width: int | None = None) -> Fitted:
+    """The runs, one a line, fitted to ``width`` (default: the terminal's, see ``fit_table``)."""
+    from llmbox.report.columns import cut, fit_table
 
     rows = []
     for r in runs:
@@ -214,14 +220,23 @@ def render_runs_table(runs: list[RunInfo]) -> str:
         status = "interrupted" if r.interrupted else status
         rows.append([
             str(r.id), _local(r.started_at), r.machine, _server(r),
-            models if len(models) <= 40 else models[:39] + "…",
-            str(r.n_results), status, _tags(r.tags),
+            cut(models, 40),
+            str(r.n_results), status, cut(_tags(r.tags), 40),
         ])  # fmt: skip
-    return plain_table(
+    return fit_table(
         ["id", "started", "machine", "server", "models", "cases", "status", "tags"],
         rows,
-        right=[0, 5],
+        right=["id", "cases"],
+        drop=RUN_COLUMNS_DROPPED,
+        squeeze=["models", "machine"],
+        width=width,
     )
+
+
+def _narrowed(out: Any, fitted: Fitted) -> None:
+    """Say which columns a narrow terminal hid, so an empty-looking table is not a mystery."""
+    if fitted.dropped:
+        out.info(f"({', '.join(fitted.dropped)} hidden to fit the terminal; -f csv shows all)")
 
 
 def render_runs_csv(runs: list[RunInfo]) -> str:
@@ -254,6 +269,16 @@ def _list(db: str | None, flt: RunFilter, limit: int | None, fmt: ListFormat, qu
         runs = store.runs(flt, limit=limit or None)
         total = store.count(flt) if fmt is ListFormat.table and len(runs) == limit else len(runs)
         where = store.where
+        filtered = flt != type(flt)()
+        culprit = _unmatched(store, flt) if not runs and filtered else None
+    if not runs:
+        if culprit:
+            out.info(f"no runs stored in {where} match: {culprit} matches none of them "
+                     "(`llmbox history` lists them all)")  # fmt: skip
+        elif total or filtered:
+            out.info(f"no runs stored in {where} match")
+        else:
+            out.info(f"no runs stored yet in {where}; `llmbox bench MODEL` records one")
     if fmt is ListFormat.json:
         out.data(json.dumps([r.to_dict() for r in runs], indent=2, ensure_ascii=False))
         return
@@ -261,10 +286,10 @@ def _list(db: str | None, flt: RunFilter, limit: int | None, fmt: ListFormat, qu
         out.data(render_runs_csv(runs))
         return
     if not runs:
-        out.info(f"no runs stored in {where} match" if total or flt != type(flt)() else
-                 f"no runs stored yet in {where}; `llmbox bench MODEL` records one")  # fmt: skip
         return
-    out.data(render_runs_table(runs))
+    fitted = render_runs_table(runs)
+    out.data(fitted.text)
+    _narrowed(out, fitted)
     more = f"; --limit 0 shows all {total}" if total > len(runs) else ""
     out.info(f"{len(runs)} of {total} run(s) in {where}{more}")
 
@@ -383,28 +408,54 @@ def import_(
     quiet: QuietOpt = False,
 ) -> None:
     """Import saved benchmark results into the store; a report already there is skipped."""
+    from llmbox.aio import sigterm_raises
+    from llmbox.errors import Interrupted
+    from llmbox.report.output import is_tty
     from llmbox.store import open_store, parse_tags
     from llmbox.store._transfer import read_file
 
     extra = parse_tags(tag or [])
+    if any(str(f) == "-" for f in files) and is_tty(sys.stdin):
+        from llmbox.errors import UsageError
+
+        raise UsageError(
+            "`history import -` reads results piped to stdin, and stdin is a terminal",
+            hint="pipe them in (llmbox history export | llmbox history import --db URL -) or "
+            "name the files",
+        )
     loaded = [(path, read_file(path)) for path in files]  # all valid before any is saved
     out = _out(quiet)
     added = skipped = 0
-    with open_store(db) as store:
-        for path, entries in loaded:
-            for entry in entries:
-                saved = store.save(
-                    entry.report, tags={**entry.tags, **extra}, source=entry.source or "import"
-                )
-                name = "stdin" if str(path) == "-" else str(path)
-                if saved.created:
-                    added += 1
-                    out.info(f"{name}: imported as run {saved.id}")
-                else:
-                    skipped += 1
-                    out.info(f"{name}: already stored as run {saved.id}")
+    total = sum(len(entries) for _, entries in loaded)
+    with sigterm_raises(), open_store(db) as store:
         where = store.where
+        try:
+            for path, entries in loaded:
+                name = "stdin" if str(path) == "-" else str(path)
+                for entry in entries:
+                    tags = {**entry.tags, **extra}
+                    saved = store.save(entry.report, tags=tags, source=entry.source or "import")
+                    added += saved.created
+                    skipped += not saved.created
+                    if saved.created:
+                        out.info(f"{name}: imported as run {saved.id}")
+                    else:  # the store keeps the run as first saved, tags included
+                        kept = ", its tags unchanged" if tag else ""
+                        out.info(f"{name}: already stored as run {saved.id}{kept}")
+        except KeyboardInterrupt:
+            raise _stopped(Interrupted, "interrupted", added + skipped, total, where) from None
+        except Interrupted as err:  # SIGTERM
+            raise _stopped(type(err), err.message, added + skipped, total, where) from None
     out.info(f"{added} imported, {skipped} already there, into {where}")
+
+
+def _stopped(kind: type[Interrupted], why: str, done: int, total: int, where: str) -> Interrupted:
+    """An import stopped part-way: each run is saved whole or not at all, and a rerun skips the
+    ones already there, so the way on is to run it again."""
+    return kind(
+        f"{why}: at least {done} of {total} run(s) are in {where}, each saved whole",
+        hint="run the same command again to import the rest; runs already stored are skipped",
+    )
 
 
 @history.command("export")
@@ -436,8 +487,10 @@ def export(
     from llmbox.store._transfer import export as write_runs
 
     flt = _filter(model, case, host, machine, backend, tag, since, until)
+    from llmbox.aio import sigterm_raises
+
     array = format is ExportFormat.json
-    with _reading(db) as store:
+    with sigterm_raises(), _reading(db) as store:
         if output is None:
             try:
                 n = write_runs(store, flt, sys.stdout.write, array=array)
@@ -447,6 +500,10 @@ def export(
 
                 os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
                 return
+            except OSError as err:
+                from llmbox.report.output import stdout_failed
+
+                raise stdout_failed(err) from None
         else:
             from llmbox.report.static import check_output, save_text
 
@@ -461,9 +518,25 @@ def export(
 # -- regressions ----------------------------------------------------------------------------------
 
 
-def render_changes_table(changes: list[ChangePoint]) -> str:
-    from llmbox.bench._text import plain_table
+def _p(value: float) -> str:
+    """A p-value to one digit; one too small to print is a bound, not 0.
+
+    >>> _p(0.0032), _p(0.0), _p(2e-12)
+    ('0.003', '<1e-04', '<1e-04')
+    """
+    return f"{value:.1g}" if value >= 1e-4 else "<1e-04"
+
+
+#: Columns a narrow terminal loses first (``history regressions``); model, case, metric,
+#: and change stay.
+CHANGE_COLUMNS_DROPPED = (
+    "server", "runs", "p", "backend", "machine", "when", "before", "after", "status",
+)  # fmt: skip
+
+
+def render_changes_table(changes: list[ChangePoint], *, width: int | None = None) -> Fitted:
     from llmbox.bench.fields import fmt_value
+    from llmbox.report.columns import fit_table
 
     rows = []
     for c in changes:
@@ -474,14 +547,17 @@ def render_changes_table(changes: list[ChangePoint]) -> str:
         rows.append([
             _local(c.at), c.model, c.case, c.machine, c.backend, c.metric,
             fmt_value(c.metric, c.before_mean), fmt_value(c.metric, c.after_mean),
-            f"{c.change_pct:+.1f}%", f"{c.p_value:.1g}", f"{c.before_run} → {c.after_run}",
+            f"{c.change_pct:+.1f}%", _p(c.p_value), f"{c.before_run} → {c.after_run}",
             server, status,
         ])  # fmt: skip
-    return plain_table(
+    return fit_table(
         ["when", "model", "case", "machine", "backend", "metric", "before", "after", "change",
          "p", "runs", "server", "status"],
         rows,
-        right=[6, 7, 8, 9],
+        right=["before", "after", "change", "p"],
+        drop=CHANGE_COLUMNS_DROPPED,
+        squeeze=["model", "case", "metric"],
+        width=width,
     )  # fmt: skip
 
 
@@ -545,17 +621,17 @@ def regressions(
     metrics = tuple(metric or DEFAULT_METRICS)
     if unknown := [m for m in metrics if m not in METRICS]:
         raise UsageError(f"unknown metric {unknown[0]!r}", hint=f"one of {', '.join(METRICS)}")
+    from llmbox.store._report import parse_window
+
+    start, _ = parse_window(since, until)  # the history before --since still counts: see below
     flt = _filter(model, case, host, machine, backend, tag, since=None, until=until)
     with _reading(db) as store:
         changes = find_regressions(
             store, flt, metrics=metrics, alpha=alpha, min_effect=min_effect / 100
         )
         where = store.where
-    if since:
-        from llmbox.store import parse_when
-
-        start = parse_when(since)
-        changes = [c for c in changes if c.at >= start]  # the history before still counts
+    if start is not None:
+        changes = [c for c in changes if c.at >= start]
     open_ = [c for c in changes if c.kind == "regression" and c.open]
     shown = changes if all_changes else open_
     out = _out(quiet)
@@ -564,7 +640,9 @@ def regressions(
     elif format is ListFormat.csv:
         out.data(_changes_csv(shown))
     elif shown:
-        out.data(render_changes_table(shown))
+        fitted = render_changes_table(shown)
+        out.data(fitted.text)
+        _narrowed(out, fitted)
     if format is ListFormat.table or not shown:
         out.info(
             f"{len(open_)} open regression(s) in {where}"

@@ -138,89 +138,98 @@ def report(
 
     Example: llmbox report a.json b.json -o report.html --png charts/
     """
-    import os
-    import sys
+    from llmbox.aio import sigterm_raises
 
-    from llmbox.errors import UsageError
-    from llmbox.report.inputs import StoreQuery
-    from llmbox.report.output import Output
+    with sigterm_raises():  # a CI timeout: temp files removed, one line, exit 143
+        import os
+        import sys
 
-    out = Output(quiet=quiet)
-    query = StoreQuery(
-        db=db,
-        models=tuple(model or ()),
-        cases=tuple(case or ()),
-        machines=tuple(machine or ()),
-        backends=tuple(backend or ()),
-        tags=tuple(tag or ()),
-        since=since,
-        until=until,
-    )
-    if files and (query.filtered or db):
-        raise UsageError(
-            "filters choose runs from the results store, not among files",
-            hint="give either FILES or filters such as --model, --since",
+        from llmbox.errors import UsageError
+        from llmbox.report.inputs import StoreQuery
+        from llmbox.report.output import Output
+
+        out = Output(quiet=quiet)
+        query = StoreQuery(
+            db=db,
+            models=tuple(model or ()),
+            cases=tuple(case or ()),
+            machines=tuple(machine or ()),
+            backends=tuple(backend or ()),
+            tags=tuple(tag or ()),
+            since=since,
+            until=until,
         )
-    if output is None and format is PageFormat.html and sys.stdout.isatty():
-        raise UsageError("an HTML page does not belong on a terminal", hint="add -o report.html")
-    if output is not None:
-        from llmbox.report.static import check_output
+        if files and (query.filtered or db):
+            raise UsageError(
+                "filters choose runs from the results store, not among files",
+                hint="give either FILES or filters such as --model, --since",
+            )
+        if output is None and format is PageFormat.html and sys.stdout.isatty():
+            raise UsageError(
+                "an HTML page does not belong on a terminal", hint="add -o report.html"
+            )
+        if output is not None:
+            from llmbox.report.static import check_output
 
-        check_output(output)  # before minutes of rendering
-    _need_extra()
-    from llmbox.cost.prices import load_prices
-    from llmbox.cost.series import check_apis
-    from llmbox.errors import LlmboxError
+            check_output(output)  # before minutes of rendering
+        _need_extra()
+        from llmbox.cost.prices import load_prices
+        from llmbox.cost.series import check_apis
+        from llmbox.errors import LlmboxError
 
-    try:
-        prices: PriceBook | None = load_prices()
-    except LlmboxError as err:
-        if api:
-            raise
-        out.warn(f"no cost charts: {err.message}")  # the speed charts do not need prices
-        prices = None
-    apis = check_apis(prices, api or REPORT_APIS) if prices else []  # a typo fails now
-    from llmbox.hw.chips import load_catalog
-    from llmbox.hw.models import load_models
-    from llmbox.report.charts import build
-    from llmbox.report.inputs import load_files, load_store
-    from llmbox.report.static import render_markdown, save_text, write_images
+        try:
+            prices: PriceBook | None = load_prices()
+        except LlmboxError as err:
+            if api:
+                raise
+            out.warn(f"no cost charts: {err.message}")  # the speed charts do not need prices
+            prices = None
+        apis = check_apis(prices, api or REPORT_APIS) if prices else []  # a typo fails now
+        from llmbox.hw.chips import load_catalog
+        from llmbox.hw.models import load_models
+        from llmbox.report.charts import build
+        from llmbox.report.inputs import load_files, load_store
+        from llmbox.report.static import render_markdown, save_text, write_images
 
-    regressions: list[Regression] = []
-    if files:
-        reports = load_files(files)
-    else:
-        _need_store()
-        reports, regressions = load_store(query)
-    doc = build(
-        reports,
-        load_catalog(),
-        load_models(),
-        chip=chip,
-        regressions=regressions,
-        prices=prices,
-        apis=apis,
-    )
-    if not doc.charts:
-        out.warn("no chart has data: " + "; ".join(h for _, h in doc.missing[:1]))
-    images: dict[str, str] = {}
-    for directory, kind in ((svg, "svg"), (png, "png")):
-        if directory is not None:
-            paths = write_images(doc.charts, directory, kind)
-            out.info(f"wrote {len(paths)} {kind.upper()} image(s) to {directory}/")
-            base = output.parent if output is not None else Path()
-            images = {p.stem: Path(os.path.relpath(p, base)).as_posix() for p in paths}
-    if format is PageFormat.md:
-        text = render_markdown(doc, images)
-    else:
-        from llmbox.report.html import js_bundle, render_html
+        regressions: list[Regression] = []
+        if files:
+            reports = load_files(files)
+        else:
+            _need_store()
+            unread: list[UsageError] = []
+            reports, regressions = load_store(query, skip=unread.append)
+            if unread:  # a shared store where a newer llmbox saved runs: report the rest
+                more = f" (and {len(unread) - 1} more run(s))" if len(unread) > 1 else ""
+                out.warn(f"left out {unread[0].message}{more}; {unread[0].hint}")
+        doc = build(
+            reports,
+            load_catalog(),
+            load_models(),
+            chip=chip,
+            regressions=regressions,
+            prices=prices,
+            apis=apis,
+        )
+        if not doc.charts:
+            out.warn("no chart has data: " + "; ".join(h for _, h in doc.missing[:1]))
+        images: dict[str, str] = {}
+        for directory, kind in ((svg, "svg"), (png, "png")):
+            if directory is not None:
+                paths = write_images(doc.charts, directory, kind)
+                out.info(f"wrote {len(paths)} {kind.upper()} image(s) to {directory}/")
+                base = output.parent if output is not None else Path()
+                images = {p.stem: Path(os.path.relpath(p, base)).as_posix() for p in paths}
+        if format is PageFormat.md:
+            text = render_markdown(doc, images)
+        else:
+            from llmbox.report.html import js_bundle, render_html
 
-        text = render_html(doc, js_bundle(), title=title)
-    if output is None:
-        out.data(text)
-        return
-    save_text(output, text)
-    what = f"{len(doc.charts)} chart(s), {_size(len(text.encode()))}"
-    out.info(f"wrote {output} ({what})")
-    if format is PageFormat.html:
-        out.info(f"open it: {output.resolve().as_uri()}")
+            text = render_html(doc, js_bundle(), title=title)
+        if output is None:
+            out.data(text)
+            return
+        save_text(output, text)
+        what = f"{len(doc.charts)} chart(s), {_size(len(text.encode()))}"
+        out.info(f"wrote {output} ({what})")
+        if format is PageFormat.html:
+            out.info(f"open it: {output.resolve().as_uri()}")

@@ -3,7 +3,7 @@ or the results store (``llmbox.store``, imported only when asked)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,33 +63,53 @@ class StoreQuery:
                     self.since, self.until))  # fmt: skip
 
 
-def load_store(query: StoreQuery) -> tuple[list[BenchReport], list[Regression]]:
+def load_store(
+    query: StoreQuery, *, skip: Callable[[UsageError], None] | None = None
+) -> tuple[list[BenchReport], list[Regression]]:
     """The matching runs of the results store, oldest first, and the regressions its change-point
-    test finds in their decode speed (``llmbox history regressions``)."""
+    test finds in their decode speed (``llmbox history regressions``).
+
+    A stored run this llmbox cannot read (one a newer llmbox saved into a shared store) is an
+    error, or, given ``skip``, handed to it and left out."""
     from llmbox.store import (
         RunFilter,
         check_backends,
         find_regressions,
         open_store,
         parse_tag_filters,
-        parse_when,
     )
+    from llmbox.store._report import parse_window
 
+    since, until = parse_window(query.since, query.until)
     flt = RunFilter(
         models=query.models,
         cases=query.cases,
         machines=query.machines,
         backends=check_backends(query.backends),
         tags=parse_tag_filters(list(query.tags)),
-        since=parse_when(query.since) if query.since else None,
-        until=parse_when(query.until) if query.until else None,
+        since=since,
+        until=until,
     )
+    from llmbox.store._url import check_named_file
+
+    check_named_file(query.db)
     with open_store(query.db, create=False) as store:
-        reports = [BenchReport.parse(data, f"run {info.id}") for info, data in store.reports(flt)]
+        reports = []
+        for info, data in store.reports(flt):
+            try:
+                reports.append(BenchReport.parse(data, f"run {info.id}"))
+            except UsageError as err:
+                if skip is None:
+                    raise
+                skip(err)
         if not reports:
+            from llmbox.store._query import unmatched
+
             what = "match these filters" if query.filtered else "are stored yet"
+            culprit = unmatched(flt, store.count) if query.filtered else None
             raise UsageError(
-                f"no runs {what} in {store.where}",
+                f"no runs {what} in {store.where}"
+                + (f": {culprit} matches none of them" if culprit else ""),
                 hint="llmbox history lists the stored runs, llmbox bench MODEL saves one; or give "
                 "saved runs: llmbox report run1.json run2.json -o r.html",
             )

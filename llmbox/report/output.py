@@ -69,6 +69,17 @@ def paint(text: str, code: str, stream: TextIO) -> str:
     return f"\x1b[{code}m{text}\x1b[0m" if color_enabled(stream) else text
 
 
+def stdout_failed(err: OSError) -> Exception:
+    """The error for a write to stdout that failed other than by a closed pipe: a full disk
+    behind ``> file``, a terminal gone."""
+    from llmbox.errors import LlmboxError
+
+    return LlmboxError(
+        f"cannot write the output: {err.strerror or err}",
+        hint="check where stdout goes (a full disk?)",
+    )
+
+
 def print_error(message: str, hint: str | None = None) -> None:
     err = sys.stderr
     err.write(f"{paint('Error:', '1;31', err)} {message}\n")
@@ -112,8 +123,13 @@ class Output:
             sys.stderr.flush()
 
     def data(self, text: str) -> None:
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
-        sys.stdout.flush()
+        try:
+            sys.stdout.write(text if text.endswith("\n") else text + "\n")
+            sys.stdout.flush()
+        except BrokenPipeError:
+            raise  # `| head` has read enough: the CLI ends quietly
+        except OSError as err:
+            raise stdout_failed(err) from None
 
     def json(self, obj: Any) -> None:
         self.data(json.dumps(obj, indent=2, ensure_ascii=False))

@@ -107,6 +107,8 @@ def find_baseline(
         run_id = rows[0][0] if text != "best" else _best(store, rows)
         return store.info(run_id)
     if text.startswith("tag:"):
+        if not text[4:].partition("=")[0].strip():
+            raise UsageError(f"--baseline {text!r}: no tag after 'tag:'", hint=SPEC_HINT)
         tags = parse_tag_filters([text[4:]])
         key, value = tags[0]
         if value is None:

@@ -6,8 +6,8 @@ Imported on first use, so that saving a run (what ``bench`` does) loads none of 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from llmbox.errors import UsageError
@@ -107,6 +107,30 @@ class Point:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+#: The ``history``/``report`` option behind each filter field, for messages.
+_FLAGS = {
+    "models": "--model", "cases": "--case", "hosts": "--host", "machines": "--machine",
+    "backends": "--backend", "since": "--since", "until": "--until",
+}  # fmt: skip
+
+
+def unmatched(flt: RunFilter, count: Callable[[RunFilter], int]) -> str | None:
+    """When ``flt`` matches no run: the one filter that alone matches none (a typo, most
+    likely), as the user wrote it, e.g. ``--tag ci``; None if each matches some run alone.
+
+    ``count`` is ``Store.count``; one query per filter given, only after an empty answer."""
+    whole = RunFilter()
+    for key, value in flt.tags:
+        if count(replace(whole, tags=((key, value),))) == 0:
+            return f"--tag {key}" + ("" if value is None else f"={value}")
+    for name, flag in _FLAGS.items():
+        given = getattr(flt, name)
+        if given and count(replace(whole, **{name: given})) == 0:
+            shown = given if isinstance(given, str) else " ".join(f"{flag} {v}" for v in given)
+            return f"{flag} {shown}" if isinstance(given, str) else shown
+    return None
 
 
 def _glob(column: str, value: str) -> tuple[str, list[Any]]:

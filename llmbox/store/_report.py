@@ -117,6 +117,23 @@ def parse_when(text: str, *, now: datetime | None = None) -> str:
         ) from None
 
 
+def parse_window(since: str | None, until: str | None) -> tuple[str | None, str | None]:
+    """``--since``/``--until`` parsed; a window that ends before it starts is a usage error (it
+    would match nothing, silently).
+
+    >>> parse_window("2026-11-01", None)
+    ('2026-11-01T00:00:00.000000Z', None)
+    """
+    start = parse_when(since) if since else None
+    end = parse_when(until) if until else None
+    if start is not None and end is not None and end <= start:
+        raise UsageError(
+            f"--until {until} is not after --since {since}: no run can match",
+            hint="--since is the start, --until the end, e.g. --since 14d --until 7d",
+        )
+    return start, end
+
+
 def parse_tags(specs: Sequence[str]) -> dict[str, str]:
     """``["git=abc123", "ci=nightly"]`` -> a dict; a later KEY replaces an earlier one.
 

@@ -44,10 +44,18 @@ def default_path() -> Path:
 
 def resolve_url(flag: str | None = None) -> str:
     """The store URL in force: the flag, else ``$LLMBOX_DB``, else the default SQLite file."""
-    for value in (flag, os.environ.get(DB_ENV)):
-        if value is not None and value.strip():
-            return value.strip()
-    return f"sqlite:///{default_path()}"
+    if flag is not None and flag.strip():
+        return flag.strip()
+    value = os.environ.get(DB_ENV, "").strip()
+    if not value:
+        return f"sqlite:///{default_path()}"
+    try:  # say where a bad URL came from: the user may have forgotten setting it
+        parse_url(value)
+    except UsageError as err:
+        raise UsageError(
+            f"{err.message} (from ${DB_ENV})", hint=f"{err.hint}; or unset {DB_ENV}"
+        ) from None
+    return value
 
 
 def mask_password(url: str) -> str:
@@ -55,9 +63,14 @@ def mask_password(url: str) -> str:
 
     >>> mask_password("postgresql://bench:s3cret@db.lan:5432/llmbox")
     'postgresql://bench:***@db.lan:5432/llmbox'
+    >>> mask_password("postgresql://db.lan/llmbox?user=bench&password=s3cret&sslmode=require")
+    'postgresql://db.lan/llmbox?user=bench&password=***&sslmode=require'
     >>> mask_password("sqlite:///tmp/h.db")
     'sqlite:///tmp/h.db'
     """
+    import re
+
+    url = re.sub(r"(?i)([?&]password=)[^&#]*", r"\1***", url)  # libpq's ?password=
     scheme, sep, rest = url.partition("://")
     if not sep or "@" not in rest.split("/", 1)[0]:
         return url
@@ -101,3 +114,18 @@ def parse_url(url: str) -> Target:
         return Target("postgresql", mask_password(raw), dsn=f"postgresql://{rest}")
     raise UsageError(f"unsupported database URL scheme {scheme!r} in {mask_password(raw)!r}",
                      hint=_URL_HINT)  # fmt: skip
+
+
+def check_named_file(db: str | None) -> None:
+    """For commands that only read: a SQLite file named by ``--db`` must exist, since a typo
+    there would read as an empty store. (``$LLMBOX_DB`` or the default file not written yet is
+    just an empty store.)"""
+    if db is None or not db.strip():
+        return
+    path = parse_url(db).path
+    if path is not None and not path.exists():
+        raise UsageError(
+            f"no history database at {path}",
+            hint="check --db (without it llmbox reads $LLMBOX_DB or the default); "
+            "llmbox bench MODEL --db PATH creates one",
+        )
