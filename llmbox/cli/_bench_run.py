@@ -3,13 +3,21 @@ the report on stdout, then the outcome's error (if any) for the one error handle
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 
 from llmbox.bench.plan import Plan
 from llmbox.bench.session import GateOptions, run_bench
-from llmbox.errors import Interrupted
+from llmbox.errors import Interrupted, LlmboxError
 from llmbox.report.bench_progress import BenchProgress
-from llmbox.report.exporters import parse_outputs, render, stdout_format, write_outputs
+from llmbox.report.exporters import (
+    parse_outputs,
+    render,
+    stdout_format,
+    write_atomic,
+    write_outputs,
+)
 from llmbox.report.output import Output
 from llmbox.results import BenchReport
 from llmbox.store.bench import StoreHistory
@@ -43,6 +51,8 @@ def run_and_print(
             f"(llmbox history show {outcome.saved.id}{db})\n"
             f"report: llmbox report {models}{db} -o report.html"
         )
+    if outcome.store_error is not None:
+        outcome.store_error = _kept(outcome.store_error, outcome.report, files)
     error = outcome.error
     saved = [str(p) for _, p in files if p is not None]
     if isinstance(error, Interrupted) and saved:
@@ -53,3 +63,39 @@ def run_and_print(
         out.warn(f"the run was not saved: {outcome.store_error.message}")
     if error is not None:
         raise error
+
+
+def _kept(
+    err: LlmboxError, report: BenchReport, files: Sequence[tuple[str, Path | None]]
+) -> LlmboxError:
+    """The store could not take the run: say where its results are, so that `history import`
+    can add them later (a JSON --output already holds them; else a file is written for it)."""
+    path = next((p for f, p in files if f == "json" and p is not None), None)
+    if path is None:
+        path = _rescue(report)
+    if path is None:
+        return err
+    return type(err)(
+        f"{err.message}; the results are kept in {path} (`llmbox history import {path}` adds "
+        "them once the store is back)",
+        hint=err.hint,
+    )
+
+
+def _rescue(report: BenchReport) -> Path | None:
+    """Write the report to a new JSON file in the current directory (else the temp directory);
+    None when neither can be written."""
+    stamp = report.started_at.replace(":", "").replace("-", "")[:15] or "run"
+    text = render("json", report)
+    for folder in (Path.cwd(), Path(tempfile.gettempdir())):
+        path = folder / f"llmbox-bench-{stamp}.json"
+        n = 1
+        while path.exists():
+            n += 1
+            path = folder / f"llmbox-bench-{stamp}-{n}.json"
+        try:
+            write_atomic(path, text)
+        except LlmboxError:
+            continue
+        return path if folder != Path.cwd() else Path(path.name)
+    return None

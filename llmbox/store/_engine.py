@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import urllib.parse
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,28 @@ class SqliteEngine(Engine):
             if create:
                 self.conn.execute("PRAGMA journal_mode = WAL")
                 self.conn.execute("PRAGMA synchronous = NORMAL")  # WAL: durable at checkpoint
+            else:
+                self._readable()
+
+    def _readable(self) -> None:
+        """Reading a WAL store needs its -shm file, which a read-only filesystem (a shared
+        mount, a backup) cannot give: read the file as it is then, without the WAL."""
+        try:
+            self.conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+        except sqlite3.OperationalError as err:
+            if "unable to open" not in str(err) and "readonly" not in str(err):
+                raise
+            wal = self.path.with_name(self.path.name + "-wal")
+            if wal.exists() and wal.stat().st_size > 0:  # its last runs are in there, unread
+                raise StoreError(
+                    f"cannot read {self.shown}: it is on a read-only filesystem and its "
+                    f"write-ahead log {wal.name} was never merged into it",
+                    hint=f"copy {self.path.name} and {wal.name} to a writable directory and "
+                    "use --db with the copy",
+                ) from None
+            self.conn.close()
+            uri = "file:" + urllib.parse.quote(str(self.path.absolute())) + "?immutable=1"
+            self.conn = sqlite3.connect(uri, uri=True, isolation_level=None)
 
     @contextlib.contextmanager
     def _errors(self) -> Iterator[None]:
