@@ -82,6 +82,7 @@ class StoreHistory:
 
         store, self._open = self._open or open_store(self.db), None
         try:
+            store.engine.defer_sync()  # closed right after: durable once the close is done
             saved = store.save(report, tags=self.tags)
         except BaseException:
             store.close()
