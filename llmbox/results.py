@@ -369,3 +369,16 @@ def _newer(source: str, fields: list[str]) -> UsageError:
 def json_schema() -> dict[str, Any]:
     """The JSON Schema of ``llmbox.bench/1`` as produced (docs/schema/bench-1.json)."""
     return BenchReport.model_json_schema(by_alias=True, mode="serialization")
+
+
+def shown_time(stamp: str) -> str:
+    """A start time for people: the stamp without its fraction of a second (the JSON, JSONL and
+    CSV keep the whole stamp).
+
+    >>> shown_time("2026-11-30T16:25:49.123456Z"), shown_time("2026-11-30T16:25:49Z")
+    ('2026-11-30T16:25:49Z', '2026-11-30T16:25:49Z')
+    >>> shown_time("2026-11-30T17:25:49.5+01:00")
+    '2026-11-30T17:25:49+01:00'
+    """
+    head, dot, tail = stamp.partition(".")
+    return head + tail.lstrip("0123456789") if dot else stamp

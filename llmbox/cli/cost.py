@@ -177,10 +177,11 @@ def _measured(
         return BenchReport.load(from_bench)
     if run is not None:
         from llmbox.cost.local import stored_report
+        from llmbox.results import shown_time
 
         run_id, report = stored_report(run, db=db, model=model)
         models = ", ".join(dict.fromkeys(r.model for r in report.results))
-        out.info(f"run {run_id}: {models}, started {report.started_at}")
+        out.info(f"run {run_id}: {models}, started {shown_time(report.started_at)}")
         return report
     return None
 

@@ -30,7 +30,7 @@ from llmbox.bench.quality import quality_lines
 from llmbox.bench.thinking import thinking_lines
 from llmbox.defaults import ALPHA
 from llmbox.errors import UsageError
-from llmbox.results import BenchReport, CaseResult
+from llmbox.results import BenchReport, CaseResult, shown_time
 
 Report = BenchReport
 Result = CaseResult
@@ -208,19 +208,6 @@ def _metric_columns(results: Sequence[Result], *, varying_only: bool) -> list[_C
     if varying_only:
         wanted = [(m, s) for m, s in wanted if _has(results, m)]
     return [_Column(m, results, s) for m, s in wanted]
-
-
-def shown_time(stamp: str) -> str:
-    """A start time for people: the stamp without its fraction of a second (the JSON, JSONL and
-    CSV keep the whole stamp).
-
-    >>> shown_time("2026-11-30T16:25:49.123456Z"), shown_time("2026-11-30T16:25:49Z")
-    ('2026-11-30T16:25:49Z', '2026-11-30T16:25:49Z')
-    >>> shown_time("2026-11-30T17:25:49.5+01:00")
-    '2026-11-30T17:25:49+01:00'
-    """
-    head, dot, tail = stamp.partition(".")
-    return head + tail.lstrip("0123456789") if dot else stamp
 
 
 def baseline_lines(report: Report) -> list[str]:

@@ -94,3 +94,13 @@ def test_db_without_run_is_a_usage_error(tmp_path: Path) -> None:
                 "qwen3:4b", "--api", "gpt-5")  # fmt: skip
     assert done.exit_code == 2
     assert "--db is where --run looks" in done.stderr
+
+
+def test_the_run_it_uses_is_named_with_its_start_to_the_second(db: str) -> None:
+    with open_store(db) as store:
+        newest = store.load(1).model_copy(deep=True)
+        newest.started_at = "2030-01-01T08:30:15.123456Z"  # stamped as bench stamps now
+        store.save(newest)
+    done = cost("--run", "last", "--db", db, *ARGS)
+    assert done.exit_code == 0, done.output
+    assert "started 2030-01-01T08:30:15Z" in done.stderr
