@@ -52,3 +52,10 @@ def test_the_field_case_json_is_only_json() -> None:
     result = runner.invoke(app, ["hw-estimate", "-c", "m2", *FIELD, "--memory", "16", "-f", "json"])
     data = json.loads(result.stdout)
     assert data["memory"]["processor"].endswith("CPU/GPU")
+
+
+def test_chips_filter_matching_nothing_lists_the_kinds() -> None:
+    result = runner.invoke(app, ["chips", "--kind", "gpu"])
+    assert result.exit_code == 2
+    assert "no chips match --kind gpu" in result.stderr
+    assert "kinds: cpu, dgpu" in result.stderr
