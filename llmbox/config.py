@@ -99,6 +99,11 @@ def parse_host(value: str | None) -> str:
             f"invalid port in host {value!r}", hint="a port is a number from 1 to 65535"
         )
     host = parts.hostname or "127.0.0.1"
+    if host.startswith("-"):  # `--host $UNSET --runs 3`: the next option taken for the host
+        raise UsageError(
+            f"invalid host {value!r}: a host name cannot start with '-'",
+            hint=f"did --host lose its value? {_HOST_HINT}",
+        )
     if not all(c.isalnum() or c in "-._:[]" for c in host):
         raise UsageError(f"invalid host name {host!r} in {value!r}", hint=_HOST_HINT)
     if not host.isascii():  # an internationalized name: as strict as httpx will be

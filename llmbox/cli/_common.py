@@ -52,7 +52,8 @@ def debug_enabled() -> bool:
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a core coroutine from a command."""
-    import asyncio  # ~20 ms: paid only by commands that talk to a server
+    """Run a core coroutine from a command; SIGTERM (a CI timeout, ``kill``) unwinds it like
+    Ctrl-C and ends in ``Terminated`` (exit 143) instead of killing the process mid-step."""
+    from llmbox.aio import run_main  # ~20 ms (asyncio): paid only by commands that need a server
 
-    return asyncio.run(coro)
+    return run_main(coro)

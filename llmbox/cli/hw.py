@@ -458,8 +458,14 @@ def chips(
     catalog = load_catalog()
     selected = catalog.select(vendor, kind)
     if not selected:
-        vendors = ", ".join(sorted({c.vendor for c in catalog.chips.values()}))
-        raise UsageError(f"no chips match vendor={vendor} kind={kind}", hint=f"vendors: {vendors}")
+        chips = catalog.chips.values()
+        vendors = ", ".join(sorted({c.vendor for c in chips}))
+        kinds = ", ".join(sorted({c.kind for c in chips}))
+        asked = " ".join(f"--{k} {v}" for k, v in (("vendor", vendor), ("kind", kind)) if v)
+        raise UsageError(
+            f"no chips match {asked}",
+            hint=f"vendors: {vendors}; kinds: {kinds} (dgpu: a graphics card, soc: unified memory)",
+        )
     out = Output(quiet=quiet)
     if format is DataFormat.json:
         out.json([as_dict(c, catalog) for c in selected])

@@ -67,17 +67,19 @@ def _pull_view(out: Output) -> PullView:
 
 
 def _pulling(view: PullView, go: Callable[[], T]) -> T:
-    """Run ``go`` with the view open; Ctrl-C says which partial download is kept."""
-    from llmbox.errors import Interrupted
+    """Run ``go`` with the view open; Ctrl-C or SIGTERM says which partial download is kept."""
+    from llmbox.errors import Interrupted, Terminated
 
     try:
         return go()
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Terminated) as stop:
+        kind = Terminated if isinstance(stop, Terminated) else Interrupted
+        word = "terminated by SIGTERM" if kind is Terminated else "interrupted"
         model = view.current
         if model is None:
-            raise Interrupted("interrupted") from None
-        raise Interrupted(
-            f"interrupted while pulling {model}; the partial download is kept",
+            raise kind(word) from None
+        raise kind(
+            f"{word} while pulling {model}; the partial download is kept",
             hint=f"llmbox pull {model} resumes it",
         ) from None
     finally:

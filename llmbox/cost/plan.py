@@ -27,6 +27,12 @@ _TOKENS_HINT = "e.g. --tokens-per-day 2M, or --tokens-per-day in=1.5M,out=500k"
 _SPEND_HINT = "e.g. --spend 20/day, --spend 600/month or --spend '$140/week'"
 
 
+#: Beyond these a usage is a typo, not a plan: 10 trillion tokens a day is more than the largest
+#: hosted APIs serve in all; a billion dollars a day more than any API bill.
+MAX_TOKENS_PER_DAY = 1e13
+MAX_SPEND_PER_DAY = 1e9
+
+
 @dataclass(frozen=True)
 class Flags:
     """The command's options; None = not given."""
@@ -56,6 +62,11 @@ def count(text: str, flag: str, hint: str) -> float:
     value = float(m.group(1).replace("_", "").replace(",", "")) * _SUFFIX[m.group(2)]
     if not math.isfinite(value) or value <= 0:
         raise UsageError(f"{flag} {text!r}: must be more than 0", hint=hint)
+    if value > MAX_TOKENS_PER_DAY:
+        raise UsageError(
+            f"{flag} {text!r}: more than {MAX_TOKENS_PER_DAY:.0e} tokens a day (check the unit)",
+            hint=hint,
+        )
     return value
 
 
@@ -89,7 +100,13 @@ def parse_spend(text: str) -> float:
     amount = float(m.group(1))
     if amount <= 0:
         raise UsageError(f"--spend {text!r}: must be more than 0", hint=_SPEND_HINT)
-    return amount / _PERIODS[m.group(2) or "day"]
+    per_day = amount / _PERIODS[m.group(2) or "day"]
+    if per_day > MAX_SPEND_PER_DAY:
+        raise UsageError(
+            f"--spend {text!r}: more than ${MAX_SPEND_PER_DAY:,.0f} a day (check the amount)",
+            hint=_SPEND_HINT,
+        )
+    return per_day
 
 
 def spend_usage(per_day: float, api: ApiPrice, ratio: float, cached: float, text: str) -> Usage:

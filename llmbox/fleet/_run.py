@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
-from llmbox.errors import LlmboxError, ServerUnreachable
+from llmbox.errors import LlmboxError, NoAnswer, ServerUnreachable, WrongServer
 from llmbox.fleet._inventory import Host
 
 if TYPE_CHECKING:
@@ -33,11 +33,20 @@ async def each_host(
 
 
 def error_text(err: LlmboxError) -> str:
-    """A host's error in a fleet's words: an unreachable host is just that (the single-host
-    advice about OLLAMA_HOST and --host does not apply to an inventory)."""
-    if isinstance(err, ServerUnreachable):
+    """A host's error in a fleet's words: the cause (refused, a web page, silence, a name that
+    does not resolve), without the single-host advice about OLLAMA_HOST and --host."""
+    if type(err) is ServerUnreachable and err.message.startswith("Cannot reach"):
         return f"nothing answers at {err.host}"
     return err.message
+
+
+def unreachable_fix(err: ServerUnreachable, url: str) -> str:
+    """What to do about a host of the inventory that could not be asked."""
+    if isinstance(err, WrongServer):
+        return f"is the inventory's URL the Ollama port? check with: curl {url}/api/version"
+    if isinstance(err, NoAnswer):
+        return "is the host overloaded or hung, is the URL the Ollama port? (--timeout: the limit)"
+    return "is `ollama serve` running there, and is the inventory's URL right?"
 
 
 def client_for(

@@ -14,7 +14,7 @@ from llmbox.doctor import LoadedModel, Problem, diagnose
 from llmbox.errors import ExitCode, ServerUnreachable
 from llmbox.fleet import defaults
 from llmbox.fleet._inventory import Host
-from llmbox.fleet._run import client_for, each_host
+from llmbox.fleet._run import client_for, each_host, error_text, unreachable_fix
 from llmbox.provision import missing_models
 
 if TYPE_CHECKING:
@@ -156,13 +156,8 @@ async def host_status(
         status.loaded = report.loaded
         status.problems = report.problems
         error = report.error
-        if type(error) is ServerUnreachable and error.message.startswith("Cannot reach"):
-            status.problems = [
-                Problem(
-                    f"nothing answers at {host.url}",
-                    "is `ollama serve` running there, and is the inventory's URL right?",
-                )
-            ]
+        if isinstance(error, ServerUnreachable):
+            status.problems = [Problem(error_text(error), unreachable_fix(error, host.url))]
     status.elapsed_s = time.perf_counter() - t0
     status.gpu_bytes = gpu_budget(host)
     return status

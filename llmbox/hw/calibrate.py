@@ -138,9 +138,12 @@ def observations(
     *,
     model: str | None = None,
     runner: str = "ollama",
+    fitting: bool = False,
 ) -> tuple[list[Observation], list[str]]:
     """Single-request cases of the report (of ``model`` if given) as observations on ``chip``;
-    and a line for each case left out, saying why."""
+    and a line for each case left out, saying why. ``fitting`` leaves out what a fit of the GPU's
+    factors cannot use: cases split between CPU and GPU, and the prompt time of cases with images
+    (the vision encoder's time is in it)."""
     from llmbox.names import same_model
 
     memory = _field(_field(bench, "machine"), "memory_bytes")
@@ -161,15 +164,24 @@ def observations(
         if prefill is None and decode is None:
             skipped.append(f"{label}: no successful runs")
             continue
+        processor = str(_field(_field(result, "model_info"), "processor", "") or "")
+        if fitting and chip.kind != "cpu" and "CPU" in processor:
+            skipped.append(f"{label}: ran {processor}, not wholly on the GPU")
+            continue
         images = _field(case, "images", 0) or 0
-        pp = _field(case, "prompt_tokens")
+        pp = _field(case, "prompt_tokens") or _prompt_counted(result)
+        if fitting and images and prefill is not None:
+            skipped.append(f"{label}: prefill left out (its time holds the vision encoder's)")
+            prefill = None
+            if decode is None:
+                continue
         out.append(
             Observation(
                 chip=chip,
                 model=_model(result, models),
                 pp=int(pp) if pp else 0,
                 tg=int(_field(case, "max_tokens", 0) or 0),
-                prefill_tps=prefill if pp else None,  # a literal prompt's length is unknown
+                prefill_tps=prefill if pp else None,  # no length given, none counted
                 decode_tps=decode,
                 images=len(images) if isinstance(images, (list, tuple)) else int(images),
                 memory_gb=memory_gb,
@@ -187,10 +199,49 @@ def observations(
     return out, skipped
 
 
+def _prompt_counted(result: Any) -> int | None:
+    """The prompt length the server counted (median of the good runs): what a literal prompt,
+    a prompt file or a dataset case measured, where the case gives no length."""
+    from statistics import median
+
+    counts = [
+        int(n)
+        for run in _field(result, "runs") or []
+        if not _field(run, "error")
+        and isinstance(n := _field(run, "prompt_eval_count"), int)
+        and n > 0
+    ]
+    return round(median(counts)) if counts else None
+
+
 def bench_chip(bench: BenchReport, catalog: Catalog, chip_name: str | None) -> Chip:
+    """The chip the report was measured on: ``--from-chip``, else the Apple chip or the first
+    NVIDIA GPU the report names, else this machine, but only if the report was made here."""
+    if chip_name:
+        return catalog.resolve(chip_name)
+    import platform
+
     machine = _field(bench, "machine")
-    name = chip_name or _field(machine, "chip") or "this"
-    return catalog.resolve(str(name))
+    gpus = _field(machine, "gpus") or []
+    named = _field(machine, "chip") or (_field(gpus[0], "name") if gpus else None)
+    if named:
+        try:
+            return catalog.resolve(str(named))
+        except UsageError:
+            raise UsageError(
+                f"the bench file was measured on {named!r}, which the chip catalog does not know",
+                hint="give the closest catalog chip with --from-chip (`llmbox chips` lists them)",
+            ) from None
+    host = _field(machine, "hostname")
+    if host and host != platform.node():
+        cpu = _field(machine, "cpu")
+        raise UsageError(
+            f"the bench file was measured on another machine ({host}"
+            + (f", {cpu}" if cpu else "")
+            + ") and does not name its chip",
+            hint="give the chip it ran on with --from-chip, e.g. --from-chip m2",
+        )
+    return catalog.resolve("this")
 
 
 def _catalog_for(catalog: Catalog, family: Family, runner: str) -> Catalog:
@@ -218,11 +269,13 @@ def calibrate(
     """Fit ``chip``'s family for the report's runner; compare predictions before and after."""
     chip = bench_chip(bench, catalog, chip_name)
     run = report_runner(bench, runner)
-    obs, skipped = observations(bench, chip, models, model=model, runner=run)
+    obs, skipped = observations(bench, chip, models, model=model, runner=run, fitting=True)
     if not obs:
         raise UsageError(
-            "the bench file has no single-request results with prefill_tps or decode_tps medians",
-            hint="run `llmbox bench MODEL -f json` (concurrency 1) with at least one good run",
+            "the bench file has no single-request results with prefill_tps or decode_tps medians"
+            + (" to fit: " + "; ".join(skipped[:2]) if skipped else ""),
+            hint="run `llmbox bench MODEL -f json` (concurrency 1, a model that fits in GPU "
+            "memory) with at least one good run",
         )
     before = catalog.family(chip)
     # Fit what llama-bench would have to do to give these numbers through this runner.
@@ -400,8 +453,10 @@ def from_bench(
         there_w = replace(o.workload(), memory_gb=memory_gb)
         there = estimate(target, catalog, o.model, there_w)
         pre = None
-        if o.prefill_tps and math.isfinite(here.prefill_tps) and math.isfinite(there.prefill_tps):
-            pre = o.prefill_tps * there.prefill_tps / here.prefill_tps
+        # The server's prompt time holds the vision encoder's too: scale the two together.
+        here_s, there_s = here.prefill_s + here.image_s, there.prefill_s + there.image_s
+        if o.prefill_tps and math.isfinite(here_s) and math.isfinite(there_s) and there_s > 0:
+            pre = o.prefill_tps * here_s / there_s
         dec = o.decode_tps * there.decode_tps / here.decode_tps if o.decode_tps else None
         notes = []
         if there.memory.verdict != "fits":

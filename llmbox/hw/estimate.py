@@ -84,10 +84,11 @@ class Workload:
     era: str = CURRENT_ERA
 
     def validate(self) -> None:
-        for name in ("prompt_tokens", "gen_tokens", "images", "depth"):
+        examples = {"prompt_tokens": 512, "gen_tokens": 128, "images": 1, "depth": 4096}
+        for name, example in examples.items():
             if getattr(self, name) < 0:
                 flag = "--" + name.replace("_", "-")
-                raise UsageError(f"{flag} must not be negative", hint=f"e.g. {flag} 512")
+                raise UsageError(f"{flag} must not be negative", hint=f"e.g. {flag} {example}")
         if self.context is not None and self.context <= 0:
             raise UsageError("--context must be positive", hint="e.g. --context 4096")
         for flag, value in (("--memory", self.memory_gb), ("--ram", self.ram_gb)):
@@ -702,6 +703,13 @@ def estimate(chip: Chip, catalog: Catalog, model: ModelSpec, workload: Workload)
             "(OLLAMA_FLASH_ATTENTION=1, --flash-attention): f16 assumed"
         )
     workload = replace(workload, flash_attention=flash, kv_cache=kv_type)
+    sizes = chip.memory_gb
+    if workload.memory_gb is not None and chip.kind != "cpu" and sizes:
+        if not any(abs(workload.memory_gb - s) < 0.5 for s in sizes):
+            notes.append(
+                f"{chip.name} is sold with {'/'.join(f'{s:g}' for s in sizes)} GB, not "
+                f"{workload.memory_gb:g}: estimated at --memory {workload.memory_gb:g} as asked"
+            )
     mem = fit_memory(chip, catalog, model, workload)
     gpu, cpu = _engines(chip, catalog, era_compute(catalog, fam.name, workload.era))
     if workload.era != CURRENT_ERA and gpu.tflops:

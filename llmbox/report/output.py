@@ -80,12 +80,33 @@ def stdout_failed(err: OSError) -> Exception:
     )
 
 
+def reader_gone(stream: TextIO) -> None:
+    """Point ``stream``'s descriptor at /dev/null after its reader closed the pipe (``| head``),
+    so later writes and the flush at exit are lost quietly instead of raising again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def write_lines(stream: TextIO, text: str) -> None:
+    """Write ``text`` (whole lines) to a progress/error stream and flush it. A reader that has gone
+    (``2>&1 | head -1``) only loses the lines: the command goes on and keeps its exit code."""
+    try:
+        stream.write(text)
+        stream.flush()
+    except BrokenPipeError:
+        reader_gone(stream)
+
+
 def print_error(message: str, hint: str | None = None) -> None:
     err = sys.stderr
-    err.write(f"{paint('Error:', '1;31', err)} {message}\n")
+    text = f"{paint('Error:', '1;31', err)} {message}\n"
     if hint:
-        err.write(f"{paint('Hint:', '33', err)} {hint}\n")
-    err.flush()
+        text += f"{paint('Hint:', '33', err)} {hint}\n"
+    write_lines(err, text)
 
 
 @dataclass
@@ -114,20 +135,18 @@ class Output:
 
     def info(self, message: str) -> None:
         if not self.quiet:
-            sys.stderr.write(message + "\n")
-            sys.stderr.flush()
+            write_lines(sys.stderr, message + "\n")
 
     def warn(self, message: str) -> None:
         if not self.quiet:
-            sys.stderr.write(f"{paint('Warning:', '33', sys.stderr)} {message}\n")
-            sys.stderr.flush()
+            write_lines(sys.stderr, f"{paint('Warning:', '33', sys.stderr)} {message}\n")
 
     def data(self, text: str) -> None:
         try:
             sys.stdout.write(text if text.endswith("\n") else text + "\n")
             sys.stdout.flush()
-        except BrokenPipeError:
-            raise  # `| head` has read enough: the CLI ends quietly
+        except BrokenPipeError:  # `| head -1` has read enough: the command goes on, quietly
+            reader_gone(sys.stdout)
         except OSError as err:
             raise stdout_failed(err) from None
 

@@ -17,6 +17,7 @@ from llmbox.provision import (
     PullStarted,
     PullStatus,
 )
+from llmbox.report.output import write_lines
 from llmbox.report.terminal import human_bytes
 
 if TYPE_CHECKING:
@@ -79,8 +80,7 @@ class PlainPullView(PullView):
         self._step: dict[tuple[str, str], int] = {}
 
     def _write(self, line: str) -> None:
-        self.stream.write(line + "\n")
-        self.stream.flush()
+        write_lines(self.stream, line + "\n")
 
     def status(self, event: PullStatus) -> None:
         self._write(self.label(event.model, event.status))

@@ -91,3 +91,15 @@ def test_config_file_is_read_and_validated(isolated_env, monkeypatch) -> None:  
         ConfigError, match=r"cfg.yaml:2: unknown key 'hots' \(did you mean 'host'\?\)"
     ):
         resolve_settings()
+
+
+def test_an_option_taken_for_the_host_is_named() -> None:
+    """`llmbox list --host $UNSET -q`: not 'cannot resolve host' after a DNS lookup of '-q'."""
+    from typer.testing import CliRunner
+
+    from llmbox.cli import app
+
+    result = CliRunner().invoke(app, ["list", "--host", "--quiet"])
+    assert result.exit_code == 2
+    assert "invalid host '--quiet': a host name cannot start with '-'" in result.stderr
+    assert "did --host lose its value?" in result.stderr
