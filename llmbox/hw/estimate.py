@@ -704,12 +704,17 @@ def estimate(chip: Chip, catalog: Catalog, model: ModelSpec, workload: Workload)
         )
     workload = replace(workload, flash_attention=flash, kv_cache=kv_type)
     sizes = chip.memory_gb
-    if workload.memory_gb is not None and chip.kind != "cpu" and sizes:
-        if not any(abs(workload.memory_gb - s) < 0.5 for s in sizes):
-            notes.append(
-                f"{chip.name} is sold with {'/'.join(f'{s:g}' for s in sizes)} GB, not "
-                f"{workload.memory_gb:g}: estimated at --memory {workload.memory_gb:g} as asked"
-            )
+    asked = workload.memory_gb
+    if (
+        asked is not None
+        and chip.kind != "cpu"
+        and sizes
+        and all(abs(asked - s) >= 0.5 for s in sizes)
+    ):
+        notes.append(
+            f"{chip.name} is sold with {'/'.join(f'{s:g}' for s in sizes)} GB, not "
+            f"{asked:g}: estimated at --memory {asked:g} as asked"
+        )
     mem = fit_memory(chip, catalog, model, workload)
     gpu, cpu = _engines(chip, catalog, era_compute(catalog, fam.name, workload.era))
     if workload.era != CURRENT_ERA and gpu.tflops:
