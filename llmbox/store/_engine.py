@@ -202,13 +202,5 @@ class SqliteEngine(Engine):
         self.conn.close()
 
 
-def connect(target: Target, *, create: bool) -> Engine:
-    if target.kind == "postgresql":
-        from llmbox.store._postgres import PostgresEngine  # not on SQLite's path: ~0.3 ms
-
-        return PostgresEngine(target)
-    return SqliteEngine(target, create=create)
-
-
 def sqlite_path(engine: Engine) -> Path | None:
     return engine.path if isinstance(engine, SqliteEngine) else None

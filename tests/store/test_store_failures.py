@@ -84,6 +84,22 @@ def _read_only_mount_works(directory: Path) -> bool:
     return probe.returncode == 0
 
 
+def _history_on_a_read_only_mount(shared: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``llmbox history ARGS`` in a mount namespace where ``shared`` is read-only (skips the test
+    where such a mount cannot be made)."""
+    if not _read_only_mount_works(shared):
+        pytest.skip("cannot mount a directory read-only here (needs unshare -m as root)")
+    return subprocess.run(
+        ["unshare", "-m", "sh", "-c",
+         f"mount --bind {shared} {shared} && mount -o remount,ro,bind {shared} && "
+         f'exec {sys.executable} -m llmbox history {" ".join(args)}'],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )  # fmt: skip
+
+
 def test_a_store_on_a_read_only_filesystem_can_be_read(tmp_path: Path) -> None:
     from tests.store.reports import report
 
@@ -93,17 +109,7 @@ def test_a_store_on_a_read_only_filesystem_can_be_read(tmp_path: Path) -> None:
     run.write_text(json.dumps(report()), encoding="utf-8")
     db = shared / "h.db"
     assert runner.invoke(app, ["history", "import", "--db", str(db), str(run)]).exit_code == 0
-    if not _read_only_mount_works(shared):
-        pytest.skip("cannot mount a directory read-only here (needs unshare -m as root)")
-    done = subprocess.run(
-        ["unshare", "-m", "sh", "-c",
-         f"mount --bind {shared} {shared} && mount -o remount,ro,bind {shared} && "
-         f"exec {sys.executable} -m llmbox history -f json --db {db}"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )  # fmt: skip
+    done = _history_on_a_read_only_mount(shared, "-f", "json", "--db", str(db))
     assert done.returncode == 0, done.stderr
     assert len(json.loads(done.stdout)) == 1
 
@@ -124,18 +130,7 @@ def test_a_read_only_store_whose_log_was_never_merged_is_refused_not_half_read(
     shutil.copy(live / "h.db-wal", shared / "h.db-wal")
     writer.close()
     assert (shared / "h.db-wal").stat().st_size > 0
-    if not _read_only_mount_works(shared):
-        pytest.skip("cannot mount a directory read-only here (needs unshare -m as root)")
-    db = shared / "h.db"
-    done = subprocess.run(
-        ["unshare", "-m", "sh", "-c",
-         f"mount --bind {shared} {shared} && mount -o remount,ro,bind {shared} && "
-         f"exec {sys.executable} -m llmbox history --db {db}"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )  # fmt: skip
+    done = _history_on_a_read_only_mount(shared, "--db", str(shared / "h.db"))
     assert done.returncode == 6, done.stderr
     assert "write-ahead log h.db-wal was never merged" in done.stderr
     assert "Traceback" not in done.stderr
