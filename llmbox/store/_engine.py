@@ -81,7 +81,8 @@ class SqliteEngine(Engine):
             self.conn = sqlite3.connect(":memory:", isolation_level=None)
             return
         with self._errors():
-            new = create and (not self.path.exists() or self.path.stat().st_size == 0)
+            # SQLite reads a file shorter than its 100-byte header as an empty database
+            new = create and (not self.path.exists() or self.path.stat().st_size < 100)
             if new:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             self.conn = sqlite3.connect(
