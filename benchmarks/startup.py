@@ -9,12 +9,13 @@ speed hits all alike), as a fresh process through the same interpreter; medians 
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from _common import HERE, Figure, log, main, median
+from _common import HERE, Figure, log, main, median, server
 
 from llmbox.cli import COMMANDS as LLMBOX_COMMANDS  # the command table only: no Typer imported
 
@@ -44,7 +45,71 @@ def _time(cmd: list[str]) -> float | None:
     return elapsed if done.returncode == 0 else None
 
 
+# The command as users run it (``main``), with llmbox's collector threshold or with CPython's
+# default; prints how many collector passes ran and the milliseconds they took.
+_GC_CHILD = """
+import gc, json, sys, time
+passes, spent, t = [0], [0.0], [0.0]
+def on_gc(phase, info):
+    if phase == "start":
+        t[0] = time.perf_counter()
+    else:
+        passes[0] += 1
+        spent[0] += time.perf_counter() - t[0]
+gc.callbacks.append(on_gc)
+import llmbox.cli as cli
+if sys.argv[1] == "default":
+    cli.tune_collector = lambda: None
+sys.argv = ["llmbox", *sys.argv[2:]]
+try:
+    cli.main()
+except SystemExit:
+    pass
+sys.stderr.write(json.dumps([passes[0], spent[0] * 1000]) + "\\n")
+"""
+
+
+def measure_collector(rounds: int) -> list[Figure]:
+    """A whole ``llmbox bench`` (pre-flight, one short request, --no-save) against the local fast
+    server, with llmbox's collector threshold and with CPython's default, interleaved."""
+    with server("fast") as url:
+        args = ["bench", "bench", "--host", url, "--runs", "1", "--warmup", "0",
+                "--max-tokens", "8", "--prompt-tokens", "32", "--no-save"]  # fmt: skip
+
+        def run(mode: str) -> tuple[float, int, float]:
+            t0 = time.perf_counter()
+            done = subprocess.run([sys.executable, "-c", _GC_CHILD, mode, *args],
+                                  capture_output=True, text=True, check=False)  # fmt: skip
+            wall = (time.perf_counter() - t0) * 1000
+            if done.returncode != 0:
+                raise RuntimeError(f"bench failed: {done.stderr[-2000:]}")
+            passes, spent = json.loads(done.stderr.strip().splitlines()[-1])
+            return wall, passes, spent
+
+        run("tuned"), run("default")
+        pairs = [(run("tuned"), run("default")) for _ in range(rounds)]
+    ratio = median([a[0] / b[0] for a, b in pairs])
+    tuned = [a for a, _ in pairs]
+    default = [b for _, b in pairs]
+    s = "Start-up"
+    return [
+        Figure(s, "bench: collector passes (llmbox's threshold / CPython's 700)",
+               median([p for _, p, _ in tuned]), "passes",
+               note=f"CPython's default: {median([p for _, p, _ in default]):.0f} passes, "
+               f"{median([m for _, _, m in default]):.1f} ms of collecting (median of {rounds})"),
+        Figure(s, "bench: whole command with llmbox's threshold / CPython's default", ratio, "×",
+               note=f"median of {rounds} interleaved pairs of fresh processes, pre-flight and one "
+               f"request against the fast local server ({median([w for w, _, _ in default]):.0f}"
+               " ms with the default)"),
+    ]  # fmt: skip
+
+
 def measure(quick: bool) -> list[Figure]:
+    figures = measure_collector(rounds=3 if quick else 20)
+    return figures + measure_commands(quick)
+
+
+def measure_commands(quick: bool) -> list[Figure]:
     rounds = 1 if quick else 10
     times: dict[str, list[float]] = {name: [] for name in COMMANDS}
     failed: set[str] = set()

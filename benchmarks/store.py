@@ -60,6 +60,8 @@ PARTS = ("import", "open", "save", "close", "total")
 # ``llmbox bench`` runs it, with the store or with --no-save; the wall time of the session.
 _SESSION_CHILD = """
 import json, sys, time
+from llmbox.cli import tune_collector
+tune_collector()  # as the llmbox command does first
 import llmbox.bench.session as session, llmbox.report.exporters
 from llmbox.bench.plan import BenchOptions, build_plan
 plan = build_plan(BenchOptions(models=["bench"], host=sys.argv[1], runs=1, warmup=0,
@@ -82,6 +84,8 @@ print(json.dumps(t1 - t0))
 # two whole processes on a shared machine.
 _PARTS_CHILD = """
 import json, sys, time
+from llmbox.cli import tune_collector
+tune_collector()  # as the llmbox command does first
 import llmbox.bench.session as session, llmbox.report.exporters
 from llmbox.bench.plan import BenchOptions, build_plan
 plan = build_plan(BenchOptions(models=["bench"], host=sys.argv[1], runs=1, warmup=0,

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Literal
 
 from llmbox import defaults
 from llmbox.backends.base import Backend, GenRequest
+from llmbox.bench import collector
 from llmbox.bench.datasets import Item, load_dataset, needle_tokens
 from llmbox.bench.metrics import summarize
 from llmbox.bench.mixes import Lengths, case_rng, from_spec
@@ -191,6 +192,14 @@ class Runner:
                 self._states[model] = _ModelState(info=info, prompts=prompts)
         states = self._states
         grid = [(m, c) for m, c in grid if not self._beyond_context(m, c, infos[m])]
+        with collector.paused():
+            await self._run(grid, report, states)
+        report.finished_at = now_utc()
+        return report
+
+    async def _run(
+        self, grid: Sequence[tuple[str, Case]], report: BenchReport, states: dict[str, _ModelState]
+    ) -> None:
         try:
             if self.config.order == "interleave":
                 await self._interleaved(grid, report, states)
@@ -207,8 +216,6 @@ class Runner:
         except ServerUnreachable:
             report.interrupted = True
             raise
-        report.finished_at = now_utc()
-        return report
 
     def _beyond_context(self, model: str, case: Case, info: ModelInfo) -> bool:
         """A needle case longer than the model's context is skipped, with a note."""
@@ -472,6 +479,7 @@ class Runner:
     def _count(self, run: _CaseRun, sample: RunSample, *, warmup: bool) -> None:
         run.done += 1
         self.emit(RunFinished(run.model, run.case, sample, warmup, run.done, run.requests))
+        collector.between_requests()  # after this request; while others run, under load
 
     def _observe(self, run: _CaseRun, state: _ModelState, sample: RunSample, words: int) -> None:
         """Learn from a successful request: first load time, and the prompt's size."""
