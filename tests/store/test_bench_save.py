@@ -5,18 +5,11 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
-import threading
 from pathlib import Path
 
 from llmbox.results import BenchReport
-from llmbox.store.bench import StoreHistory
+from llmbox.store.bench import StoreHistory, wait_for_closes
 from tests.store.reports import report
-
-
-def _wait_for_the_close() -> None:
-    for thread in threading.enumerate():
-        if thread.name == "llmbox-store-close":
-            thread.join(timeout=30)
 
 
 def test_a_saved_run_is_in_the_database_file_once_the_bench_has_closed_it(
@@ -27,7 +20,7 @@ def test_a_saved_run_is_in_the_database_file_once_the_bench_has_closed_it(
     history.check()
     saved = history.save(BenchReport.parse(report()))
     assert saved is not None
-    _wait_for_the_close()
+    wait_for_closes()
     assert not (tmp_path / "h.db-wal").exists()  # checkpointed into the file and removed
     # the file alone (as a backup copy would take it) holds the run
     copy = tmp_path / "copy.db"
@@ -46,14 +39,14 @@ def test_a_store_another_process_holds_open_gets_the_run_too(tmp_path: Path) -> 
     # reader (and the next checkpoint, which flushes the log first) sees it.
     db = tmp_path / "h.db"
     StoreHistory(f"sqlite:///{db}").check()
-    _wait_for_the_close()
+    wait_for_closes()
     other = sqlite3.connect(db)
     try:
         history = StoreHistory(f"sqlite:///{db}")
         history.check()
         saved = history.save(BenchReport.parse(report()))
         assert saved is not None
-        _wait_for_the_close()
+        wait_for_closes()
         assert other.execute("SELECT id FROM runs").fetchall() == [(saved.id,)]
         assert other.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0] == 0
     finally:
@@ -61,5 +54,32 @@ def test_a_store_another_process_holds_open_gets_the_run_too(tmp_path: Path) -> 
     conn = sqlite3.connect(db)
     try:
         assert conn.execute("SELECT COUNT(*) FROM runs").fetchone() == (1,)
+    finally:
+        conn.close()
+
+
+_EXIT_RIGHT_AFTER = """
+import json, sys
+from llmbox.results import BenchReport
+from llmbox.store.bench import StoreHistory
+history = StoreHistory(sys.argv[1])
+history.check()
+print(history.save(BenchReport.parse(json.loads(sys.stdin.read()))).id)
+"""
+
+
+def test_a_process_that_exits_right_after_the_save_waits_for_its_close(tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    db = tmp_path / "h.db"
+    done = subprocess.run([sys.executable, "-c", _EXIT_RIGHT_AFTER, f"sqlite:///{db}"],
+                          input=json.dumps(report()), capture_output=True, text=True,
+                          timeout=120, check=True)  # fmt: skip
+    assert not (tmp_path / "h.db-wal").exists()  # the close's checkpoint ran to its end
+    conn = sqlite3.connect(db)
+    try:
+        assert conn.execute("SELECT id FROM runs").fetchall() == [(int(done.stdout),)]
     finally:
         conn.close()
