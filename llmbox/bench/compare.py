@@ -2,6 +2,8 @@
 
 - ``verdicts(report)``: hyperfine-style lines comparing the models of one report, per case —
   "faster" only when Welch's t-test says the difference is significant.
+- ``measured_pairs(report)``: the (model, case) pairs a report measured, which two reports must
+  share to be compared.
 - ``compare_reports(base, new)``: one row per (model, case, metric) of two reports, with the ratio,
   the change, its significance and, given a threshold, whether it is a regression (direction
   aware, and significant).
@@ -45,6 +47,19 @@ Summary = dict[str, Stat]
 def _results(report: BenchReport) -> Iterator[tuple[str, str, Summary]]:
     for result in report.results:
         yield result.model, result.case.label, result.summary
+
+
+def measured_pairs(report: BenchReport) -> list[tuple[str, str]]:
+    """The (model, case label) pairs a report measured, in its order, each once."""
+    return list(dict.fromkeys((m, c) for m, c, _ in _results(report)))
+
+
+def pairs_text(pairs: list[tuple[str, str]], most: int = 3) -> str:
+    """``"llama3.2:3b pp512 tg128, qwen3:4b pp512 tg128 and 2 more"``; ``"nothing"`` for none."""
+    if not pairs:
+        return "nothing"
+    shown = ", ".join(f"{m} {c}" for m, c in pairs[:most])
+    return shown + (f" and {len(pairs) - most} more" if len(pairs) > most else "")
 
 
 def p_value(a: Stat, b: Stat) -> float | None:

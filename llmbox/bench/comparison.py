@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from llmbox.bench import gates
-from llmbox.bench.compare import CompareRow, compare_reports
+from llmbox.bench.compare import CompareRow, compare_reports, measured_pairs, pairs_text
 from llmbox.errors import GateFailed, LlmboxError, UsageError
 from llmbox.results import BenchReport, GateResult
 
@@ -42,6 +42,7 @@ def compare_files(
     over = [gates.parse_gate(s, "over") for s in fail_over]
     threshold = gates.parse_regression(max_regression) if max_regression else None
     base, new = (BenchReport.load(Path(f)) for f in files)
+    _check_overlap(files, base, new)
     rows = compare_reports(base, new, threshold=threshold)
     checked = gates.evaluate(new, fail_under=under, fail_over=over)
     result = Comparison(base, new, rows, None if threshold is None else threshold * 100, checked)
@@ -58,6 +59,20 @@ def compare_files(
             hint="see the rows with status 'regression'",
         )
     return result
+
+
+def _check_overlap(files: Sequence[Path], base: BenchReport, new: BenchReport) -> None:
+    """Two reports with no (model, case) in common have nothing to compare: every row would be
+    "new" or "missing", and exit 0 would read as "no change"."""
+    base_pairs, new_pairs = measured_pairs(base), measured_pairs(new)
+    if set(base_pairs) & set(new_pairs):
+        return
+    raise UsageError(
+        f"{files[0]} and {files[1]} share no model and case: {files[0]} measured "
+        f"{pairs_text(base_pairs)}; {files[1]} measured {pairs_text(new_pairs)}",
+        hint="compare runs of the same models with the same --prompt-tokens/--max-tokens "
+        "(the case labels must match)",
+    )
 
 
 __all__ = ["Comparison", "compare_files"]
