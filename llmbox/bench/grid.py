@@ -54,6 +54,87 @@ def label_for(case: Case) -> str:
     return " ".join(parts)
 
 
+# -- upper bounds -------------------------------------------------------------------------------
+
+#: The most requests one case may send, closed loop (runs × concurrency × turns) or one open-loop
+#: rate: each is planned, and its sample held in memory and in the report.
+MAX_OPEN_LOOP_REQUESTS = MAX_CASE_REQUESTS = 100_000
+
+#: No model reads a longer context (the longest, Llama 4 Scout, takes 10 M tokens).
+MAX_CONTEXT_TOKENS = 16 * 1024 * 1024
+
+_IN_FLIGHT = "each request in flight holds its own connection; no server runs more at once"
+_CONTEXT = "no model reads a longer context"
+
+
+@dataclass(frozen=True)
+class Limit:
+    """The most an option takes, and why more is never what was meant."""
+
+    most: float
+    why: str
+    example: str
+    unit: str = ""  # after the limit: " s", " per rate"
+
+
+#: The upper bound of every count and time option of ``llmbox bench``, in this one place (suites
+#: are held to the same). Past these a slip of the finger (an extra 0, a pasted number) would run
+#: for days or fill memory before the first request; it would never measure better.
+LIMITS: dict[str, Limit] = {
+    "--runs": Limit(
+        10_000, "the mean's error shrinks with √runs: 10,000 pin it to 1% of one run's spread", "10"
+    ),
+    "--warmup": Limit(
+        1_000, "warm-up runs only load the model and fill caches; one or two do that", "1"
+    ),
+    "--concurrency": Limit(4_096, _IN_FLIGHT, "1,2,4,8"),
+    "--max-concurrency": Limit(4_096, _IN_FLIGHT, "64"),
+    "--parallel": Limit(4_096, "each slot holds its own context in memory", "4"),
+    "--threads": Limit(4_096, "no machine has more cores", "8"),
+    "--requests": Limit(
+        MAX_OPEN_LOOP_REQUESTS,
+        "each request of a rate is planned, and held, before the load starts",
+        "100",
+        " per rate",
+    ),
+    "--turns": Limit(1_000, "each turn resends the whole conversation so far", "4"),
+    "--num-ctx": Limit(MAX_CONTEXT_TOKENS, _CONTEXT, "8k"),
+    "--ctx-size": Limit(MAX_CONTEXT_TOKENS, _CONTEXT, "8192"),
+    "--prompt-tokens": Limit(MAX_CONTEXT_TOKENS, _CONTEXT, "512"),
+    "--max-tokens": Limit(MAX_CONTEXT_TOKENS, _CONTEXT, "128"),
+    "--cooldown": Limit(
+        3_600,
+        "a longer pause measures a cold server (Ollama unloads a model idle for 5 min)",
+        "2",
+        " s",
+    ),
+    "--duration": Limit(86_400, "a day of load per rate; for a longer soak, run again", "60", " s"),
+}
+
+
+def check_limit(option: str, value: float | None, *, given: str | None = None) -> None:
+    """A UsageError when ``value`` is above the option's limit in ``LIMITS`` (None: not given);
+    ``given`` is the value as the user wrote it, when that is not ``value`` (``256~64``).
+
+    >>> check_limit("--runs", 10_000)
+    >>> check_limit("--runs", 100_000_000)
+    Traceback (most recent call last):
+    llmbox.errors.UsageError: --runs 100000000 is more than 10,000, the limit
+    """
+    limit = LIMITS[option]
+    if value is None or value <= limit.most:
+        return
+    most = _number(limit.most, ",") + limit.unit
+    raise UsageError(
+        f"{option} {given or _number(value)} is more than {most}, the limit",
+        hint=f"{limit.why}; e.g. {option} {limit.example}",
+    )
+
+
+def _number(value: float, sep: str = "") -> str:
+    return format(int(value), sep) if value == int(value) else format(value, "g")
+
+
 def parse_int_list(value: str | None, option: str, *, minimum: int = 1) -> list[int]:
     """``"1,2,4"`` -> ``[1, 2, 4]``; a clear UsageError for anything else."""
     if value is None or value == "":
@@ -72,6 +153,8 @@ def parse_int_list(value: str | None, option: str, *, minimum: int = 1) -> list[
             raise UsageError(
                 f"{option}: {number} is below {minimum}", hint=f"e.g. {option} {minimum}"
             )
+        if option in LIMITS:
+            check_limit(option, number)
         out.append(number)
     return out
 
@@ -149,10 +232,6 @@ def cases_from_options(opts: GridOptions) -> list[Case]:
     return cases
 
 
-#: Open loop: the most requests one rate may send (each is planned, and held, before the start).
-MAX_OPEN_LOOP_REQUESTS = 100_000
-
-
 def _open_loop_requests(opts: GridOptions, rate: float | None) -> int | None:
     if rate is None:
         return None
@@ -193,13 +272,13 @@ class SuiteCase(BaseModel):
     model_config = ConfigDict(extra="forbid")
     label: str | None = None
     prompt: str | None = None
-    prompt_tokens: int | None = Field(default=None, ge=1)
-    max_tokens: int = Field(default=DEFAULT_MAX_TOKENS, ge=1)
-    concurrency: int = Field(default=1, ge=1)
+    prompt_tokens: int | None = Field(default=None, ge=1, le=MAX_CONTEXT_TOKENS)
+    max_tokens: int = Field(default=DEFAULT_MAX_TOKENS, ge=1, le=MAX_CONTEXT_TOKENS)
+    concurrency: int = Field(default=1, ge=1, le=LIMITS["--concurrency"].most)
     think: bool | str | None = None
     images: list[str] = Field(default_factory=list)
     api: Api = "chat"
-    num_ctx: int | None = Field(default=None, ge=1)
+    num_ctx: int | None = Field(default=None, ge=1, le=MAX_CONTEXT_TOKENS)
     cold: bool = False
     dataset: str | None = None  # JSONL (relative to the suite) or a generator: needle:N, okng
 
@@ -220,8 +299,8 @@ class Suite(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str
     description: str = ""
-    runs: int | None = Field(default=None, ge=1)
-    warmup: int | None = Field(default=None, ge=0)
+    runs: int | None = Field(default=None, ge=1, le=LIMITS["--runs"].most)
+    warmup: int | None = Field(default=None, ge=0, le=LIMITS["--warmup"].most)
     cases: list[SuiteCase] = Field(min_length=1)
 
     def to_cases(self, base: Path) -> list[Case]:

@@ -13,8 +13,10 @@ from typing import Literal
 from llmbox import defaults
 from llmbox.backends.base import Backend
 from llmbox.bench.grid import (
+    MAX_CASE_REQUESTS,
     GridOptions,
     cases_from_options,
+    check_limit,
     expand,
     label_for,
     load_suite,
@@ -195,11 +197,20 @@ def build_plan(opts: BenchOptions) -> Plan:
             "--turns runs conversations closed loop, one turn after the other",
             hint="drop --rate/--sweep, or use --concurrency C for C conversations at once",
         )
-    for name, value in (("--cooldown", opts.cooldown), ("--temperature", opts.temperature)):
+    for name, value, example in (
+        ("--cooldown", opts.cooldown, "--cooldown 2 (seconds)"),
+        ("--temperature", opts.temperature, "--temperature 0 (greedy) or 0.8"),
+    ):
         if value is not None and (not math.isfinite(value) or value < 0):
-            raise UsageError(f"{name} must be a finite number ≥ 0, not {value}")
+            raise UsageError(
+                f"{name} must be a finite number ≥ 0, not {value:g}", hint=f"e.g. {example}"
+            )
     if opts.duration is not None and (not math.isfinite(opts.duration) or opts.duration <= 0):
-        raise UsageError(f"--duration must be a positive number of seconds, not {opts.duration}")
+        raise UsageError(
+            f"--duration must be a positive number of seconds, not {opts.duration:g}",
+            hint="e.g. --rate 2 --duration 60",
+        )
+    _check_limits(opts)
     if opts.requests is not None and opts.duration is not None:
         raise UsageError("give --requests or --duration, not both")
     rates = parse_rates(opts.rate)
@@ -215,8 +226,8 @@ def build_plan(opts: BenchOptions) -> Plan:
     slo = parse_slo(opts.slo)
     grid_opts = GridOptions(
         prompt=prompt,
-        prompt_tokens=parse_lengths_list(opts.prompt_tokens, "--prompt-tokens"),
-        max_tokens=parse_lengths_list(opts.max_tokens, "--max-tokens"),
+        prompt_tokens=_lengths(opts.prompt_tokens, "--prompt-tokens"),
+        max_tokens=_lengths(opts.max_tokens, "--max-tokens"),
         concurrency=parse_int_list(opts.concurrency, "--concurrency"),
         num_ctx=parse_int_list(opts.num_ctx, "--num-ctx"),
         think=opts.think,
@@ -251,9 +262,10 @@ def build_plan(opts: BenchOptions) -> Plan:
             requests=opts.requests,
             duration_s=opts.duration,
         )
+    runs = int(str(_pick(opts.runs, suite_runs, defaults.RUNS)))
     for case in cases:
         _check_context(case)
-    runs = int(str(_pick(opts.runs, suite_runs, defaults.RUNS)))
+        _check_size(case, runs)
     warmup = int(str(_pick(opts.warmup, suite_warmup, defaults.WARMUP)))
     seed = opts.seed if opts.seed is not None else defaults.SEED
     order: Order = opts.order or "sequential"
@@ -311,6 +323,44 @@ def build_plan(opts: BenchOptions) -> Plan:
         )
 
     return Plan(grid, config, record, backend, max_conc, build_backend, sweep)
+
+
+def _check_limits(opts: BenchOptions) -> None:
+    """The single-number options against their upper bounds (``llmbox.bench.grid.LIMITS``)."""
+    for option, value in (
+        ("--runs", opts.runs), ("--warmup", opts.warmup), ("--requests", opts.requests),
+        ("--max-concurrency", opts.max_concurrency), ("--turns", opts.turns),
+        ("--threads", opts.threads), ("--parallel", opts.parallel),
+        ("--ctx-size", opts.ctx_size), ("--cooldown", opts.cooldown),
+        ("--duration", opts.duration),
+    ):  # fmt: skip
+        check_limit(option, value)
+
+
+def _lengths(value: str | None, option: str) -> list[Lengths]:
+    """``--prompt-tokens``/``--max-tokens``: parsed, each length within the option's limit."""
+    lengths = parse_lengths_list(value, option)
+    for item in lengths:
+        check_limit(option, item.upper, given=item.spec)
+    return lengths
+
+
+def _check_size(case: Case, runs: int) -> None:
+    """A closed-loop case sends runs × concurrency × turns requests: at most MAX_CASE_REQUESTS."""
+    if case.rate is not None:
+        return  # an open-loop rate sends case.requests, checked when the grid was built
+    total = runs * case.concurrency * case.turns
+    if total <= MAX_CASE_REQUESTS:
+        return
+    parts = [f"{runs:,} runs", f"{case.concurrency:,} in flight"]
+    if case.turns > 1:
+        parts.append(f"{case.turns:,} turns")
+    fits = max(1, MAX_CASE_REQUESTS // (case.concurrency * case.turns))
+    raise UsageError(
+        f"{case.label}: {' × '.join(parts)} is {total:,} requests, more than "
+        f"{MAX_CASE_REQUESTS:,} per case, the limit",
+        hint=f"with --concurrency C each run sends C requests; e.g. --runs {min(fits, 10)}",
+    )
 
 
 def _power_kind(kind: str | None) -> str:

@@ -196,7 +196,7 @@ def bench(
     ] = None,
     temperature: Annotated[
         float | None,
-        typer.Option(min=0.0, help=f"Sampling temperature (default {d.TEMPERATURE:g})."),
+        typer.Option(help=f"Sampling temperature (default {d.TEMPERATURE:g})."),
     ] = None,
     suite: Annotated[
         str | None,
@@ -214,7 +214,7 @@ def bench(
     ] = None,
     cooldown: Annotated[
         float | None,
-        typer.Option(min=0.0, help="Seconds to pause between requests with --order interleave."),
+        typer.Option(help="Seconds to pause between requests with --order interleave."),
     ] = None,
     concurrency_mode: Annotated[
         ModeChoice | None,
