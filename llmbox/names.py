@@ -67,6 +67,39 @@ def unique_names(names: Sequence[str]) -> list[str]:
     return out
 
 
+def close_names(name: str, installed: Sequence[str], *, most: int = 3) -> list[str]:
+    """The installed names ``name`` was probably meant to be, closest first: the same model
+    under another tag when no tag was given, then names that differ by a typo.
+
+    >>> close_names("llama3.2:3bb", ["qwen3:4b", "llama3.2-vision:11b", "llama3.2:3b"])
+    ['llama3.2:3b']
+    >>> close_names("Llama3.2", ["llama3.2:1b", "qwen3:4b", "llama3.2:3b"])
+    ['llama3.2:1b', 'llama3.2:3b']
+    >>> close_names("gemma3", ["qwen3:4b", "llama3.2:3b"])
+    []
+    """
+    from difflib import SequenceMatcher
+
+    key = normalize_name(name)
+    base = key.rpartition(":")[0]
+    untagged = ":" not in name.rsplit("/", 1)[-1]
+    scored: list[tuple[float, str]] = []
+    for candidate in unique_names(installed):
+        other = normalize_name(candidate)
+        if other == key:
+            continue
+        if untagged and other.rpartition(":")[0] == base:
+            scored.append((2.0, candidate))  # another tag of the model asked for
+        elif (ratio := SequenceMatcher(None, key, other).ratio()) >= _CLOSE:
+            scored.append((ratio, candidate))
+    scored.sort(key=lambda sc: -sc[0])  # stable: equal scores keep the server's order
+    return [candidate for _, candidate in scored[:most]]
+
+
+#: How alike two names must be (difflib's ratio) to suggest one for the other.
+_CLOSE = 0.75
+
+
 def name_problem(name: str) -> str | None:
     """What is wrong with ``name`` as a model name, or ``None`` when Ollama could accept it.
 

@@ -7,7 +7,8 @@ from typing import Any
 
 from llmbox.backends.base import Capabilities, GenRequest, TokenClock
 from llmbox.client import OllamaClient, processor_label
-from llmbox.names import same_model
+from llmbox.errors import ModelNotFound, ServerError, ServerUnreachable
+from llmbox.names import close_names, same_model
 from llmbox.results import ModelInfo, RunSample, Server
 
 
@@ -25,7 +26,10 @@ class OllamaBackend:
         return Server(kind=self.kind, host=self.host, version=await self.client.version())
 
     async def model_info(self, model: str) -> ModelInfo:
-        show = await self.client.show(model)
+        try:
+            show = await self.client.show(model)
+        except ModelNotFound as err:
+            raise await self._not_found(err) from None
         tag = next((m for m in await self.client.tags() if same_model(m.name, model)), None)
         context = show.info("context_length")
         return ModelInfo(
@@ -38,6 +42,23 @@ class OllamaBackend:
             size=tag.size if tag else 0,
             context_length=int(context) if isinstance(context, (int, float)) else None,
             capabilities=list(show.capabilities or []),
+        )
+
+    async def _not_found(self, err: ModelNotFound) -> ModelNotFound:
+        """The server's "not found", with a hint that names the installed models it looks like
+        (asked of ``/api/tags`` only now, so a found model costs no extra request)."""
+        model = err.model
+        try:
+            installed = [m.name for m in await self.client.tags()]
+        except (ServerUnreachable, ServerError):
+            return err  # the hint to pull stands
+        close = close_names(model, installed)
+        if not close:
+            return err
+        return ModelNotFound(
+            model,
+            message=err.message,
+            hint=f"did you mean {' or '.join(close)}? If not: llmbox pull {model}",
         )
 
     async def memory(self, model: str) -> ModelInfo | None:

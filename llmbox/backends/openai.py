@@ -16,6 +16,7 @@ from llmbox.backends.base import Capabilities, GenRequest, TokenClock
 from llmbox.client._ndjson import Part
 from llmbox.client._openai import OpenAIClient
 from llmbox.errors import LlmboxError, ModelNotFound
+from llmbox.names import close_names
 from llmbox.results import ModelInfo, RunSample, Server
 
 
@@ -163,10 +164,13 @@ class OpenAIBackend:
         if match is None:
             single_llamacpp = len(models) == 1 and models[0].get("owned_by") == "llamacpp"
             if models and not single_llamacpp:
+                served = [str(m.get("id")) for m in models]
+                close = close_names(model, served)
+                guess = f"did you mean {' or '.join(close)}? " if close else ""
                 raise ModelNotFound(
                     model,
                     message=f"model '{model}' is not served at {self.host}",
-                    hint="the server has: " + ", ".join(str(m.get("id")) for m in models[:5]),
+                    hint=f"{guess}the server has: " + ", ".join(served[:5]),
                 )
             match = models[0] if models else {}
         meta = match.get("meta") or {}

@@ -176,6 +176,13 @@ def build_plan(opts: BenchOptions) -> Plan:
         raise UsageError("an empty model name was given", hint="e.g. llmbox bench llama3.2:3b")
     if len(set(models)) != len(models):
         raise UsageError("a model is listed twice", hint="list each model once")
+    for model in models:
+        if "," in model and not Path(model).exists():  # a GGUF path may have a comma
+            listed = " ".join(m.strip() for m in model.split(",") if m.strip())
+            raise UsageError(
+                f"{model!r} is a list: give each model as its own argument",
+                hint=f"llmbox bench {listed}",
+            )
     if opts.prompt is not None and opts.prompt_file is not None:
         raise UsageError("give --prompt or --prompt-file, not both")
     prompt = _read_prompt(opts.prompt_file) if opts.prompt_file is not None else opts.prompt
