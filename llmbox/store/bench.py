@@ -117,11 +117,16 @@ def close_in_background(store: Store) -> None:
 
 
 def wait_for_closes() -> None:
-    """Wait until every store closed in the background is closed (at exit, and in tests)."""
-    while _closing:
-        done = _closing.pop()
-        done.acquire()
-        done.release()
+    """Wait until every store closed in the background is closed (at exit, and in tests). A
+    Ctrl-C while waiting (a checkpoint on a slow network disk) stops waiting quietly: the run is
+    committed, and the next open finishes the checkpoint."""
+    try:
+        while _closing:
+            done = _closing.pop()
+            done.acquire()
+            done.release()
+    except KeyboardInterrupt:
+        return
 
 
 atexit.register(wait_for_closes)
