@@ -29,11 +29,13 @@ class StoreHistory:
     and find baselines among its runs."""
 
     def __init__(self, db: str | None = None, *, save: bool = True, tags: Sequence[str] = ()):
-        from llmbox.store import parse_tags
-
         self.db = db
         self.saving = save
-        self.tags = parse_tags(tags)  # a bad spec is a usage error, before any run
+        self.tags: dict[str, str] = {}
+        if tags:  # a bad spec is a usage error, before any run
+            from llmbox.store._report import parse_tags  # without sqlite3: --no-save loads none
+
+            self.tags = parse_tags(tags)
         self._open: Store | None = None
 
     def check(self) -> None:
@@ -62,7 +64,7 @@ class StoreHistory:
             return BenchReport.load(Path(spec)), spec
         from llmbox.machine import describe
         from llmbox.store import find_baseline, open_store
-        from llmbox.store._report import machine_key
+        from llmbox.store._store import machine_key
 
         like: dict[str, Any] = {
             "machine": describe(),
