@@ -12,6 +12,7 @@ after start-up for the same reason.
 from __future__ import annotations
 
 import gc
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -19,30 +20,37 @@ from contextlib import contextmanager
 #: a run of thousands of requests still frees its cycles as it goes.
 DUE = 5000
 
-_paused = False
+_lock = threading.Lock()
+_depth = 0  # benchmarks measuring now (a fleet runs one per host, on threads)
+_owned = False  # whether the first of them turned automatic collection off
 
 
 @contextmanager
 def paused() -> Iterator[None]:
-    """No automatic collection inside; ``between_requests`` collects instead. A caller that turned
-    the collector off itself keeps it off (and nothing is collected)."""
-    global _paused
-    if _paused or not gc.isenabled():
-        yield
-        return
-    gc.freeze()
-    gc.disable()
-    _paused = True
+    """No automatic collection inside; ``between_requests`` collects instead. The first of
+    several concurrent benchmarks turns it off, the last one on again. A caller that turned the
+    collector off itself keeps it off (and nothing is collected)."""
+    global _depth, _owned
+    with _lock:
+        _depth += 1
+        if _depth == 1:
+            _owned = gc.isenabled()
+            if _owned:
+                gc.freeze()
+                gc.disable()
     try:
         yield
     finally:
-        _paused = False
-        gc.enable()
-        gc.unfreeze()  # a process that goes on (tests, a library user) collects it all again
+        with _lock:
+            _depth -= 1
+            if _depth == 0 and _owned:
+                _owned = False
+                gc.enable()
+                gc.unfreeze()  # a process that goes on (tests, a library) collects it all again
 
 
 def between_requests() -> None:
     """Collect what the requests so far left behind, if enough has piled up (outside frozen
     objects, so a full pass is as cheap as a young one)."""
-    if _paused and gc.get_count()[0] > DUE:
+    if _owned and gc.get_count()[0] > DUE:
         gc.collect()

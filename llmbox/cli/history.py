@@ -169,7 +169,7 @@ def _filter(
 def _reading(db: str | None) -> Store:
     """The store to read; a SQLite file named by ``--db`` must exist."""
     from llmbox.store import open_store
-    from llmbox.store._url import check_named_file
+    from llmbox.store._engine import check_named_file
 
     check_named_file(db)
     return open_store(db, create=False)
@@ -192,7 +192,7 @@ def _out(quiet: bool = False) -> Any:
 
 def _local(stamp: str) -> str:
     """A stored UTC timestamp as local time to the minute."""
-    from llmbox.store._report import parse_time
+    from llmbox.store._store import parse_time
 
     return parse_time(stamp).astimezone().strftime("%Y-%m-%d %H:%M")
 

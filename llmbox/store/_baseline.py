@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from llmbox.errors import UsageError
 from llmbox.store._query import RunFilter, RunInfo
-from llmbox.store._report import as_dict, machine_key, normalise_time, parse_tag_filters
-from llmbox.store._store import Store
+from llmbox.store._report import parse_tag_filters
+from llmbox.store._store import Store, as_dict, machine_key, normalise_time
 
 if TYPE_CHECKING:
     from llmbox.results import BenchReport

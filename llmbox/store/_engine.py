@@ -1,5 +1,7 @@
-"""The two database engines behind one small interface, and the one place where their errors
-become ``StoreError``/``UsageError`` messages.
+"""Where the store lives (``--db URL`` > ``$LLMBOX_DB`` > ``history.db`` in the user data dir),
+and the two database engines behind one small interface: the one place where their errors
+become ``StoreError``/``UsageError`` messages. (One module: saving a run imports it, and each
+module imported costs ~0.2 ms on a small VM.)
 
 SQL is written once, with ``?`` placeholders; the PostgreSQL engine rewrites them to ``%s``.
 Connections run in autocommit mode; ``transaction()`` opens an explicit write transaction
@@ -9,14 +11,141 @@ Connections run in autocommit mode; ``transaction()`` opens an explicit write tr
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
+import sys
 import urllib.parse
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from llmbox.errors import StoreError, UsageError
-from llmbox.store._url import Target
+
+# -- where the store is ---------------------------------------------------------------------------
+DB_ENV = "LLMBOX_DB"
+DB_FILENAME = "history.db"
+_URL_HINT = "use sqlite:///PATH (or a plain file path) or postgresql://USER@HOST:PORT/DBNAME"
+
+
+class Target:
+    """A parsed store URL. ``path`` is set for SQLite, ``dsn`` for PostgreSQL; ``shown`` is the
+    URL with any password masked, for messages. (A plain class: a dataclass costs ~1 ms to
+    define, and saving a run must stay within a few.)"""
+
+    __slots__ = ("dsn", "kind", "path", "shown")
+
+    def __init__(
+        self, kind: str, shown: str, *, path: Path | None = None, dsn: str | None = None
+    ) -> None:
+        self.kind, self.shown, self.path, self.dsn = kind, shown, path, dsn
+
+
+_ON_LINUX = "linux" in sys.platform  # a plain bool: mypy checks both branches on every OS
+
+
+def default_path() -> Path:
+    """``history.db`` in the user data directory (``$XDG_DATA_HOME/llmbox`` on Linux)."""
+    if _ON_LINUX:
+        # platformdirs' answer, without its ~4 ms import on every saved bench run (a test holds
+        # the two equal): an unset, blank or relative $XDG_DATA_HOME means ~/.local/share.
+        xdg = os.environ.get("XDG_DATA_HOME", "").strip()
+        base = Path(xdg) if os.path.isabs(xdg) else Path.home() / ".local" / "share"
+        return base / "llmbox" / DB_FILENAME
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("llmbox", appauthor=False)) / DB_FILENAME
+
+
+def resolve_url(flag: str | None = None) -> str:
+    """The store URL in force: the flag, else ``$LLMBOX_DB``, else the default SQLite file."""
+    if flag is not None and flag.strip():
+        return flag.strip()
+    value = os.environ.get(DB_ENV, "").strip()
+    if not value:
+        return f"sqlite:///{default_path()}"
+    try:  # say where a bad URL came from: the user may have forgotten setting it
+        parse_url(value)
+    except UsageError as err:
+        raise UsageError(
+            f"{err.message} (from ${DB_ENV})", hint=f"{err.hint}; or unset {DB_ENV}"
+        ) from None
+    return value
+
+
+def mask_password(url: str) -> str:
+    """``postgresql://u:secret@h/db`` -> ``postgresql://u:***@h/db``.
+
+    >>> mask_password("postgresql://bench:s3cret@db.lan:5432/llmbox")
+    'postgresql://bench:***@db.lan:5432/llmbox'
+    >>> mask_password("postgresql://db.lan/llmbox?user=bench&password=s3cret&sslmode=require")
+    'postgresql://db.lan/llmbox?user=bench&password=***&sslmode=require'
+    >>> mask_password("sqlite:///tmp/h.db")
+    'sqlite:///tmp/h.db'
+    """
+    import re
+
+    url = re.sub(r"(?i)([?&]password=)[^&#]*", r"\1***", url)  # libpq's ?password=
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest.split("/", 1)[0]:
+        return url
+    auth, _, host = rest.partition("@")
+    user, colon, _ = auth.partition(":")
+    return f"{scheme}://{user}{':***' if colon else ''}@{host}"
+
+
+def parse_url(url: str) -> Target:
+    """Parse a store URL. As in SQLAlchemy, ``sqlite:///h.db`` is a relative path and
+    ``sqlite:////var/lib/h.db`` an absolute one; a plain path is a SQLite file too.
+
+    >>> parse_url("sqlite:////var/lib/h.db").path, parse_url("sqlite:///h.db").path
+    (PosixPath('/var/lib/h.db'), PosixPath('h.db'))
+    >>> parse_url("/srv/llmbox/history.db").kind
+    'sqlite'
+    >>> parse_url("postgres://ci@db:5432/bench").kind
+    'postgresql'
+    """
+    raw = url.strip()
+    scheme, sep, rest = raw.partition("://")
+    if not sep:
+        if not raw or raw.startswith(("postgres", "sqlite")) or ":" in raw.split("/")[0]:
+            raise UsageError(f"not a database URL: {raw!r}", hint=_URL_HINT)
+        return Target("sqlite", raw, path=Path(raw).expanduser())  # a plain file path
+    scheme = scheme.lower()
+    if scheme == "sqlite":
+        # sqlite:///rel.db is a relative path, sqlite:////abs.db an absolute one (SQLAlchemy's
+        # convention); sqlite:///~/h.db expands the home directory.
+        if rest and not rest.startswith("/"):  # sqlite://h.db: the file name read as a host
+            raise UsageError(
+                f"SQLite URL with two slashes: {raw!r}",
+                hint=f"a SQLite URL has three: sqlite:///{rest} (four for an absolute path)",
+            )
+        if not rest.startswith("/") or rest == "/":
+            raise UsageError(f"SQLite URL without a file: {raw!r}", hint=_URL_HINT)
+        return Target("sqlite", raw, path=Path(rest[1:]).expanduser())
+    if scheme in ("postgresql", "postgres"):
+        if not rest or rest == "/":
+            raise UsageError(f"PostgreSQL URL without a host or database: {raw!r}", hint=_URL_HINT)
+        return Target("postgresql", mask_password(raw), dsn=f"postgresql://{rest}")
+    raise UsageError(f"unsupported database URL scheme {scheme!r} in {mask_password(raw)!r}",
+                     hint=_URL_HINT)  # fmt: skip
+
+
+def check_named_file(db: str | None) -> None:
+    """For commands that only read: a SQLite file named by ``--db`` must exist, since a typo
+    there would read as an empty store. (``$LLMBOX_DB`` or the default file not written yet is
+    just an empty store.)"""
+    if db is None or not db.strip():
+        return
+    path = parse_url(db).path
+    if path is not None and not path.exists():
+        raise UsageError(
+            f"no history database at {path}",
+            hint="check --db (without it llmbox reads $LLMBOX_DB or the default); "
+            "llmbox bench MODEL --db PATH creates one",
+        )
+
+
+# -- engines ---------------------------------------------------------------------------------------
 
 #: Seconds a writer waits for another one to finish before giving up ("database is locked").
 BUSY_TIMEOUT_S = 30.0

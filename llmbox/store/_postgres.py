@@ -9,8 +9,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from llmbox.errors import StoreError, UsageError
-from llmbox.store._engine import Engine, Row
-from llmbox.store._url import Target
+from llmbox.store._engine import Engine, Row, Target
 
 #: Seconds to wait for a PostgreSQL server to accept the connection.
 CONNECT_TIMEOUT_S = 5

@@ -1,8 +1,5 @@
-"""The store's view of a benchmark report: validation at the edge, and the facts it indexes.
-
-Reports come in as the typed model or as the ``llmbox.bench/1`` JSON dict; the store keeps the
-dict (the full JSON, so fields added later are not lost) and indexes a few facts from it.
-"""
+"""What users hand the store: report files validated at the edge, and the filters of ``history``
+and ``report`` (``--since``/``--until``, ``--tag``, ``--backend``) checked and parsed."""
 
 from __future__ import annotations
 
@@ -19,13 +16,6 @@ if TYPE_CHECKING:
 REPORT_HINT = "give a file written by llmbox bench -f json (or --output json:PATH)"
 
 
-def as_dict(report: BenchReport | Mapping[str, Any]) -> dict[str, Any]:
-    """The report's ``llmbox.bench/1`` JSON dict."""
-    if isinstance(report, Mapping):
-        return dict(report)
-    return report.to_json_dict()
-
-
 def validate(data: Any, source: str) -> BenchReport:
     """Check ``data`` against the report model; UsageError naming the first bad field."""
     from llmbox.results import BenchReport
@@ -35,56 +25,6 @@ def validate(data: Any, source: str) -> BenchReport:
 
 def canonical_json(data: Mapping[str, Any]) -> str:
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def machine_key(machine: Mapping[str, Any]) -> str:
-    """The name a machine's series are grouped by: its ``name`` (if a report carries one), its
-    hostname, else its CPU.
-
-    >>> machine_key({"hostname": "gpu-box", "cpu": "AMD EPYC"})
-    'gpu-box'
-    >>> machine_key({"cpu": "Apple M2", "os": "Darwin 24.0"})
-    'Apple M2'
-    """
-    for key in ("name", "hostname", "chip", "cpu"):
-        value = machine.get(key)
-        if isinstance(value, str) and value.strip():
-            return value.strip()
-    return "unknown"
-
-
-#: The one timestamp form the store keeps: UTC, microseconds, ``Z``; it sorts as text.
-_STAMP = "%Y-%m-%dT%H:%M:%S.%fZ"
-
-
-def parse_time(text: str) -> datetime:
-    """An ISO 8601 timestamp (``Z`` or an offset; naive means UTC) as an aware datetime."""
-    value = text.strip()
-    if value.endswith(("Z", "z")):
-        value = value[:-1] + "+00:00"
-    parsed = datetime.fromisoformat(value)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
-
-
-def stamp(when: datetime) -> str:
-    """
-    >>> stamp(parse_time("2026-11-30T17:25:49+01:00"))
-    '2026-11-30T16:25:49.000000Z'
-    """
-    return when.astimezone(timezone.utc).strftime(_STAMP)
-
-
-def normalise_time(text: str | None) -> str | None:
-    if not text:
-        return None
-    try:
-        return stamp(parse_time(text))
-    except ValueError:
-        return None
-
-
-def utc_now() -> str:
-    return stamp(datetime.now(timezone.utc))
 
 
 _UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -98,6 +38,8 @@ def parse_when(text: str, *, now: datetime | None = None) -> str:
     >>> parse_when("7d", now=t), parse_when("2026-11-01", now=t)
     ('2026-11-23T12:00:00.000000Z', '2026-11-01T00:00:00.000000Z')
     """
+    from llmbox.store._store import parse_time, stamp  # not at import: parse_tags stays light
+
     now = now or datetime.now(timezone.utc)
     value = text.strip().lower()
     midnight = now.astimezone(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)

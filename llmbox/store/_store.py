@@ -1,24 +1,85 @@
-"""The results store: save a report, list and filter runs, read reports back, query series."""
+"""The results store: save a report, list and filter runs, read reports back, query series;
+and what a stored run looks like (its JSON dict, its machine key, its timestamps, its tags).
+
+Reports come in as the typed model or as the ``llmbox.bench/1`` JSON dict; the store keeps the
+dict (the full JSON, so fields added later are not lost) and indexes a few facts from it.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
 from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from llmbox.errors import UsageError
 from llmbox.store import _schema
-from llmbox.store._engine import Engine, SqliteEngine
-from llmbox.store._report import as_dict, machine_key, normalise_time, utc_now, validate
+from llmbox.store._engine import Engine, SqliteEngine, parse_url, resolve_url
 from llmbox.store._schema import CASE_COLUMNS, SAMPLE_COLUMNS, STAT_COLUMNS
-from llmbox.store._url import parse_url, resolve_url
 
 if TYPE_CHECKING:
     from llmbox.results import BenchReport
     from llmbox.store._query import Point, RunFilter, RunInfo
 
 _NOT_FOUND_HINT = "`llmbox history` lists the stored runs and their IDs"
+
+
+def as_dict(report: BenchReport | Mapping[str, Any]) -> dict[str, Any]:
+    """The report's ``llmbox.bench/1`` JSON dict."""
+    if isinstance(report, Mapping):
+        return dict(report)
+    return report.to_json_dict()
+
+
+def machine_key(machine: Mapping[str, Any]) -> str:
+    """The name a machine's series are grouped by: its ``name`` (if a report carries one), its
+    hostname, else its CPU.
+
+    >>> machine_key({"hostname": "gpu-box", "cpu": "AMD EPYC"})
+    'gpu-box'
+    >>> machine_key({"cpu": "Apple M2", "os": "Darwin 24.0"})
+    'Apple M2'
+    """
+    for key in ("name", "hostname", "chip", "cpu"):
+        value = machine.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return "unknown"
+
+
+#: The one timestamp form the store keeps: UTC, microseconds, ``Z``; it sorts as text.
+_STAMP = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+def parse_time(text: str) -> datetime:
+    """An ISO 8601 timestamp (``Z`` or an offset; naive means UTC) as an aware datetime."""
+    value = text.strip()
+    if value.endswith(("Z", "z")):
+        value = value[:-1] + "+00:00"
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def stamp(when: datetime) -> str:
+    """
+    >>> stamp(parse_time("2026-11-30T17:25:49+01:00"))
+    '2026-11-30T16:25:49.000000Z'
+    """
+    return when.astimezone(timezone.utc).strftime(_STAMP)
+
+
+def normalise_time(text: str | None) -> str | None:
+    if not text:
+        return None
+    try:
+        return stamp(parse_time(text))
+    except ValueError:
+        return None
+
+
+def utc_now() -> str:
+    return stamp(datetime.now(timezone.utc))
 
 
 class SavedRun:
@@ -284,7 +345,9 @@ class Store:
 
     def load(self, run_id: int) -> BenchReport:
         """The stored run as the typed report model."""
-        return validate(self.report(run_id), f"run {run_id}")
+        from llmbox.results import BenchReport
+
+        return BenchReport.parse(self.report(run_id), f"run {run_id}")
 
     def reports(
         self, flt: RunFilter | None = None, *, page: int = 200

@@ -29,11 +29,13 @@ class StoreHistory:
     and find baselines among its runs."""
 
     def __init__(self, db: str | None = None, *, save: bool = True, tags: Sequence[str] = ()):
-        from llmbox.store import parse_tags
-
         self.db = db
         self.saving = save
-        self.tags = parse_tags(tags)  # a bad spec is a usage error, before any run
+        self.tags: dict[str, str] = {}
+        if tags:  # a bad spec is a usage error, before any run
+            from llmbox.store._report import parse_tags  # without sqlite3: --no-save loads none
+
+            self.tags = parse_tags(tags)
         self._open: Store | None = None
 
     def check(self) -> None:
@@ -62,7 +64,7 @@ class StoreHistory:
             return BenchReport.load(Path(spec)), spec
         from llmbox.machine import describe
         from llmbox.store import find_baseline, open_store
-        from llmbox.store._report import machine_key
+        from llmbox.store._store import machine_key
 
         like: dict[str, Any] = {
             "machine": describe(),
@@ -117,11 +119,16 @@ def close_in_background(store: Store) -> None:
 
 
 def wait_for_closes() -> None:
-    """Wait until every store closed in the background is closed (at exit, and in tests)."""
-    while _closing:
-        done = _closing.pop()
-        done.acquire()
-        done.release()
+    """Wait until every store closed in the background is closed (at exit, and in tests). A
+    Ctrl-C while waiting (a checkpoint on a slow network disk) stops waiting quietly: the run is
+    committed, and the next open finishes the checkpoint."""
+    try:
+        while _closing:
+            done = _closing.pop()
+            done.acquire()
+            done.release()
+    except KeyboardInterrupt:
+        return
 
 
 atexit.register(wait_for_closes)

@@ -83,3 +83,28 @@ def test_a_collector_turned_off_by_the_caller_stays_off() -> None:
         assert backend.inside == backend.between == []
     finally:
         gc.enable()
+
+
+def test_concurrent_benchmarks_keep_it_off_until_the_last_one_ends() -> None:
+    # A fleet bench runs one session per host on threads: the first to start may finish first,
+    # and must not turn automatic collection back on under the others' requests.
+    import threading
+
+    inside, first_done = threading.Event(), threading.Event()
+    seen: list[bool] = []
+
+    def slow_host() -> None:
+        with collector.paused():
+            inside.set()
+            first_done.wait(10)
+            seen.append(gc.isenabled())
+
+    with collector.paused():  # the first host
+        slow = threading.Thread(target=slow_host)
+        slow.start()
+        inside.wait(10)
+    first_done.set()
+    slow.join(10)
+    assert seen == [False]
+    assert gc.isenabled()
+    assert gc.get_freeze_count() == 0

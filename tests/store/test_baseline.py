@@ -101,7 +101,7 @@ def _plan(model: str = "llama3.2", label: str = "pp512 tg128") -> Any:
 
 def test_a_baseline_from_another_machine_says_so(tmp_path: Path) -> None:
     from llmbox.machine import describe
-    from llmbox.store._report import machine_key
+    from llmbox.store._store import machine_key
     from llmbox.store.bench import StoreHistory
 
     db = f"sqlite:///{tmp_path / 'h.db'}"

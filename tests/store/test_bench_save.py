@@ -83,3 +83,49 @@ def test_a_process_that_exits_right_after_the_save_waits_for_its_close(tmp_path:
         assert conn.execute("SELECT id FROM runs").fetchall() == [(int(done.stdout),)]
     finally:
         conn.close()
+
+
+_SLOW_CLOSE = """
+import json, sys, time
+from llmbox.results import BenchReport
+from llmbox.store import _store
+from llmbox.store.bench import StoreHistory
+closing = _store.Store.close
+def slow_close(self):
+    time.sleep(3)  # a checkpoint on a slow network disk
+    closing(self)
+_store.Store.close = slow_close
+history = StoreHistory(sys.argv[1])
+history.check()
+print(history.save(BenchReport.parse(json.loads(sys.stdin.read()))).id, flush=True)
+"""
+
+
+def test_ctrl_c_while_the_close_finishes_at_exit_is_quiet_and_loses_nothing(
+    tmp_path: Path,
+) -> None:
+    import json
+    import signal
+    import subprocess
+    import sys
+
+    db = tmp_path / "h.db"
+    with subprocess.Popen([sys.executable, "-c", _SLOW_CLOSE, f"sqlite:///{db}"],
+                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True) as proc:  # fmt: skip
+        assert proc.stdin is not None
+        assert proc.stdout is not None
+        assert proc.stderr is not None
+        proc.stdin.write(json.dumps(report()))
+        proc.stdin.close()
+        run_id = int(proc.stdout.readline())  # saved; the process now waits for its close
+        proc.send_signal(signal.SIGINT)
+        err = proc.stderr.read()
+        proc.wait(timeout=60)
+    assert "Traceback" not in err
+    assert "Exception ignored" not in err
+    conn = sqlite3.connect(db)  # the committed run is there, log or not
+    try:
+        assert conn.execute("SELECT id FROM runs").fetchall() == [(run_id,)]
+    finally:
+        conn.close()

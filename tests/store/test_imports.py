@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 
@@ -24,6 +25,21 @@ def test_help_imports_no_store(argv: list[str]) -> None:
         "except SystemExit: pass"
     )
     assert not {m for m in loaded if m.startswith(STORE_MODULES)}
+
+
+@pytest.mark.parametrize("tags", [[], ["--tag", "ci=nightly"]], ids=["untagged", "tagged"])
+def test_a_bench_that_does_not_save_imports_no_store(fake_ollama: Any, tags: list[str]) -> None:
+    loaded = _modules_after(
+        "from llmbox.cli import app\n"
+        f"try: app(['bench', 'llama3.2', '--host', {fake_ollama.url!r}, '--runs', '1', "
+        f"'--warmup', '0', '--max-tokens', '4', '-q', '--no-save', *{tags!r}], prog_name='llmbox')\n"
+        "except SystemExit as exit: assert not exit.code, exit.code"
+    )
+    assert "llmbox.bench.session" in loaded  # it did run
+    # (a --tag is still checked, by the store's small parsing module)
+    assert not {m for m in loaded if m.startswith(("sqlite3", "llmbox.store._"))} - {
+        "llmbox.store._report"
+    }
 
 
 def test_the_store_needs_neither_typer_nor_rich_nor_psycopg_for_sqlite() -> None:
@@ -71,6 +87,7 @@ def test_store_benchmark_runs_quick() -> None:
     )
     assert done.returncode == 0, done.stderr
     names = [f["name"] for f in json.loads(done.stdout)]
+    assert any(n.startswith("bench: what saving adds, counted") for n in names)
     assert any(n.startswith("bench: wall time saving adds to a run") for n in names)
     assert any(n.startswith("bench: the store's own code") for n in names)
     assert any(n.startswith("saving a run, end to end") for n in names)
