@@ -95,20 +95,22 @@ runs, so `--help` converts no command's options.
   now the test server: a Python process writing one chunk per token per stream delivers ~20-24k
   of the 25.6k tok/s asked; the client spends ~0.03 CPU s per 1,000 tokens, i.e. one core
   ingests roughly 30k tok/s of paced single-token reads.
-- **Saving a run** (benchmarks/store.py; #12): counted, saving adds ~10.8 M CPU instructions to
-  a whole `llmbox bench` of ~1,443 M (valgrind; the same on every run), 4.4 ms at the speed
-  this VM ran that command (budget 5 ms). Timed inside bench processes on the same (slow) day
-  the store's code took 5.5-6 ms (p25-median), and wall-clock pairs of whole processes spread
-  by ±20 ms, so the timed figures are a check, not the budget. The work is importing sqlite3
-  (5.1 M: relocating the system libsqlite3 for its C module, and dbapi2), the store's seven
-  modules (4.4 M, ~0.4 M of each is the import machinery: merging five into one saved 1.8 M in
-  a trial, not done), opening the WAL file (0.7 M) and the save (2.6 M). Cut: one open per run,
-  no platformdirs import, WAL set once per file, the PostgreSQL engine off SQLite's path, the
-  commit's disk flush (the close flushes while it checkpoints), the close's thread start
-  (`Thread.start` waited 0.3-1.4 ms for the new thread to run), and the collector's extra pass
-  over the store's imports (start-up now runs no pass at all). Opening the store on a thread
-  beside the pre-flight was tried: against this instant server it was slower (the threads
-  take turns on the GIL), and it hides nothing unless the server or sysctl/nvidia-smi is slow.
+- **Saving a run** (benchmarks/store.py; #12): the store's own code on a bench's path takes
+  ~7 ms here today (median of 25 bench processes; p25 6.3 ms) on a day this VM ran the whole
+  --no-save command in 629 ms of CPU; on a quieter day it measured 5.2 ms before this round of
+  cuts. Counted (valgrind, the same on every run) it is 10.6 M instructions of a 1,447 M
+  command: importing sqlite3 (5.1 M: relocating the system libsqlite3 for its C module, and
+  dbapi2), the store's modules (~3.5 M), opening the WAL file (0.7 M) and the save (2.6 M). The
+  store's code runs at ~2/3 of the command's average speed (it is cold: a library to map, files
+  to open). Cut: one open per run, no platformdirs import, WAL set once per file, the PostgreSQL
+  engine off SQLite's path, the commit's disk flush (the close flushes while it checkpoints),
+  the close's thread start (`Thread.start` waited 0.3-1.4 ms for the new thread to run), two
+  modules, and the collector's extra pass over the store's imports (start-up now runs no pass
+  at all). Tried and dropped: opening the store on a thread beside the pre-flight (against this
+  instant server it was slower, the threads taking turns on the GIL). What would meet the budget
+  is keeping SQLite off bench's path altogether: a bench writes its run as a file into the
+  store's inbox and the next reader merges it. That changes what the database file holds
+  between a bench and the next `history`, so it is not done.
 - **Open-loop scheduler** (benchmarks/arrivals.py): the median send is ~0.05-0.08 ms late at
   100 req/s (was 1.2-1.4 ms: asyncio's timers wake on whole milliseconds; the scheduler now waits
   the last 2 ms in loop turns, ~1 ms of CPU per request). The p99 is the machine's: a bare thread

@@ -270,7 +270,7 @@ def measure_session(rounds: int) -> list[Figure]:
             "ms",
             "",
             None,
-            f"timed, a check on the counted row: median of {rounds} interleaved pairs of fresh "
+            f"timed, a check: median of {rounds} interleaved pairs of fresh "
             "processes (p25 "
             f"{spread[len(spread) // 4]:.1f}, p75 {spread[3 * len(spread) // 4]:.1f} ms); session "
             f"{median([b for _, b in pairs]):.1f} ms without the store; one open per run, the "
