@@ -16,7 +16,7 @@ This module sits below ``backends/`` and ``bench/``: it imports nothing of llmbo
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -382,3 +382,11 @@ def shown_time(stamp: str) -> str:
     """
     head, dot, tail = stamp.partition(".")
     return head + tail.lstrip("0123456789") if dot else stamp
+
+
+def pairs_text(pairs: Sequence[tuple[str, str]], most: int = 3) -> str:
+    """``"llama3.2:3b pp512 tg128, qwen3:4b pp512 tg128 and 2 more"``; ``"nothing"`` for none."""
+    if not pairs:
+        return "nothing"
+    shown = ", ".join(f"{m} {c}" for m, c in pairs[:most])
+    return shown + (f" and {len(pairs) - most} more" if len(pairs) > most else "")

@@ -54,14 +54,6 @@ def measured_pairs(report: BenchReport) -> list[tuple[str, str]]:
     return list(dict.fromkeys((m, c) for m, c, _ in _results(report)))
 
 
-def pairs_text(pairs: list[tuple[str, str]], most: int = 3) -> str:
-    """``"llama3.2:3b pp512 tg128, qwen3:4b pp512 tg128 and 2 more"``; ``"nothing"`` for none."""
-    if not pairs:
-        return "nothing"
-    shown = ", ".join(f"{m} {c}" for m, c in pairs[:most])
-    return shown + (f" and {len(pairs) - most} more" if len(pairs) > most else "")
-
-
 def p_value(a: Stat, b: Stat) -> float | None:
     """Welch's p for two summaries; None when either has fewer than two samples."""
     return welch_p(a.mean, a.sd, a.n, b.mean, b.sd, b.n)

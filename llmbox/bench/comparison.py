@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from llmbox.bench import gates
-from llmbox.bench.compare import CompareRow, compare_reports, measured_pairs, pairs_text
+from llmbox.bench.compare import CompareRow, compare_reports, measured_pairs
 from llmbox.errors import GateFailed, LlmboxError, UsageError
-from llmbox.results import BenchReport, GateResult
+from llmbox.results import BenchReport, GateResult, pairs_text
 
 
 @dataclass

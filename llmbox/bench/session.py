@@ -28,7 +28,7 @@ from llmbox.errors import (
     Terminated,
     UsageError,
 )
-from llmbox.results import Baseline, BenchReport, ModelInfo, Options
+from llmbox.results import Baseline, BenchReport, ModelInfo, Options, pairs_text
 
 if TYPE_CHECKING:
     from llmbox.power import Meter
@@ -262,8 +262,7 @@ def _check_shared(baseline: BenchReport, source: str, plan: Plan) -> None:
     theirs = [(r.model, r.case.label) for r in baseline.results]
     if set(ours) & set(theirs):
         return
-    measured = ", ".join(f"{m} {c}" for m, c in theirs[:3]) or "nothing"
-    mine = ", ".join(f"{m} {c}" for m, c in ours[:3])
+    measured, mine = pairs_text(theirs), pairs_text(ours)
     raise UsageError(
         f"--baseline: {source} shares no model and case with this run (it measured {measured}; "
         f"this one {mine})",

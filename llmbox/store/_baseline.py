@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from llmbox.errors import UsageError
+from llmbox.results import pairs_text
 from llmbox.store._query import RunFilter, RunInfo
 from llmbox.store._report import parse_tag_filters
 from llmbox.store._store import Store, as_dict, machine_key, normalise_time
@@ -142,8 +143,7 @@ def _sharing(store: Store, info: RunInfo, data: Mapping[str, Any] | None) -> Run
     theirs = [(str(r[0]), str(r[1])) for r in rows]
     if set(theirs) & set(_pairs(data)):
         return info
-    measured = ", ".join(f"{m} {c}" for m, c in theirs[:3]) or "nothing"
-    ours = ", ".join(f"{m} {c}" for m, c in _pairs(data)[:3])
+    measured, ours = pairs_text(theirs), pairs_text(_pairs(data))
     raise UsageError(
         f"--baseline: run {info.id} shares no model and case with this one (it measured "
         f"{measured}; this one {ours})",
