@@ -92,9 +92,7 @@ def status(
     ] = fd.STATUS_PARALLEL,
     timeout: Annotated[
         float,
-        typer.Option(
-            min=0.1, help=f"Seconds a host may take to answer (default {fd.STATUS_TIMEOUT_S:g})."
-        ),
+        typer.Option(help=f"Seconds a host may take to answer (default {fd.STATUS_TIMEOUT_S:g})."),
     ] = fd.STATUS_TIMEOUT_S,
     format: FormatOpt = DataFormat.table,
     quiet: QuietOpt = False,

@@ -581,15 +581,11 @@ def regressions(
     ] = None,
     alpha: Annotated[
         float,
-        typer.Option(
-            min=1e-9, max=0.5, help="Significance level of the Welch t-test confirming a change."
-        ),
+        typer.Option(help="Significance level of the Welch t-test confirming a change (≤ 0.5)."),
     ] = 0.01,
     min_effect: Annotated[
         float,
-        typer.Option(
-            "--min-effect", min=0.0, help="Smallest change of the mean that counts, in percent."
-        ),
+        typer.Option("--min-effect", help="Smallest change of the mean that counts, in percent."),
     ] = 5.0,
     all_changes: Annotated[
         bool,

@@ -4,6 +4,7 @@ hosts that differ from their group called out."""
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -11,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from llmbox.doctor import LoadedModel, Problem, diagnose
-from llmbox.errors import ExitCode, ServerUnreachable
+from llmbox.errors import ExitCode, ServerUnreachable, UsageError
 from llmbox.fleet import defaults
 from llmbox.fleet._inventory import Host
 from llmbox.fleet._run import client_for, each_host, error_text, unreachable_fix
@@ -203,6 +204,12 @@ async def fleet_status(
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> FleetStatus:
     """Every host's status, ``parallel`` at a time, each within ``timeout`` seconds."""
+    if not (0.1 <= timeout < math.inf):  # also nan
+        raise UsageError(
+            f"--timeout must be at least 0.1 seconds (and finite), not {timeout:g}",
+            hint=f"e.g. --timeout {defaults.STATUS_TIMEOUT_S:g}; status asks every host, so it "
+            "needs a bound",
+        )
     t0 = time.perf_counter()
     statuses = await each_host(
         hosts, lambda h: host_status(h, timeout=timeout, transport=transport), limit=parallel

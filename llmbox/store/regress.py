@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 from llmbox.bench.compare import MIN_TIME_DELTA_S
 from llmbox.bench.fields import METRICS
 from llmbox.bench.significance import welch_p
+from llmbox.errors import UsageError
 
 if TYPE_CHECKING:
     from llmbox.store._query import RunFilter
@@ -268,6 +269,21 @@ def analyse_series(
     return out
 
 
+def check_thresholds(alpha: float, min_effect: float) -> None:
+    """A usage error for a significance level or minimum effect that cannot mean anything (nan,
+    or infinite: no change could ever count, and the answer would be "none", silently)."""
+    if not (0 < alpha <= 0.5):  # also nan
+        raise UsageError(
+            f"--alpha must be above 0 and at most 0.5, not {alpha:g}",
+            hint="e.g. --alpha 0.01 (a 1 % chance of calling noise a change)",
+        )
+    if not (0 <= min_effect < math.inf):
+        raise UsageError(
+            f"--min-effect must be a finite percentage ≥ 0, not {min_effect * 100:g}",
+            hint="e.g. --min-effect 5 (a change of the mean by 5 %)",
+        )
+
+
 def find_regressions(
     store: Store,
     flt: RunFilter | None = None,
@@ -277,6 +293,7 @@ def find_regressions(
     min_effect: float = DEFAULT_MIN_EFFECT,
 ) -> list[ChangePoint]:
     """Every change point of every series in ``store`` matching ``flt``, newest first."""
+    check_thresholds(alpha, min_effect)
     points = store.points(flt, metrics, with_samples=True)
     series: dict[tuple[tuple[str, str, str, str], str], list[RunValues]] = {}
     for p in points:

@@ -362,3 +362,23 @@ def test_report_over_a_shared_store_leaves_out_a_newer_llmboxs_run_and_says_so(
     assert "does not know: energy" in result.stderr
     assert "upgrade llmbox" in result.stderr
     assert out.exists()
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "said"),
+    [
+        ("--min-effect", "inf", "--min-effect must be a finite percentage ≥ 0, not inf"),
+        ("--min-effect", "nan", "--min-effect must be a finite percentage ≥ 0, not nan"),
+        ("--min-effect", "-1", "--min-effect must be a finite percentage ≥ 0, not -1"),
+        ("--alpha", "nan", "--alpha must be above 0 and at most 0.5, not nan"),
+        ("--alpha", "0", "--alpha must be above 0 and at most 0.5, not 0"),
+        ("--alpha", "2", "--alpha must be above 0 and at most 0.5, not 2"),
+    ],
+)
+def test_regression_thresholds_that_mean_nothing_are_refused(
+    stored: Path, option: str, value: str, said: str
+) -> None:
+    # --min-effect inf used to answer "0 open regressions", exit 0, over a store holding one
+    result = llmbox("history", "regressions", option, value, code=2)
+    assert said in result.output
+    assert "Hint: e.g." in result.output

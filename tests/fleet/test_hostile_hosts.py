@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from typer.testing import CliRunner
 
 from llmbox.cli import app
@@ -52,3 +53,14 @@ def test_status_and_sync_name_each_cause_without_single_host_advice(tmp_path: Pa
     notes = json.dumps(json.loads(sync.stdout))
     for cause in CAUSES.values():
         assert cause in notes, (cause, notes)
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "0.01"])
+def test_status_timeout_that_cannot_bound_a_wait_is_refused(tmp_path: Path, value: str) -> None:
+    path = tmp_path / "fleet.yaml"
+    with fleet() as f:
+        f.add("ok")
+        f.write(path)
+        result = runner.invoke(app, ["fleet", "status", "-i", str(path), "--timeout", value])
+    assert result.exit_code == 2, result.output
+    assert f"--timeout must be at least 0.1 seconds (and finite), not {value}" in result.output
