@@ -106,8 +106,11 @@ runs, so `--help` converts no command's options.
   engine off SQLite's path, the commit's disk flush (the close flushes while it checkpoints),
   the close's thread start (`Thread.start` waited 0.3-1.4 ms for the new thread to run), two
   modules, and the collector's extra pass over the store's imports (start-up now runs no pass
-  at all). Tried and dropped: opening the store on a thread beside the pre-flight (against this
-  instant server it was slower, the threads taking turns on the GIL). What would meet the budget
+  at all). Tried and dropped: opening the store on a thread beside the pre-flight, and beside
+  the warm-up (joined before the first measured request): on the benchmark's thread only the
+  save was left (3.3 ms), but whole sessions against a server pacing the warm-up at 200 tok/s
+  came out slower than opening first (median +18 vs +13 ms over --no-save, 30 interleaved
+  triples): the two threads take turns on the GIL at every token. What would meet the budget
   is keeping SQLite off bench's path altogether: a bench writes its run as a file into the
   store's inbox and the next reader merges it. That changes what the database file holds
   between a bench and the next `history`, so it is not done.
