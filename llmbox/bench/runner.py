@@ -422,12 +422,20 @@ class Runner:
             run.result.runs.append(sample)
             self._count(run, sample, warmup=False)
 
-        tasks = []
-        for i, t in enumerate(due):
-            due_ns = t0 + round(t * 1e9)
-            await wait_until(due_ns)
-            tasks.append(loop.create_task(send(i, due_ns)))
-        await asyncio.gather(*tasks)
+        tasks: list[asyncio.Task[None]] = []
+        try:
+            for i, t in enumerate(due):
+                due_ns = t0 + round(t * 1e9)
+                await wait_until(due_ns)
+                tasks.append(loop.create_task(send(i, due_ns)))
+            await asyncio.gather(*tasks)
+        except BaseException:
+            # Stopped while still sending: the requests already sent end here, before the case's
+            # partial summary counts them (left running, one could finish after it).
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
         run.result.runs.sort(key=lambda r: r.batch)
         run.result.batches.extend(windows(done, t0, run.reps))
 

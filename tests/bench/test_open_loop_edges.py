@@ -100,3 +100,37 @@ def test_the_scheduler_sends_on_time_not_a_timer_tick_late() -> None:
     late = asyncio.run(lateness())
     assert min(late) >= 0  # never early
     assert statistics.median(late) < 0.5
+
+
+def test_stopped_while_still_sending_no_request_finishes_after_the_partial_summary() -> None:
+    # Ctrl-C during an open-loop case's sending phase: requests already sent used to go on, and
+    # one finishing after the case was summarised made "5 of 60 finished" sit beside 6 runs.
+    import asyncio
+
+    from llmbox.bench.grid import GridOptions, cases_from_options, expand
+    from llmbox.bench.runner import Runner, RunnerConfig
+    from tests.bench.test_runner import ScriptedBackend, _infos, _report
+
+    backend = ScriptedBackend()
+    backend.delay_s = 0.05  # 50-150 ms per request, many in flight at 100 req/s
+    grid = expand(["m"], cases_from_options(GridOptions(rates=[100.0], requests=200,
+                                                        max_tokens=[4])))  # fmt: skip
+    report = _report()
+    infos = _infos(backend, grid)
+
+    async def main() -> None:
+        job = asyncio.ensure_future(
+            Runner(backend, RunnerConfig(warmup=0)).run(grid, report, infos)
+        )
+        await asyncio.sleep(0.5)  # ~50 sent, some answered, the rest in flight
+        job.cancel()
+        try:
+            await job
+        except asyncio.CancelledError:
+            pass
+        await asyncio.sleep(0.3)  # anything left running would finish now
+
+    asyncio.run(main())
+    (result,) = report.results
+    assert 0 < len(result.runs) < 200
+    assert f"{len(result.runs)} of 200 measured requests finished" in result.warnings[0].message
