@@ -94,12 +94,20 @@ class NoAnswer(ServerUnreachable):
 class ModelNotFound(LlmboxError):
     exit_code = ExitCode.MODEL_NOT_FOUND
 
-    def __init__(self, model: str, *, message: str | None = None, hint: str | None = None) -> None:
+    def __init__(
+        self,
+        model: str,
+        *,
+        message: str | None = None,
+        hint: str | None = None,
+        close: tuple[str, ...] = (),
+    ) -> None:
         super().__init__(
             message or f"model '{model}' not found",
             hint=hint if hint is not None else f"llmbox pull {model}",
         )
         self.model = model
+        self.close = close  # installed models whose names look like it (a typo?)
 
 
 class GateFailed(LlmboxError):

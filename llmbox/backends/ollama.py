@@ -59,6 +59,7 @@ class OllamaBackend:
             model,
             message=err.message,
             hint=f"did you mean {' or '.join(close)}? If not: llmbox pull {model}",
+            close=tuple(close),
         )
 
     async def memory(self, model: str) -> ModelInfo | None:

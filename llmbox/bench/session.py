@@ -115,10 +115,11 @@ async def preflight(plan: Plan, backend: Backend) -> dict[str, ModelInfo]:
         except ModelNotFound as err:
             missing.append(err)
     if missing:
+        if len(missing) == 1:
+            raise missing[0]
         names = ", ".join(err.model for err in missing)
-        first = missing[0]
-        message = first.message if len(missing) == 1 else f"models not found: {names}"
-        raise ModelNotFound(first.model, message=message, hint=first.hint)
+        raise ModelNotFound(missing[0].model, message=f"models not found: {names}",
+                            hint=_missing_hint(missing))  # fmt: skip
     for model, case in plan.grid:
         info = infos[model]
         caps = set(info.capabilities)
@@ -140,6 +141,17 @@ async def preflight(plan: Plan, backend: Backend) -> dict[str, ModelInfo]:
                 hint="lower --prompt-tokens or raise --num-ctx",
             )
     return infos
+
+
+def _missing_hint(missing: Sequence[ModelNotFound]) -> str | None:
+    """One hint for several missing models: the look-alikes installed, then one pull for all
+    (a server that cannot pull, e.g. llama.cpp's, keeps the first model's own hint)."""
+    pulls = [err.model for err in missing]
+    if not all(err.close or err.hint == f"llmbox pull {err.model}" for err in missing):
+        return missing[0].hint
+    guesses = [f"{' or '.join(err.close)} for {err.model}" for err in missing if err.close]
+    lead = f"did you mean {'; '.join(guesses)}? If not: " if guesses else ""
+    return f"{lead}llmbox pull {' '.join(pulls)}"
 
 
 # -- run -----------------------------------------------------------------------------------------

@@ -95,3 +95,18 @@ def test_the_openai_backend_says_did_you_mean_too(fake_ollama: FakeOllama) -> No
                                  "--runs", "1", "--max-tokens", "4", "--prompt", "hi"])  # fmt: skip
     assert result.exit_code == 4, result.output
     assert "Hint: did you mean qwen3:4b? the server has: " in result.stderr
+
+
+def test_several_missing_models_get_every_look_alike_and_one_pull(
+    fake_ollama: FakeOllama,
+) -> None:
+    fake_ollama.add(FakeModel("llama3.2:3b"))
+    code, lines = _bench(fake_ollama, "llama3.2:3bb", "gemma3:4b", "qwen3:4bb")
+    assert code == 4
+    assert lines == [
+        "Error: models not found: llama3.2:3bb, gemma3:4b, qwen3:4bb",
+        "Hint: did you mean llama3.2:3b for llama3.2:3bb; qwen3:4b for qwen3:4bb? If not: "
+        "llmbox pull llama3.2:3bb gemma3:4b qwen3:4bb",
+    ]
+    code, lines = _bench(fake_ollama, "gemma3:4b", "phi4")
+    assert lines[-1] == "Hint: llmbox pull gemma3:4b phi4"  # was only the first one's pull
