@@ -11,11 +11,14 @@ import hashlib
 import random
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmbox.bench.metrics import summarize
 from llmbox.report.data import Regression
 from llmbox.results import BatchStats, BenchReport, Case, CaseResult, ModelInfo, RunSample
+
+if TYPE_CHECKING:
+    from llmbox.report.charts import Document
 
 #: (name, decode tok/s, prefill tok/s, parameter size): two catalog models at CPU-like speeds.
 MODELS = (("llama3.2:3b", 28.0, 180.0, "3.2B"), ("qwen3:4b", 21.0, 130.0, "4.0B"))
@@ -174,6 +177,21 @@ def shared_vega_cache(base: Path) -> Path:
     """One cache directory for the whole test session (``tmp_path_factory.getbasetemp()``), so
     vl-convert builds the ~0.9 MB JavaScript bundle once, not once per test."""
     return base / "xdg-cache"
+
+
+def write_page(document: Document, tmp_path_factory: Any, name: str) -> Path:
+    """``document`` rendered to ``<a new temp dir>/<name>``, the HTML page ``llmbox report``
+    writes, with the session's shared Vega bundle."""
+    import pytest
+
+    from llmbox.report.html import js_bundle, render_html
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XDG_CACHE_HOME", str(shared_vega_cache(tmp_path_factory.getbasetemp())))
+        bundle = js_bundle()
+    path: Path = tmp_path_factory.mktemp(Path(name).stem) / name
+    path.write_text(render_html(document, bundle), encoding="utf-8")
+    return path
 
 
 #: A fleet of three stations with the same chip (catalog: board power and launch price), two

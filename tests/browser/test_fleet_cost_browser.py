@@ -5,7 +5,6 @@ break-even dot where each local line crosses an API's."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,7 +13,7 @@ from llmbox.cost.prices import load_prices
 from llmbox.hw.chips import load_catalog
 from llmbox.hw.models import load_models
 from llmbox.report.charts import Document, build
-from tests.browser.reports import FLEET_HOSTS, fleet_history, shared_vega_cache
+from tests.browser.reports import FLEET_HOSTS, fleet_history, write_page
 from tests.browser.test_report_browser import MARKS, Opened, open_page
 
 APIS = ["claude-sonnet-4-6", "gpt-5.4-mini"]
@@ -29,14 +28,7 @@ def document() -> Document:
 def opened(
     browser: Any, document: Document, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Opened]:
-    from llmbox.report.html import js_bundle, render_html
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("XDG_CACHE_HOME", str(shared_vega_cache(tmp_path_factory.getbasetemp())))
-        bundle = js_bundle()
-    path: Path = tmp_path_factory.mktemp("fleet") / "fleet.html"
-    path.write_text(render_html(document, bundle), encoding="utf-8")
-    yield from open_page(browser, path)
+    yield from open_page(browser, write_page(document, tmp_path_factory, "fleet.html"))
 
 
 def _chart(document: Document, name: str) -> Any:

@@ -20,7 +20,13 @@ from llmbox.hw.models import load_models
 from llmbox.report import data as d
 from llmbox.report.charts import Document, build
 from tests.browser.conftest import file_url
-from tests.browser.reports import EXPECTED_POINTS, REGRESSIONS, history, shared_vega_cache
+from tests.browser.reports import (
+    EXPECTED_POINTS,
+    REGRESSIONS,
+    history,
+    shared_vega_cache,
+    write_page,
+)
 from tests.fakes.ollama import FakeModel, FakeOllama
 
 #: The data marks of a chart: points (symbols) and bars (rects), not lines, rules or legends.
@@ -47,14 +53,7 @@ def document() -> Document:
 
 @pytest.fixture(scope="module")
 def page_file(document: Document, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from llmbox.report.html import js_bundle, render_html
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("XDG_CACHE_HOME", str(shared_vega_cache(tmp_path_factory.getbasetemp())))
-        bundle = js_bundle()
-    path = tmp_path_factory.mktemp("page") / "report.html"
-    path.write_text(render_html(document, bundle), encoding="utf-8")
-    return path
+    return write_page(document, tmp_path_factory, "report.html")
 
 
 def open_page(browser: Any, path: Path) -> Iterator[Opened]:

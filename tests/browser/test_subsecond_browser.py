@@ -13,7 +13,7 @@ import pytest
 from llmbox.hw.chips import load_catalog
 from llmbox.hw.models import load_models
 from llmbox.report.charts import build
-from tests.browser.reports import MODELS, bench_report, shared_vega_cache, typed
+from tests.browser.reports import MODELS, bench_report, typed, write_page
 from tests.browser.test_report_browser import open_page
 
 STAMPS = ["2026-11-30T16:25:49.010203Z", "2026-11-30T16:25:49.260000Z", "2026-11-30T16:25:49.999Z"]
@@ -21,8 +21,6 @@ STAMPS = ["2026-11-30T16:25:49.010203Z", "2026-11-30T16:25:49.260000Z", "2026-11
 
 @pytest.fixture(scope="module")
 def page_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from llmbox.report.html import js_bundle, render_html
-
     reports = []
     for seed, stamp in enumerate(STAMPS):
         data = bench_report(seed=seed, models=MODELS[:1])
@@ -30,12 +28,7 @@ def page_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
         data["started_at"] = stamp
         reports.append(typed(data))
     doc = build(reports, load_catalog(), load_models())
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("XDG_CACHE_HOME", str(shared_vega_cache(tmp_path_factory.getbasetemp())))
-        bundle = js_bundle()
-    path = tmp_path_factory.mktemp("subsecond") / "report.html"
-    path.write_text(render_html(doc, bundle), encoding="utf-8")
-    return path
+    return write_page(doc, tmp_path_factory, "report.html")
 
 
 def test_runs_in_one_second_are_drawn_apart_in_time_order(browser: Any, page_file: Path) -> None:
