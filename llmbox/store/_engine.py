@@ -1,7 +1,6 @@
 """Where the store lives (``--db URL`` > ``$LLMBOX_DB`` > ``history.db`` in the user data dir),
 and the two database engines behind one small interface: the one place where their errors
-become ``StoreError``/``UsageError`` messages. (One module: saving a run imports it, and each
-module imported costs ~0.2 ms on a small VM.)
+become ``StoreError``/``UsageError`` messages.
 
 SQL is written once, with ``?`` placeholders; the PostgreSQL engine rewrites them to ``%s``.
 Connections run in autocommit mode; ``transaction()`` opens an explicit write transaction
