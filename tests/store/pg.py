@@ -98,10 +98,16 @@ def running_server() -> Iterator[PgServer]:
         )
     user = None
     root = Path(tempfile.mkdtemp(prefix="llmbox-pg-"))
+    copy: Path | None = None
     if os.geteuid() == 0:
         user = "nobody"
         entry = pwd.getpwnam(user)
         os.chown(root, entry.pw_uid, entry.pw_gid)
+        if not _reachable_by_others(bindir):
+            # e.g. a checkout in a `mktemp -d` (0700) directory: nobody could not run initdb
+            copy = Path(tempfile.mkdtemp(prefix="llmbox-pgbin-"))
+            copy.chmod(0o755)
+            bindir = _copy_install(bindir, copy)
     server = PgServer(bindir, root, _free_port(), user)
     try:
         server.start()
@@ -109,3 +115,22 @@ def running_server() -> Iterator[PgServer]:
     finally:
         server.stop()
         shutil.rmtree(root, ignore_errors=True)
+        if copy is not None:
+            shutil.rmtree(copy, ignore_errors=True)
+
+
+def _copy_install(bindir: Path, to: Path) -> Path:
+    """Copy the installation holding ``bindir`` (``<pkg>/<install>/bin``) into ``to``, with the
+    shared libraries a wheel keeps beside its package (``<pkg>*.libs``, found through the
+    binaries' relative RPATH); the copied ``bin``."""
+    install, package = bindir.parent, bindir.parent.parent
+    shutil.copytree(package, to / package.name, symlinks=True)
+    for libs in package.parent.glob(f"{package.name}*.libs"):
+        shutil.copytree(libs, to / libs.name, symlinks=True)
+    return to / package.name / install.name / bindir.name
+
+
+def _reachable_by_others(bindir: Path) -> bool:
+    """Whether a user other than the owner can reach and run the binaries (every directory up
+    to them searchable by others)."""
+    return all(p.stat().st_mode & 0o001 for p in (bindir.resolve(), *bindir.resolve().parents))
