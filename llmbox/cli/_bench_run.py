@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from llmbox.bench.plan import Plan
-from llmbox.bench.session import GateOptions, run_bench
+from llmbox.bench.session import GateOptions, History, run_bench
 from llmbox.errors import Interrupted, LlmboxError
 from llmbox.report.bench_progress import BenchProgress
 from llmbox.report.exporters import (
@@ -20,14 +20,14 @@ from llmbox.report.exporters import (
 )
 from llmbox.report.output import Output
 from llmbox.results import BenchReport
-from llmbox.store.bench import StoreHistory
 
 
 def run_and_print(
     plan: Plan,
     gates: GateOptions,
-    history: StoreHistory,
+    history: History,
     *,
+    db_flag: str | None,
     fmt: str | None,
     outputs: Sequence[str],
     quiet: bool,
@@ -45,7 +45,7 @@ def run_and_print(
         out.data(render(fmt, outcome.report))
     if outcome.saved is not None:
         models = " ".join(f"--model {m}" for m in outcome.report.options.models)
-        db = f" --db {history.db}" if history.db else ""
+        db = f" --db {db_flag}" if db_flag else ""
         out.info(
             f"saved as run {outcome.saved.id} in {outcome.saved.where} "
             f"(llmbox history show {outcome.saved.id}{db})\n"

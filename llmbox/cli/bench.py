@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from typer.core import TyperGroup
 
 from llmbox import defaults as d
 from llmbox.cli._common import HostOpt, QuietOpt, TimeoutOpt
+
+if TYPE_CHECKING:
+    from llmbox.bench.session import History
 
 
 class ReportFormat(str, Enum):
@@ -386,7 +389,6 @@ def bench(
     from llmbox.bench.plan import BenchOptions, build_plan
     from llmbox.bench.session import GateOptions
     from llmbox.cli._bench_run import run_and_print
-    from llmbox.store.bench import StoreHistory
 
     plan = build_plan(
         BenchOptions(
@@ -435,9 +437,23 @@ def bench(
         baseline=baseline,
         max_regression=max_regression,
     )
-    history = StoreHistory(db, save=not no_save, tags=tag or ())
     fmt = format.value if format else None
-    run_and_print(plan, gates, history, fmt=fmt, outputs=output or [], quiet=quiet)
+    history = _history(db, no_save, baseline, tag)
+    run_and_print(plan, gates, history, db_flag=db, fmt=fmt, outputs=output or [], quiet=quiet)
+
+
+def _history(
+    db: str | None, no_save: bool, baseline: str | None, tags: list[str] | None
+) -> History:
+    """The run's history: the results store, or (``--no-save`` with nothing to look up or
+    check in it) none, so that such a bench loads no store code."""
+    if no_save and baseline is None and not tags:
+        from llmbox.bench.session import FilesOnly
+
+        return FilesOnly()
+    from llmbox.store.bench import StoreHistory
+
+    return StoreHistory(db, save=not no_save, tags=tags or ())
 
 
 @app.command("compare")
