@@ -212,6 +212,10 @@ def build_plan(opts: BenchOptions) -> Plan:
             raise UsageError(
                 f"{name} must be a finite number ≥ 0, not {value:g}", hint=f"e.g. {example}"
             )
+    if opts.seed is not None and opts.seed < -1:  # -1 is "random"; -5 would read as a typo of 5
+        raise UsageError(
+            f"--seed must be ≥ 0, or -1 for a random seed, not {opts.seed}", hint="e.g. --seed 42"
+        )
     if opts.duration is not None and (not math.isfinite(opts.duration) or opts.duration <= 0):
         raise UsageError(
             f"--duration must be a positive number of seconds, not {opts.duration:g}",

@@ -96,6 +96,7 @@ def test_a_suite_is_held_to_the_same_limits(tmp_path: Path) -> None:
         (["--duration", "nan", "--rate", "1"],
          "--duration must be a positive number of seconds, not nan", "e.g. --rate 2 --duration 60"),
         (["--max-tokens", "0"], "--max-tokens: 0 is below 1", "e.g. --max-tokens 1"),
+        (["--seed", "-5"], "--seed must be ≥ 0, or -1 for a random seed, not -5", "e.g. --seed 42"),
     ],
 )  # fmt: skip
 def test_non_finite_and_negative_values_get_one_line_and_a_hint(
