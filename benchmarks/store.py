@@ -411,7 +411,7 @@ def measure(quick: bool) -> list[Figure]:
     base = json.loads(GOLDEN.read_text(encoding="utf-8"))
     figures = measure_counted(rounds=5 if quick else 25)
     figures += measure_session(rounds=5 if quick else 25)
-    figures += measure_parts(rounds=5 if quick else 25)
+    figures += measure_parts(rounds=5 if quick else 61)
     figures += measure_save(base, rounds=3 if quick else 15)
     figures += measure_history(base, runs=100 if quick else 10_000, rounds=1 if quick else 5)
     return figures
