@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from llmbox.errors import UsageError
 
@@ -107,6 +107,23 @@ class Point:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+class RunStat(NamedTuple):
+    """One metric of one result of a run, as change detection reads it: the series it belongs
+    to and the count, mean and sd of its per-request values (None where not measured)."""
+
+    run_id: int
+    started_at: str
+    model: str
+    case_label: str
+    machine: str
+    backend: str
+    server_version: str | None
+    metric: str
+    n: float | None
+    mean: float | None
+    sd: float | None
 
 
 #: The ``history``/``report`` option behind each filter field, for messages.
@@ -226,6 +243,16 @@ def _where(flt: RunFilter, *, results_alias: str | None = None) -> tuple[str, li
                 [v for _, p in result_parts for v in p],
             )
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+def _metric_where(flt: RunFilter | None, metrics: Sequence[str] | None) -> tuple[str, list[Any]]:
+    """``_where`` over runs, results (``res``) and summaries (``s``), limited to ``metrics``."""
+    where, params = _where(flt or RunFilter(), results_alias="res")
+    if metrics:
+        cond = f"s.metric IN ({', '.join('?' * len(metrics))})"
+        where = f"{where} AND {cond}" if where else f" WHERE {cond}"
+        params = [*params, *metrics]
+    return where, params
 
 
 _RUN_COLUMNS = (

@@ -7,7 +7,8 @@ were started. Its change points are found in two steps:
    sum of squared deviations of the run means from their segment's mean is a candidate; each
    side is then searched the same way.
 2. **Confirmation**: a candidate stands only if Welch's t-test on the per-request values before
-   and after it (every successful request of every run in the two segments) gives p < ``alpha``
+   and after it (every successful request of every run in the two segments, pooled exactly from
+   each run's stored count, mean and sd) gives p < ``alpha``
    *and* the segment means differ by at least ``min_effect`` (relative; time metrics also by more
    than ``MIN_TIME_DELTA_S``). Change points are re-checked against their final neighbouring
    segments until every one stands.
@@ -21,7 +22,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING
+from itertools import accumulate
+from typing import TYPE_CHECKING, NamedTuple
 
 from llmbox.bench.compare import MIN_TIME_DELTA_S
 from llmbox.bench.fields import METRICS
@@ -64,15 +66,28 @@ def welch(a: Sequence[float], b: Sequence[float]) -> float | None:
 # -- change points --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class RunValues:
-    """One run's place in a series: its mean and the per-request values behind it."""
+class RunValues(NamedTuple):
+    """One run's place in a series: the count, mean and sample sd of its per-request values
+    (its stored summary: what the Welch test needs of them, exactly)."""
 
     run_id: int
     started_at: str
     mean: float
-    samples: tuple[float, ...]
+    n: int = 1
+    sd: float = 0.0
     server_version: str | None = None
+
+    @classmethod
+    def of(
+        cls, run_id: int, started_at: str, values: Sequence[float], server: str | None = None
+    ) -> RunValues:
+        """A run from its per-request values.
+
+        >>> RunValues.of(7, "2026-11-30", [10.0, 12.0, 14.0])
+        RunValues(run_id=7, started_at='2026-11-30', mean=12.0, n=3, sd=2.0, server_version=None)
+        """
+        mean, sd = _mean_sd(values)
+        return cls(run_id, started_at, mean, len(values), sd, server)
 
 
 @dataclass(frozen=True)
@@ -92,14 +107,17 @@ class _Series:
         shift = runs[0].mean if runs else 0.0  # values are summed relative to it (less rounding)
         self.shift = shift
         self.means = [r.mean for r in runs]
-        pm, pn, ps, pq = [0.0], [0], [0.0], [0.0]
-        for r in runs:
-            values = r.samples or (r.mean,)
-            pm.append(pm[-1] + r.mean)
-            pn.append(pn[-1] + len(values))
-            ps.append(ps[-1] + math.fsum(v - shift for v in values))
-            pq.append(pq[-1] + math.fsum((v - shift) ** 2 for v in values))
-        self.pm, self.pn, self.ps, self.pq = pm, pn, ps, pq
+        # A run's values, from its count, mean and sd: their sum is n * mean, and their squared
+        # deviations from the shift (n - 1) * sd^2 + n * (mean - shift)^2.
+        counts = [max(r.n, 1) for r in runs]
+        devs = [r.mean - shift for r in runs]
+        self.pm = [0.0, *accumulate(self.means)]
+        self.pn = [0, *accumulate(counts)]
+        self.ps = [0.0, *accumulate(n * d for n, d in zip(counts, devs, strict=True))]
+        squares = (
+            (n - 1) * r.sd * r.sd + n * d * d for r, n, d in zip(runs, counts, devs, strict=True)
+        )
+        self.pq = [0.0, *accumulate(squares)]
 
     def mean_of_means(self, i: int, j: int) -> float:
         return (self.pm[j] - self.pm[i]) / (j - i)
@@ -136,19 +154,14 @@ class _Series:
     def best_split(self, lo: int, hi: int) -> int:
         """The k in (lo, hi) minimising the squared deviations of the run means of [lo, k) and
         [k, hi) from their own means."""
-        prefix, squares = [0.0], [0.0]
-        for x in self.means[lo:hi]:
-            prefix.append(prefix[-1] + (x - self.shift))
-            squares.append(squares[-1] + (x - self.shift) ** 2)
+        devs = [x - self.shift for x in self.means[lo:hi]]
+        prefix, squares = [0.0, *accumulate(devs)], [0.0, *accumulate(d * d for d in devs)]
         n = hi - lo
-
-        def sse(a: int, b: int) -> float:
-            s, q = prefix[b] - prefix[a], squares[b] - squares[a]
-            return q - s * s / (b - a)
-
+        total, total_sq = prefix[n], squares[n]
         best, best_cost = lo + 1, math.inf
         for k in range(1, n):
-            cost = sse(0, k) + sse(k, n)
+            s, q = prefix[k], squares[k]  # [lo, lo + k) and the rest: each one's squared deviations
+            cost = (q - s * s / k) + (total_sq - q - (total - s) ** 2 / (n - k))
             if cost < best_cost - 1e-12 * (abs(cost) + 1.0):
                 best, best_cost = lo + k, cost
         return best
@@ -294,14 +307,15 @@ def find_regressions(
 ) -> list[ChangePoint]:
     """Every change point of every series in ``store`` matching ``flt``, newest first."""
     check_thresholds(alpha, min_effect)
-    points = store.points(flt, metrics, with_samples=True)
     series: dict[tuple[tuple[str, str, str, str], str], list[RunValues]] = {}
-    for p in points:
-        if "mean" not in p.stats:
+    for row in store.run_stats(flt, metrics):
+        if row.mean is None:
             continue
-        series.setdefault((p.series, p.metric), []).append(
-            RunValues(p.run_id, p.started_at, p.stats["mean"], tuple(p.samples), p.server_version)
-        )
+        key = (row.model, row.case_label, row.machine, row.backend)
+        series.setdefault((key, row.metric), []).append(
+            RunValues(row.run_id, row.started_at, row.mean, int(row.n or 1), row.sd or 0.0,
+                      row.server_version)
+        )  # fmt: skip
     found = [
         change
         for (key, metric), runs in series.items()

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from llmbox.store import RunFilter, find_regressions, open_store
-from llmbox.store.regress import RunValues, analyse_series, change_points, welch
+from llmbox.store.regress import RunValues, _Series, analyse_series, change_points, welch
 from tests.store.reports import T0, report, result, series
 
 # Reference p-values from scipy.stats.ttest_ind(a, b, equal_var=False) (scipy 1.17).
@@ -36,8 +36,19 @@ def _runs(means: list[float], *, n: int = 5, noise: float = 0.01, seed: int = 0)
     out = []
     for i, m in enumerate(means):
         samples = tuple(m * (1 + rng.gauss(0, noise)) for _ in range(n))
-        out.append(RunValues(i + 1, f"2026-11-{i + 1:02d}", sum(samples) / n, samples))
+        out.append(RunValues.of(i + 1, f"2026-11-{i + 1:02d}", samples))
     return out
+
+
+def test_segments_pool_every_request_exactly_from_each_runs_summary() -> None:
+    # The Welch test sees the same count, mean and sd as if it read every request's value.
+    rng = random.Random(3)
+    values = [[50 * (1 + rng.gauss(0, 0.05)) for _ in range(rng.randint(1, 9))] for _ in range(7)]
+    runs = [RunValues.of(i, f"2026-11-{i + 1:02d}", v) for i, v in enumerate(values)]
+    flat = [x for v in values[2:6] for x in v]
+    mean = sum(flat) / len(flat)
+    sd = (sum((x - mean) ** 2 for x in flat) / (len(flat) - 1)) ** 0.5
+    assert _Series(runs).pooled(2, 6) == pytest.approx((mean, sd, len(flat)), rel=1e-12)
 
 
 def test_flat_noisy_series_has_no_change() -> None:
