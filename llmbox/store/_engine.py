@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import time
 import urllib.parse
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -155,6 +156,14 @@ def check_named_file(db: str | None) -> None:
 
 #: Seconds a writer waits for another one to finish before giving up ("database is locked").
 BUSY_TIMEOUT_S = 30.0
+#: A writer's wait is cut into steps this long (ms), so that a signal is handled between them.
+_BUSY_STEP_MS = 50
+
+
+def _is_busy(err: Exception) -> bool:
+    text = str(err)
+    return "locked" in text or "busy" in text
+
 
 Row = tuple[Any, ...]
 
@@ -265,7 +274,7 @@ class SqliteEngine(Engine):
 
     def _translate(self, err: sqlite3.Error) -> StoreError:
         text = str(err)
-        if "locked" in text or "busy" in text:
+        if _is_busy(err):
             return StoreError(
                 f"the history database {self.shown} is locked by another process "
                 f"(waited {BUSY_TIMEOUT_S:g} s)",
@@ -307,7 +316,7 @@ class SqliteEngine(Engine):
     @contextlib.contextmanager
     def transaction(self, *, exclusive: bool = False) -> Iterator[None]:
         with self._errors():
-            self.conn.execute("BEGIN IMMEDIATE")
+            self._begin()
         try:
             yield
         except BaseException:
@@ -316,6 +325,29 @@ class SqliteEngine(Engine):
             raise
         with self._errors():
             self.conn.execute("COMMIT")
+
+    def _begin(self) -> None:
+        """``BEGIN IMMEDIATE``, waiting up to ``BUSY_TIMEOUT_S`` for another writer to finish in
+        steps of ``_BUSY_STEP_MS``: SQLite waits in C, where Python runs no signal handler, so a
+        Ctrl-C or SIGTERM during one 30 s wait went unanswered until it ended (a bench that
+        looked hung, then lost its results). Between steps both take effect."""
+        self.conn.execute(f"PRAGMA busy_timeout = {_BUSY_STEP_MS}")
+        deadline: float | None = None
+        try:
+            while True:
+                try:
+                    self.conn.execute("BEGIN IMMEDIATE")
+                    return
+                except sqlite3.OperationalError as err:
+                    if not _is_busy(err):
+                        raise
+                    now = time.monotonic()
+                    if deadline is None:  # the first step has passed already
+                        deadline = now + BUSY_TIMEOUT_S - _BUSY_STEP_MS / 1000
+                    if now >= deadline:
+                        raise
+        finally:  # other statements keep SQLite's own wait (a reader meets a lock for moments)
+            self.conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
 
     def tables(self) -> set[str]:
         rows = self.query("SELECT name FROM sqlite_master WHERE type = 'table'")

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from llmbox.bench.session import Saved
+from llmbox.errors import Interrupted, Terminated
 from llmbox.results import BenchReport
 
 if TYPE_CHECKING:
@@ -79,17 +80,28 @@ class StoreHistory:
             return store.load(info.id), source
 
     def save(self, report: BenchReport) -> Saved | None:
+        """Save ``report``. A Ctrl-C or SIGTERM before it is committed (the store locked by
+        another process, a slow disk) fails the save like any store error: the results are
+        printed and kept regardless, and the exit code is 130 or 143."""
         if not self.saving:
             return None
+        from llmbox.aio import sigterm_raises
         from llmbox.store import open_store
 
-        store, self._open = self._open or open_store(self.db), None
+        unsaved = "while saving the run: it was not saved"
         try:
-            store.engine.defer_sync()  # closed right after: durable once the close is done
-            saved = store.save(report, tags=self.tags)
-        except BaseException:
-            store.close()
-            raise
+            with sigterm_raises():
+                store, self._open = self._open or open_store(self.db), None
+                try:
+                    store.engine.defer_sync()  # closed right after: durable once the close is done
+                    saved = store.save(report, tags=self.tags)
+                except BaseException:
+                    store.close()
+                    raise
+        except KeyboardInterrupt:
+            raise Interrupted(f"interrupted {unsaved}") from None
+        except Terminated:
+            raise Terminated(f"terminated by SIGTERM {unsaved}") from None
         # The run is committed; closing a SQLite store checkpoints its WAL into the file (an
         # fsync, ~1-2 ms) and that can go on while the results are printed.
         close_in_background(store)
