@@ -65,7 +65,10 @@ class StoreHistory:
             return BenchReport.load(Path(spec)), spec
         from llmbox.machine import describe
         from llmbox.store import find_baseline, open_store
+        from llmbox.store._engine import check_named_file
         from llmbox.store._store import machine_key
+
+        check_named_file(self.db)  # a typo in --db would read as a store with no runs
 
         like: dict[str, Any] = {
             "machine": describe(),
