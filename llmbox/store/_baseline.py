@@ -97,6 +97,7 @@ def find_baseline(
     store: Store, spec: str, *, like: BenchReport | Mapping[str, Any] | None = None
 ) -> RunInfo:
     """The stored run ``spec`` names (see the module docstring); UsageError if there is none."""
+    check_spec(spec)
     text = spec.strip()
     data = None if like is None else as_dict(like)
     if text.isdigit():
@@ -108,8 +109,6 @@ def find_baseline(
         run_id = rows[0][0] if text != "best" else _best(store, rows)
         return store.info(run_id)
     if text.startswith("tag:"):
-        if not text[4:].partition("=")[0].strip():
-            raise UsageError(f"--baseline {text!r}: no tag after 'tag:'", hint=SPEC_HINT)
         tags = parse_tag_filters([text[4:]])
         key, value = tags[0]
         if value is None:
@@ -129,7 +128,19 @@ def find_baseline(
                 hint="`llmbox history --tag KEY` lists runs carrying a tag",
             )
         return _sharing(store, store.info(rows[0][0]), data)
-    raise UsageError(f"--baseline {spec!r}: not a baseline", hint=SPEC_HINT)
+    raise AssertionError(text)  # check_spec let through what no branch takes
+
+
+def check_spec(spec: str) -> None:
+    """UsageError unless ``spec`` is a store baseline (see the module docstring) in form: a
+    misspelt one is named before the store is looked at."""
+    text = spec.strip()
+    if text.isdigit() or text in ("last", "latest", "best"):
+        return
+    if not text.startswith("tag:"):
+        raise UsageError(f"--baseline {spec!r}: not a baseline", hint=SPEC_HINT)
+    if not text[4:].partition("=")[0].strip():
+        raise UsageError(f"--baseline {text!r}: no tag after 'tag:'", hint=SPEC_HINT)
 
 
 def _sharing(store: Store, info: RunInfo, data: Mapping[str, Any] | None) -> RunInfo:

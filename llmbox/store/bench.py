@@ -65,9 +65,11 @@ class StoreHistory:
             return BenchReport.load(Path(spec)), spec
         from llmbox.machine import describe
         from llmbox.store import find_baseline, open_store
+        from llmbox.store._baseline import check_spec
         from llmbox.store._engine import check_named_file
         from llmbox.store._store import machine_key
 
+        check_spec(spec)
         check_named_file(self.db)  # a typo in --db would read as a store with no runs
 
         like: dict[str, Any] = {
