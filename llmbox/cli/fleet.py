@@ -237,6 +237,10 @@ def bench(**kwargs: Any) -> None:
         fail_under=kwargs.pop("fail_under") or (), fail_over=kwargs.pop("fail_over") or ()
     )
     db, no_save, tags = kwargs.pop("db"), kwargs.pop("no_save"), kwargs.pop("tag") or ()
+    if no_save and tags:  # a bad --tag is a usage error as in bench, saving or not
+        from llmbox.store._report import parse_tags
+
+        parse_tags(tags)
     kwargs["images"] = kwargs.pop("image") or ()
     values = {
         f.name: (v.value if isinstance(v := kwargs[f.name], Enum) else v)
@@ -270,16 +274,25 @@ def bench(**kwargs: Any) -> None:
         out.json(result.to_dict())
     else:
         out.data(render_fleet_bench(result))
+    _keep_unsaved(result, out_dir, db, tags)
     _tell_saved(result, db, out)
     if result.interrupted:
         what = "terminated" if result.terminated else "interrupted"
-        where = f" (written to {out_dir}/, and saved)" if out_dir is not None else ""
-        out.warn(f"{what}: each host's results so far are kept{where}")
+        out.warn(f"{what}: each host's results so far are {_kept_where(result, out_dir)}")
     if result.exit_code:
         raise typer.Exit(result.exit_code)
     for host in result.store_errors:  # measured and shown, but not kept: exit 6
         if host.store_error is not None:
             raise host.store_error
+
+
+def _kept_where(result: Any, out_dir: Path | None) -> str:
+    """Where an interrupted fleet's results are: the files and the store only where they are
+    (a host whose save failed is warned about above)."""
+    places = [f"written to {out_dir}/"] if out_dir is not None else []
+    if any(h.saved is not None for h in result.hosts) and not result.store_errors:
+        places.append("saved")
+    return " and ".join(places) if places else "shown above"
 
 
 def _store_for(db: str | None, tags: Sequence[str]) -> Any:
@@ -295,6 +308,33 @@ def _store_for(db: str | None, tags: Sequence[str]) -> Any:
         return mine
 
     return history
+
+
+def _keep_unsaved(result: Any, out_dir: Path | None, db: str | None, tags: Sequence[str]) -> None:
+    """A host whose report the store did not take: its error says which file holds the report
+    (its --out-dir file, else a new one, as bench writes) and the import that adds it later with
+    the tags it would have had."""
+    import shlex
+
+    from llmbox.cli._bench_run import _rescue
+    from llmbox.fleet._bench import host_tags
+
+    for h in result.store_errors:
+        if h.report is None:
+            continue
+        path = out_dir / f"{h.host.name}.json" if out_dir is not None else _rescue(h.report)
+        if path is None:
+            continue
+        labels = [*tags, *(f"{k}={v}" for k, v in host_tags(h.host, result.run_tag).items())]
+        argv = ["llmbox", "history", "import", str(path), *(["--db", db] if db else [])]
+        command = shlex.join(argv)
+        command += "".join(f" --tag {shlex.quote(t)}" for t in labels)
+        err = h.store_error
+        h.store_error = type(err)(
+            f"{err.message}; its results are kept in {path} (`{command}` adds them once the "
+            "store is back)",
+            hint=err.hint,
+        )
 
 
 def _tell_saved(result: Any, db: str | None, out: Any) -> None:
