@@ -293,7 +293,21 @@ class SqliteEngine(Engine):
                 f"cannot write the history database {self.shown}: {text}",
                 hint="check the file and its directory are writable, or choose --db",
             )
+        if "full" in text or ("disk I/O" in text and self._disk_full()):
+            # a full disk fails a write, and also a read: SQLite's WAL index is a file there
+            return StoreError(
+                f"the history database {self.shown} cannot be used: its disk is full ({text})",
+                hint=f"free some space (df -h {self.path.absolute().parent}), or choose --db",
+            )
         return StoreError(f"history database {self.shown}: {text}", hint="rerun with --debug")
+
+    def _disk_full(self) -> bool:
+        import shutil
+
+        try:
+            return shutil.disk_usage(self.path.absolute().parent).free < 64 * 1024
+        except OSError:
+            return False
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         with self._errors():

@@ -45,9 +45,13 @@ class StoreHistory:
         dozen); a PostgreSQL connection is closed, as a server may drop it while the run goes
         on for hours."""
         if self.saving:
+            from llmbox.errors import StoreError
             from llmbox.store import open_store
 
-            store = open_store(self.db)
+            try:
+                store = open_store(self.db)
+            except StoreError as err:  # the run itself needs no store
+                raise StoreError(err.message, hint=f"{err.hint}; or bench with --no-save") from None
             if store.engine.kind == "sqlite":
                 self._open = store
             else:
