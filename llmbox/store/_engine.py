@@ -167,6 +167,9 @@ def _is_busy(err: Exception) -> bool:
 
 Row = tuple[Any, ...]
 
+#: What results files are called (bench -o FORMAT:PATH, report -o): not names for a database.
+_RESULT_SUFFIXES = (".json", ".jsonl", ".csv", ".md", ".html", ".htm", ".yaml", ".yml", ".txt")
+
 
 class Engine:
     """What the store needs from a database connection."""
@@ -220,6 +223,7 @@ class SqliteEngine(Engine):
                 f"{self.shown} is a directory, not a database file",
                 hint=f"name a file, e.g. --db {self.path / 'history.db'}",
             )
+        self._not_a_results_file()
         if not create and not self.path.exists():
             # Reading a store that was never written: an empty in-memory one answers the same.
             self.conn = sqlite3.connect(":memory:", isolation_level=None)
@@ -239,6 +243,25 @@ class SqliteEngine(Engine):
                 self.conn.execute("PRAGMA synchronous = NORMAL")  # WAL: durable at checkpoint
             else:
                 self._readable()
+
+    def _not_a_results_file(self) -> None:
+        """``--db run.json`` is ``-o json:run.json`` (or ``history import run.json``) mistyped:
+        a name a results file has, for a file that is not a SQLite database already, is refused
+        rather than made a database or read as a corrupt one."""
+        if self.path.suffix.lower() not in _RESULT_SUFFIXES:
+            return
+        try:
+            with self.path.open("rb") as f:
+                if f.read(16) == b"SQLite format 3\x00":
+                    return
+        except OSError:
+            pass
+        raise UsageError(
+            f"{self.shown} is named like a results file: the history database (--db) is a "
+            "SQLite file",
+            hint="name it like history.db; -o FORMAT:PATH writes a run's results to a file, "
+            "and `llmbox history import PATH` adds a saved one to the store",
+        )
 
     def _readable(self) -> None:
         """Reading a WAL store needs its -shm file, which a read-only filesystem (a shared

@@ -33,3 +33,39 @@ def test_a_misspelt_db_with_no_save_and_a_stored_baseline_is_named(
     result = runner.invoke(app, [*bench, "--no-save", "--baseline", "last", "--db", str(db)])
     assert result.exit_code == 0, result.output
     assert "baseline run 1" in result.stdout
+
+
+@pytest.mark.parametrize("name", ["run.json", "results.CSV"])
+def test_db_named_like_a_results_file_is_refused_not_made_a_database(
+    bench: list[str], tmp_path: Path, name: str
+) -> None:
+    path = tmp_path / name  # -o json:run.json meant
+    result = runner.invoke(app, [*bench, "--db", str(path)])
+    assert result.exit_code == 2, result.output
+    assert "named like a results file" in result.stderr
+    assert "-o FORMAT:PATH" in result.stderr
+    assert not path.exists()  # no SQLite file under a results file's name
+
+
+def test_db_naming_a_saved_result_is_refused_by_bench_and_history(
+    bench: list[str], tmp_path: Path
+) -> None:
+    saved = tmp_path / "run.json"
+    assert runner.invoke(app, [*bench, "--no-save", "-o", f"json:{saved}"]).exit_code == 0
+    before = saved.read_bytes()
+    for argv in ([*bench, "--db", str(saved)], ["history", "--db", str(saved)]):
+        result = runner.invoke(app, argv)
+        assert result.exit_code == 2, result.output  # not 6, "corrupt database"
+        assert "llmbox history import PATH" in result.stderr
+    assert saved.read_bytes() == before
+
+
+def test_a_store_named_json_already_is_still_a_store(bench: list[str], tmp_path: Path) -> None:
+    from llmbox.store import open_store
+
+    made = tmp_path / "odd.db"
+    open_store(f"sqlite:///{made}").close()
+    db = made.rename(tmp_path / "odd.json")  # (made before names were checked, say)
+    assert runner.invoke(app, [*bench, "--db", str(db)]).exit_code == 0
+    listed = runner.invoke(app, ["history", "--db", str(db), "-f", "json"])
+    assert listed.exit_code == 0, listed.output
