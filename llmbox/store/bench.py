@@ -97,7 +97,7 @@ class StoreHistory:
         from llmbox.aio import sigterm_raises
         from llmbox.store import open_store
 
-        unsaved = "while saving the run: it was not saved"
+        unsaved = "while saving the run"
         try:
             with sigterm_raises():
                 store, self._open = self._open or open_store(self.db), None
