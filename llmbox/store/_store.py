@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from llmbox.errors import UsageError
 from llmbox.store import _schema
-from llmbox.store._engine import Engine, SqliteEngine, parse_url, resolve_url
+from llmbox.store._engine import DB_ENV, Engine, SqliteEngine, parse_url, resolve_url
 from llmbox.store._schema import CASE_COLUMNS, SAMPLE_COLUMNS, STAT_COLUMNS
 
 if TYPE_CHECKING:
@@ -466,7 +467,14 @@ def open_store(url: str | None = None, *, create: bool = True) -> Store:
 
         engine = PostgresEngine(target)
     else:
-        engine = SqliteEngine(target, create=create)
+        try:
+            engine = SqliteEngine(target, create=create)
+        except UsageError as err:  # a directory, a results file: say where it came from
+            if (url is not None and url.strip()) or not os.environ.get(DB_ENV, "").strip():
+                raise
+            raise UsageError(
+                f"{err.message} (from ${DB_ENV})", hint=f"{err.hint}; or unset {DB_ENV}"
+            ) from None
     try:
         _schema.migrate(engine, utc_now())
     except BaseException:

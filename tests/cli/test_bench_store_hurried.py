@@ -69,3 +69,17 @@ def test_a_store_named_json_already_is_still_a_store(bench: list[str], tmp_path:
     assert runner.invoke(app, [*bench, "--db", str(db)]).exit_code == 0
     listed = runner.invoke(app, ["history", "--db", str(db), "-f", "json"])
     assert listed.exit_code == 0, listed.output
+
+
+def test_a_bad_llmbox_db_file_says_it_came_from_the_environment(
+    bench: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for value in (tmp_path, tmp_path / "run.json"):  # a directory; a results file
+        monkeypatch.setenv("LLMBOX_DB", str(value))
+        result = runner.invoke(app, bench)
+        assert result.exit_code == 2, result.output
+        assert "(from $LLMBOX_DB)" in result.stderr
+        assert "or unset LLMBOX_DB" in result.stderr
+    result = runner.invoke(app, [*bench, "--db", str(tmp_path)])  # the flag's own: no mention
+    assert result.exit_code == 2, result.output
+    assert "LLMBOX_DB" not in result.stderr
