@@ -190,19 +190,19 @@ def render_doctor(report: DoctorReport) -> str:
         lines.append(_wrap_field("models", models))
         if report.loaded:
             for m in report.loaded:
+                ctx = f"  ctx {m.context_length}" if m.context_length else ""
                 lines.append(
-                    f"loaded     {m.name}  {human_bytes(m.size)}  {m.processor}"
-                    + (f"  ctx {m.context_length}" if m.context_length else "")
+                    _wrap_field("loaded", f"{m.name}  {human_bytes(m.size)}  {m.processor}{ctx}")
                 )
         else:
             lines.append("loaded     none")
     for key, value in report.env.items():
-        lines.append(f"env        {key}={value}")
+        lines.append(_wrap_field("env", f"{key}={value}"))
     if report.problems:
         lines.append("")
         for p in report.problems:
-            lines.append(f"problem    {p.what}")
-            lines.append(f"  fix      {p.advice}")
+            lines.append(_wrap_field("problem", p.what))
+            lines.append(_wrap_field("  fix", p.advice))
     else:
         lines.append("healthy    yes")
     return "\n".join(lines) + "\n"

@@ -66,3 +66,27 @@ def test_width_comes_from_columns_and_is_unlimited_when_piped(
 def test_cells_are_text_not_markup() -> None:
     text = render_table(["error"], [["pull failed [404] [bold]x[/bold]"]], width=100)
     assert "pull failed [404] [bold]x[/bold]" in text
+
+
+def test_doctor_keeps_to_a_narrow_terminal_and_loses_no_word(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from llmbox.doctor import DoctorReport, LoadedModel, Problem
+    from llmbox.report.terminal import render_doctor
+
+    report = DoctorReport(
+        host="http://gpu-box:11434",
+        reachable=True,
+        version="0.13.0",
+        models=["llama3.2-vision:11b"],
+        loaded=[LoadedModel("llama3.2-vision:11b", 12_000_000_000, 11_000_000_000,
+                            "7%/93% CPU/GPU", 4096)],
+        env={"OLLAMA_KEEP_ALIVE": "24h", "OLLAMA_HOST": "0.0.0.0:11434"},
+        problems=[Problem("llama3.2-vision:11b does not fit on the GPU (7%/93% CPU/GPU); CPU "
+                          "layers slow it down", "use a smaller quantization or context")],
+    )  # fmt: skip
+    wide = render_doctor(report)
+    monkeypatch.setenv("COLUMNS", "40")
+    narrow = render_doctor(report)
+    assert max(len(line) for line in narrow.splitlines()) <= 40, narrow
+    assert narrow.split() == wide.split()  # the same words, wrapped
