@@ -9,6 +9,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from llmbox.errors import StoreError, UsageError
+from llmbox.store import _engine
 from llmbox.store._engine import Engine, Row, Target
 
 #: Seconds to wait for a PostgreSQL server to accept the connection.
@@ -35,12 +36,20 @@ class PostgresEngine(Engine):
             self.conn = psycopg.connect(
                 target.dsn, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S
             )
+        with self._errors():  # a lock held elsewhere fails a save as SQLite's does, not never
+            self.conn.execute(f"SET lock_timeout = {int(_engine.BUSY_TIMEOUT_S * 1000)}")
 
     @contextlib.contextmanager
     def _errors(self, *, connecting: bool = False) -> Iterator[None]:
         psycopg = self._psycopg
         try:
             yield
+        except psycopg.errors.LockNotAvailable:
+            raise StoreError(
+                f"the store at {self.shown} is locked by another session (waited "
+                f"{_engine.BUSY_TIMEOUT_S:g} s)",
+                hint="retry when the other llmbox finishes; the pg_locks view shows who holds it",
+            ) from None
         except psycopg.OperationalError as err:
             detail = _first_line(err)
             if connecting:

@@ -1,41 +1,73 @@
-"""Ctrl-C or SIGTERM while a bench waits to save into a store another process holds: the bench
-stops at once (not after the 30 s busy timeout), prints its results, keeps them in a file the
-error names, and exits 130 or 143."""
+"""A bench saving into a store another process holds: Ctrl-C or SIGTERM stops it at once (not
+after the 30 s wait for the lock), prints its results, keeps them in a file the error names,
+and exits 130 or 143; in SQLite and in PostgreSQL (where the wait was endless, and a SIGTERM
+left psycopg logging a failed rollback)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from llmbox.cli import app
+from llmbox.errors import StoreError
+from llmbox.results import BenchReport
 from llmbox.store import open_store
+from llmbox.store.bench import StoreHistory
 from tests.fakes.ollama import FakeOllama
+from tests.store.reports import report
 
 # Ctrl-C as a terminal sends it, even where the test runs with SIGINT ignored (a background job).
 _MAIN = (
     "import signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
     "from llmbox.cli import main; main()"
 )
+_SIGNALS = [
+    (signal.SIGINT, 130, "interrupted while saving the run"),
+    (signal.SIGTERM, 143, "terminated by SIGTERM while saving the run"),
+]
+
+
+@contextlib.contextmanager
+def _held(url: str) -> Iterator[None]:
+    """The store at ``url`` (created here) locked against writers by this process."""
+    open_store(url).close()
+    if url.startswith("sqlite"):
+        lite = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
+        lite.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            lite.execute("ROLLBACK")
+            lite.close()
+        return
+    import psycopg
+
+    with psycopg.connect(url) as pg:  # a transaction, until the block ends
+        pg.execute("LOCK TABLE runs IN ACCESS EXCLUSIVE MODE")
+        yield
+        pg.rollback()
 
 
 def _bench_signalled_while_saving(
-    db: Path, cwd: Path, host: str, signum: int
+    url: str, cwd: Path, host: str, signum: int
 ) -> tuple[int, str, str, float]:
-    """Run a bench whose store is locked by this process, send ``signum`` once its only case
-    has finished (the save is waiting for the lock); its exit code, stdout, stderr and how long
-    it took to exit after the signal."""
-    holder = sqlite3.connect(db, isolation_level=None)
-    holder.execute("BEGIN IMMEDIATE")
-    try:
+    """Run a bench whose store is locked, send ``signum`` once its only case has finished (the
+    save is waiting for the lock); its exit code, stdout, stderr and how long it took to exit
+    after the signal."""
+    with _held(url):
         proc = subprocess.Popen(
             [sys.executable, "-c", _MAIN, "bench", "llama3.2", "--runs", "2", "--max-tokens", "8",
-             "--prompt-tokens", "16", "--host", host, "--db", str(db)],
+             "--prompt-tokens", "16", "--host", host, "--db", url],
             cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
         assert proc.stderr is not None
@@ -51,28 +83,17 @@ def _bench_signalled_while_saving(
         proc.send_signal(signum)
         out, err = proc.communicate(timeout=60)
         return proc.returncode, out, "".join(seen) + err, time.monotonic() - sent
-    finally:
-        holder.execute("ROLLBACK")
-        holder.close()
 
 
-@pytest.mark.parametrize(
-    ("signum", "code", "words"),
-    [
-        (signal.SIGINT, 130, "interrupted while saving the run"),
-        (signal.SIGTERM, 143, "terminated by SIGTERM while saving the run"),
-    ],
-)
+@pytest.mark.parametrize(("signum", "code", "words"), _SIGNALS)
 def test_a_signal_during_a_locked_save_stops_at_once_and_keeps_the_results(
-    fake_ollama: FakeOllama, tmp_path: Path, signum: int, code: int, words: str
+    fake_ollama: FakeOllama, store_url: str, tmp_path: Path, signum: int, code: int, words: str
 ) -> None:
-    db = tmp_path / "h.db"
-    open_store(f"sqlite:///{db}").close()
     returncode, out, err, took = _bench_signalled_while_saving(
-        db, tmp_path, fake_ollama.url, signum
+        store_url, tmp_path, fake_ollama.url, signum
     )
     assert returncode == code, err
-    assert took < 10, f"exited {took:.1f} s after the signal"  # the busy timeout is 30 s
+    assert took < 10, f"exited {took:.1f} s after the signal"  # the wait is 30 s
     assert "decode t/s" in out  # the table is printed
     assert words in err, err
     assert "the results are kept in" in err
@@ -80,5 +101,39 @@ def test_a_signal_during_a_locked_save_stops_at_once_and_keeps_the_results(
     assert kept, err
     assert json.loads((tmp_path / kept[0]).read_text())["results"]
     assert "Traceback" not in err
-    with open_store(f"sqlite:///{db}") as store:
+    assert "error ignored" not in err  # psycopg's failed rollback
+    with open_store(store_url) as store:
         assert store.count() == 0  # … and indeed not saved
+
+
+def test_a_save_into_a_locked_store_gives_up_after_the_wait(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from llmbox.store import _engine
+
+    monkeypatch.setattr(_engine, "BUSY_TIMEOUT_S", 0.5)
+    with _held(store_url):
+        history = StoreHistory(store_url)
+        history.check()
+        started = time.monotonic()
+        with pytest.raises(StoreError, match=r"is locked by another (process|session)"):
+            history.save(BenchReport.parse(report()))
+        assert time.monotonic() - started < 10  # PostgreSQL's wait was endless
+
+
+def test_a_bench_into_a_locked_postgresql_store_keeps_its_results(
+    fake_ollama: FakeOllama, pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from llmbox.store import _engine
+
+    monkeypatch.setattr(_engine, "BUSY_TIMEOUT_S", 0.5)
+    monkeypatch.chdir(tmp_path)
+    with _held(pg_url):
+        done = CliRunner().invoke(
+            app, ["bench", "llama3.2", "--runs", "2", "--max-tokens", "8", "--host",
+                  fake_ollama.url, "--db", pg_url],
+        )  # fmt: skip
+    assert done.exit_code == 6, done.output
+    assert "locked by another session" in done.stderr
+    assert "the results are kept in llmbox-bench-" in done.stderr
+    assert "decode t/s" in done.stdout
