@@ -8,6 +8,7 @@ work happens in ``llmbox.fleet``; the views are in ``llmbox.report.fleet``.
 from __future__ import annotations
 
 import inspect
+import shlex
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
@@ -237,6 +238,7 @@ def bench(**kwargs: Any) -> None:
         fail_under=kwargs.pop("fail_under") or (), fail_over=kwargs.pop("fail_over") or ()
     )
     db, no_save, tags = kwargs.pop("db"), kwargs.pop("no_save"), kwargs.pop("tag") or ()
+    db = (db or "").strip() or None  # blank: the default store, as for bench
     if no_save and tags:  # a bad --tag is a usage error as in bench, saving or not
         from llmbox.store._report import parse_tags
 
@@ -310,12 +312,17 @@ def _store_for(db: str | None, tags: Sequence[str]) -> Any:
     return history
 
 
+def _shown(db: str) -> str:
+    """``--db`` for a command shown to the user (in a CI log, say): its password masked."""
+    from llmbox.store._engine import mask_password
+
+    return mask_password(db)
+
+
 def _keep_unsaved(result: Any, out_dir: Path | None, db: str | None, tags: Sequence[str]) -> None:
     """A host whose report the store did not take: its error says which file holds the report
     (its --out-dir file, else a new one, as bench writes) and the import that adds it later with
     the tags it would have had."""
-    import shlex
-
     from llmbox.cli._bench_run import _rescue
     from llmbox.fleet._bench import host_tags
 
@@ -326,7 +333,7 @@ def _keep_unsaved(result: Any, out_dir: Path | None, db: str | None, tags: Seque
         if path is None:
             continue
         labels = [*tags, *(f"{k}={v}" for k, v in host_tags(h.host, result.run_tag).items())]
-        argv = ["llmbox", "history", "import", str(path), *(["--db", db] if db else [])]
+        argv = ["llmbox", "history", "import", str(path), *(["--db", _shown(db)] if db else [])]
         command = shlex.join(argv)
         command += "".join(f" --tag {shlex.quote(t)}" for t in labels)
         err = h.store_error
@@ -344,7 +351,7 @@ def _tell_saved(result: Any, db: str | None, out: Any) -> None:
         out.warn(f"{h.host.name}: the run was not saved: {h.store_error.message}")
     if not saved:
         return
-    flag = f" --db {db}" if db else ""
+    flag = f" --db {shlex.quote(_shown(db))}" if db else ""
     out.info(
         f"saved {len(saved)} host report(s) in {saved[0].saved.where}, tagged "
         f"fleet_run={result.run_tag} (llmbox history --tag fleet_run={result.run_tag}{flag})\n"
