@@ -70,13 +70,16 @@ def _loop_runner() -> Callable[[Coroutine[Any, Any, T]], T]:
 
 
 @contextlib.contextmanager
-def sigterm_raises() -> Iterator[None]:
+def sigterm_raises(
+    error: Callable[[], BaseException] = lambda: Terminated("terminated by SIGTERM"),
+) -> Iterator[None]:
     """For synchronous commands (``history import``, ``report``): SIGTERM raises ``Terminated``
-    where the code is, so open transactions roll back, temp files are removed and the command
-    says what it had done, as for Ctrl-C. Outside the main thread it does nothing."""
+    (or ``error()``) where the code is, so open transactions roll back, temp files are removed
+    and the command says what it had done, as for Ctrl-C. Outside the main thread it does
+    nothing."""
 
     def on_term(signum: int, frame: object) -> None:
-        raise Terminated("terminated by SIGTERM")
+        raise error()
 
     try:
         previous = signal.signal(signal.SIGTERM, on_term)

@@ -167,8 +167,8 @@ def _is_busy(err: Exception) -> bool:
 
 Row = tuple[Any, ...]
 
-#: What results files are called (bench -o FORMAT:PATH, report -o): not names for a database.
-_RESULT_SUFFIXES = (".json", ".jsonl", ".csv", ".md", ".html", ".htm", ".yaml", ".yml", ".txt")
+#: What results files are called (bench -o FORMAT:PATH, report -o): not a database's name.
+_RESULT_SUFFIXES = (".json", ".jsonl", ".csv", ".md", ".html", ".htm")
 
 
 class Engine:

@@ -8,8 +8,7 @@ from __future__ import annotations
 import _thread
 import atexit
 import contextlib
-import signal
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -95,11 +94,12 @@ class StoreHistory:
         printed and kept regardless, and the exit code is 130 or 143."""
         if not self.saving:
             return None
+        from llmbox.aio import sigterm_raises
         from llmbox.store import open_store
 
         unsaved = "while saving the run"
         try:
-            with _sigterm_interrupts():
+            with sigterm_raises(_SigTerm):
                 store, self._open = self._open or open_store(self.db), None
                 try:
                     store.engine.defer_sync()  # closed right after: durable once the close is done
@@ -121,25 +121,6 @@ class _SigTerm(KeyboardInterrupt):
     """SIGTERM during a save. A KeyboardInterrupt, as psycopg cancels a PostgreSQL query
     interrupted by one and leaves the connection usable (any other exception leaves it mid-query,
     and its rollback logs "another command is already in progress")."""
-
-
-@contextlib.contextmanager
-def _sigterm_interrupts() -> Iterator[None]:
-    """SIGTERM raises ``_SigTerm`` where the code is (in the main thread; elsewhere, such as a
-    fleet's host threads, nothing changes)."""
-
-    def on_term(signum: int, frame: object) -> None:
-        raise _SigTerm
-
-    try:
-        previous = signal.signal(signal.SIGTERM, on_term)
-    except ValueError:  # not the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 _closing: list[_thread.LockType] = []
