@@ -3,6 +3,7 @@ the report on stdout, then the outcome's error (if any) for the one error handle
 
 from __future__ import annotations
 
+import shlex
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,6 +29,7 @@ def run_and_print(
     history: History,
     *,
     db_flag: str | None,
+    tags: Sequence[str] = (),
     fmt: str | None,
     outputs: Sequence[str],
     quiet: bool,
@@ -45,14 +47,15 @@ def run_and_print(
         out.data(render(fmt, outcome.report))
     if outcome.saved is not None:
         models = " ".join(f"--model {m}" for m in outcome.report.options.models)
-        db = f" --db {db_flag}" if db_flag else ""
+        shown = shown_db(db_flag)
+        db = f" --db {shlex.quote(shown)}" if shown else ""
         out.info(
             f"saved as run {outcome.saved.id} in {outcome.saved.where} "
             f"(llmbox history show {outcome.saved.id}{db})\n"
             f"report: llmbox report {models}{db} -o report.html"
         )
     if outcome.store_error is not None:
-        outcome.store_error = _kept(outcome.store_error, outcome.report, files)
+        outcome.store_error = _kept(outcome.store_error, outcome.report, files, db_flag, tags)
     error = outcome.error
     saved = [str(p) for _, p in files if p is not None]
     if isinstance(error, Interrupted) and saved:
@@ -65,8 +68,30 @@ def run_and_print(
         raise error
 
 
+def shown_db(db: str | None) -> str | None:
+    """``--db`` as a command shown to the user repeats it (in a CI log, say): its password
+    masked; None for the default store (no flag, or a blank one)."""
+    if db is None or not db.strip():
+        return None
+    from llmbox.store import mask_password
+
+    return mask_password(db.strip())
+
+
+def import_command(path: Path, db: str | None, tags: Sequence[str]) -> str:
+    """The `history import` that adds a kept results file to the store it was meant for, with
+    the tags it would have had."""
+    shown = shown_db(db)
+    argv = ["llmbox", "history", "import", str(path), *(["--db", shown] if shown else [])]
+    return shlex.join([*argv, *(a for t in tags for a in ("--tag", t))])
+
+
 def _kept(
-    err: LlmboxError, report: BenchReport, files: Sequence[tuple[str, Path | None]]
+    err: LlmboxError,
+    report: BenchReport,
+    files: Sequence[tuple[str, Path | None]],
+    db: str | None,
+    tags: Sequence[str],
 ) -> LlmboxError:
     """The store could not take the run: say where its results are, so that `history import`
     can add them later (a JSON --output already holds them; else a file is written for it)."""
@@ -76,8 +101,8 @@ def _kept(
     if path is None:
         return err
     return type(err)(
-        f"{err.message}; the results are kept in {path} (`llmbox history import {path}` adds "
-        "them once the store is back)",
+        f"{err.message}; the results are kept in {path} (`{import_command(path, db, tags)}` "
+        "adds them once the store is back)",
         hint=err.hint,
     )
 

@@ -439,7 +439,13 @@ def bench(
     )
     fmt = format.value if format else None
     history = _history(db, no_save, baseline, tag)
-    run_and_print(plan, gates, history, db_flag=db, fmt=fmt, outputs=output or [], quiet=quiet)
+    if no_save and tag:
+        from llmbox.report.output import Output
+
+        Output(quiet=quiet).warn("--tag labels a saved run: ignored with --no-save")
+    run_and_print(
+        plan, gates, history, db_flag=db, tags=tag or (), fmt=fmt, outputs=output or [], quiet=quiet
+    )
 
 
 def _history(

@@ -312,18 +312,11 @@ def _store_for(db: str | None, tags: Sequence[str]) -> Any:
     return history
 
 
-def _shown(db: str) -> str:
-    """``--db`` for a command shown to the user (in a CI log, say): its password masked."""
-    from llmbox.store._engine import mask_password
-
-    return mask_password(db)
-
-
 def _keep_unsaved(result: Any, out_dir: Path | None, db: str | None, tags: Sequence[str]) -> None:
     """A host whose report the store did not take: its error says which file holds the report
     (its --out-dir file, else a new one, as bench writes) and the import that adds it later with
     the tags it would have had."""
-    from llmbox.cli._bench_run import _rescue
+    from llmbox.cli._bench_run import _rescue, import_command
     from llmbox.fleet._bench import host_tags
 
     for h in result.store_errors:
@@ -333,9 +326,7 @@ def _keep_unsaved(result: Any, out_dir: Path | None, db: str | None, tags: Seque
         if path is None:
             continue
         labels = [*tags, *(f"{k}={v}" for k, v in host_tags(h.host, result.run_tag).items())]
-        argv = ["llmbox", "history", "import", str(path), *(["--db", _shown(db)] if db else [])]
-        command = shlex.join(argv)
-        command += "".join(f" --tag {shlex.quote(t)}" for t in labels)
+        command = import_command(path, db, labels)
         err = h.store_error
         h.store_error = type(err)(
             f"{err.message}; its results are kept in {path} (`{command}` adds them once the "
@@ -351,7 +342,10 @@ def _tell_saved(result: Any, db: str | None, out: Any) -> None:
         out.warn(f"{h.host.name}: the run was not saved: {h.store_error.message}")
     if not saved:
         return
-    flag = f" --db {shlex.quote(_shown(db))}" if db else ""
+    from llmbox.cli._bench_run import shown_db
+
+    shown = shown_db(db)
+    flag = f" --db {shlex.quote(shown)}" if shown else ""
     out.info(
         f"saved {len(saved)} host report(s) in {saved[0].saved.where}, tagged "
         f"fleet_run={result.run_tag} (llmbox history --tag fleet_run={result.run_tag}{flag})\n"

@@ -95,6 +95,7 @@ def load_store(
     check_named_file(query.db)
     with open_store(query.db, create=False) as store:
         reports = []
+        skipped: list[UsageError] = []
         for info, data in store.reports(flt):
             try:
                 reports.append(BenchReport.parse(data, f"run {info.id}"))
@@ -102,6 +103,9 @@ def load_store(
                 if skip is None:
                     raise
                 skip(err)
+                skipped.append(err)
+        if not reports and skipped:  # every run was skipped: "no runs" would be untrue
+            raise skipped[0]
         if not reports:
             from llmbox.store._query import unmatched
 

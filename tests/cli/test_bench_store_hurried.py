@@ -83,3 +83,11 @@ def test_a_bad_llmbox_db_file_says_it_came_from_the_environment(
     result = runner.invoke(app, [*bench, "--db", str(tmp_path)])  # the flag's own: no mention
     assert result.exit_code == 2, result.output
     assert "LLMBOX_DB" not in result.stderr
+
+
+def test_a_tag_on_a_run_that_is_not_saved_is_said_to_be_ignored(
+    bench: list[str], tmp_path: Path
+) -> None:
+    result = runner.invoke(app, [*bench, "--no-save", "--tag", "ci=nightly"])
+    assert result.exit_code == 0, result.output
+    assert "--tag labels a saved run: ignored with --no-save" in result.stderr

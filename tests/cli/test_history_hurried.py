@@ -382,3 +382,16 @@ def test_regression_thresholds_that_mean_nothing_are_refused(
     result = llmbox("history", "regressions", option, value, code=2)
     assert said in result.output
     assert "Hint: e.g." in result.output
+
+
+def test_report_over_a_store_of_only_newer_runs_says_why_none_is_shown(
+    db: Path, tmp_path: Path
+) -> None:
+    import sqlite3
+
+    llmbox("history", "import", str(write(tmp_path, "0.json", series([50])[0])))
+    with sqlite3.connect(db) as conn:  # as a newer llmbox would have saved it
+        conn.execute("UPDATE runs SET report = json_set(report, '$.energy', 1)")
+    result = llmbox("report", "-o", str(tmp_path / "r.html"), code=2)
+    assert "does not know: energy" in result.stderr  # not "no runs are stored yet"
+    assert "no runs are stored yet" not in result.stderr

@@ -4,6 +4,7 @@ says, and a store on a read-only filesystem can still be read."""
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 import sqlite3
 import subprocess
@@ -48,18 +49,36 @@ def locked_store(fake_ollama: FakeOllama, tmp_path: Path, monkeypatch: pytest.Mo
 def test_a_bench_whose_save_fails_keeps_its_results_in_a_file_it_names(
     locked_store: Path, tmp_path: Path
 ) -> None:
-    result = _bench_into_a_locked_store(locked_store)
+    result = _bench_into_a_locked_store(locked_store, "--tag", "ci=nightly run")
     assert result.exit_code == 6, result.output
     assert "is locked by another process" in result.stderr
     kept = [w for w in result.stderr.split() if w.endswith(".json")]
     assert kept, result.stderr  # the error names where the results are
     path = Path(kept[0]) if Path(kept[0]).is_absolute() else tmp_path / kept[0]
     assert json.loads(path.read_text())["schema"] == "llmbox.bench/1"
-    # … and the command it names adds them once the store is free again
-    added = runner.invoke(app, ["history", "import", str(path), "--db", str(locked_store)])
+    # … and the command it names adds them, to the store they were meant for, with their tag,
+    # once the store is free again (not to the default store: that one stays empty)
+    command = " ".join(result.stderr.split()).split("`")[1]
+    argv = shlex.split(command)
+    assert argv[:3] == ["llmbox", "history", "import"], command
+    added = runner.invoke(app, argv[1:])
     assert added.exit_code == 0, added.output
     listed = runner.invoke(app, ["history", "-f", "json", "--db", str(locked_store)])
-    assert [r["models"] for r in json.loads(listed.stdout)] == [["llama3.2"]]
+    [run] = json.loads(listed.stdout)
+    assert (run["models"], run["tags"]) == (["llama3.2"], {"ci": "nightly run"})
+
+
+def test_commands_bench_prints_repeat_the_store_without_its_password() -> None:
+    from llmbox.cli._bench_run import import_command, shown_db
+
+    url = "postgresql://bench:s3cret@db.lan/llmbox"
+    assert shown_db(url) == "postgresql://bench:***@db.lan/llmbox"
+    assert shown_db("  ") is None  # the default store: no flag
+    assert shown_db(None) is None
+    command = import_command(Path("run.json"), url, ["ci=a b"])
+    assert command == (
+        "llmbox history import run.json --db 'postgresql://bench:***@db.lan/llmbox' --tag 'ci=a b'"
+    )
 
 
 def test_a_failed_save_names_the_json_output_that_already_holds_the_results(
