@@ -95,25 +95,32 @@ runs, so `--help` converts no command's options.
   now the test server: a Python process writing one chunk per token per stream delivers ~20-24k
   of the 25.6k tok/s asked; the client spends ~0.03 CPU s per 1,000 tokens, i.e. one core
   ingests roughly 30k tok/s of paced single-token reads.
-- **Saving a run** (benchmarks/store.py; #12): the store's own code on a bench's path takes
-  ~7 ms here today (median of 25 bench processes; p25 6.3 ms) on a day this VM ran the whole
-  --no-save command in 629 ms of CPU; on a quieter day it measured 5.2 ms before this round of
-  cuts. Counted (valgrind, the same on every run) it is 10.6 M instructions of a 1,447 M
-  command: importing sqlite3 (5.1 M: relocating the system libsqlite3 for its C module, and
-  dbapi2), the store's modules (~3.5 M), opening the WAL file (0.7 M) and the save (2.6 M). The
-  store's code runs at ~2/3 of the command's average speed (it is cold: a library to map, files
-  to open). Cut: one open per run, no platformdirs import, WAL set once per file, the PostgreSQL
-  engine off SQLite's path, the commit's disk flush (the close flushes while it checkpoints),
-  the close's thread start (`Thread.start` waited 0.3-1.4 ms for the new thread to run), two
-  modules, and the collector's extra pass over the store's imports (start-up now runs no pass
-  at all). Tried and dropped: opening the store on a thread beside the pre-flight, and beside
-  the warm-up (joined before the first measured request): on the benchmark's thread only the
-  save was left (3.3 ms), but whole sessions against a server pacing the warm-up at 200 tok/s
-  came out slower than opening first (median +18 vs +13 ms over --no-save, 30 interleaved
-  triples): the two threads take turns on the GIL at every token. What would meet the budget
-  is keeping SQLite off bench's path altogether: a bench writes its run as a file into the
-  store's inbox and the next reader merges it. That changes what the database file holds
-  between a bench and the next `history`, so it is not done.
+- **Saving a run** (benchmarks/store.py; #12): the store's own code on a bench's path (importing
+  it, opening it before the first request, saving after the last) takes 5.1 ms here (median of
+  61 bench processes; p25 4.8, p75 5.7 ms). The same code measured in series of 25-70 processes
+  on one day gave medians from 4.9 to 6.3 ms, and two identical checkouts measured side by side
+  differ by up to 0.15 ms: this VM's speed, not the code, decides which side of 5 ms a series
+  lands on. Counted (valgrind, the same on every run) saving adds 10.6 M instructions to a
+  whole `llmbox bench`: SQLite's C module 3.4 M (mapping the system libsqlite3 and resolving its
+  symbols 1.7 M, the module's own set-up 1.3 M), opening the WAL file and checking the schema
+  ~1.3 M, the store's five modules ~3 M (~0.4 M each just to find and load a module), the save
+  ~2.6 M. Timed, SQLite's own floor is ~2.5 ms of it here: the library 1.2 ms, opening the file
+  and its WAL index 0.6 ms, compiling five INSERTs and committing 14 pages ~0.9 ms.
+  Cut so far: one open per run, no platformdirs import, WAL set once per file, the PostgreSQL
+  engine off SQLite's path, the commit's disk flush (the close flushes while it checkpoints, on
+  a thread the process waits for at exit; it ends ~190 ms before the table is printed), the
+  close's thread start, the collector's passes, and the `sqlite3` package (the store imports
+  the C module `_sqlite3`: the wrapper's DB-API date adapters are unused and registering its
+  Row as a Sequence reset every ABC's cache; 1.5 M instructions, ~0.5 ms). A bench with
+  `--no-save` (and no `--baseline`/`--tag`) now loads no store module at all; it used to load
+  the store's package and its bench adapter, so the count above now includes those 1.1 M.
+  Measured and dropped: merging the store's modules (two merges: -0.11 and -0.18 ms, paired
+  over 70 processes each, against an A/A spread of 0.15 ms); opening the store on a thread
+  beside the pre-flight or the warm-up (the threads take turns on the GIL at every token; whole
+  sessions were no faster). What would meet the budget with room is keeping SQLite off bench's
+  path (the run written to an inbox file that the next reader merges); it is not done: the
+  database file would miss runs between a bench and the next `history` (a CI step uploading
+  it, a dashboard reading it), and a bench could not print its run ID.
 - **Open-loop scheduler** (benchmarks/arrivals.py): the median send is ~0.05-0.08 ms late at
   100 req/s (was 1.2-1.4 ms: asyncio's timers wake on whole milliseconds; the scheduler now waits
   the last 2 ms in loop turns, ~1 ms of CPU per request). The p99 is the machine's: a bare thread

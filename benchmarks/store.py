@@ -333,7 +333,7 @@ def measure_history(base: dict[str, Any], runs: int, rounds: int) -> list[Figure
                     f"≤ {HISTORY_BUDGET_S:g} s" if budget else "",
                     med <= HISTORY_BUDGET_S if budget else None,
                     f"median of {rounds}, fresh process"
-                    + ("" if budget else "; every series' samples, informational"),
+                    + ("" if budget else "; each run's summary of every series, informational"),
                 )
             )
     return figures
