@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import inspect
 import shlex
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -304,8 +304,8 @@ def _store_for(db: str | None, tags: Sequence[str]) -> Any:
 
     base = StoreHistory(db, tags=tags)
 
-    def history(_host: Any, fleet_tags: dict[str, str]) -> StoreHistory:
-        mine = StoreHistory(db)
+    def history(_: Any, fleet_tags: dict[str, str], stopped: Callable[[], bool]) -> StoreHistory:
+        mine = StoreHistory(db, stopped=stopped)
         mine.tags = {**base.tags, **fleet_tags}
         return mine
 

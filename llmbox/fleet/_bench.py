@@ -36,8 +36,9 @@ if TYPE_CHECKING:
     from llmbox.bench.session import GateOptions, History, Saved
     from llmbox.results import BenchReport, CaseResult
 
-    #: The history a host's report is saved to, given the host and the fleet's tags for it.
-    HistoryFor = Callable[[Host, dict[str, str]], History]
+    #: The history a host's report is saved to, given the host, the fleet's tags for it, and
+    #: whether the fleet was stopped (a save waiting for a locked store gives up then).
+    HistoryFor = Callable[[Host, dict[str, str], Callable[[], bool]], History]
 
 #: Power modes that are not a reason to be slow.
 _FULL_POWER = {"ac", "high", "performance", "high-performance", "max", "plugged"}
@@ -376,7 +377,9 @@ def host_tags(host: Host, run_tag: str) -> dict[str, str]:
     return out
 
 
-def _store(result: HostBench, history: HistoryFor | None, run_tag: str) -> None:
+def _store(
+    result: HostBench, history: HistoryFor | None, run_tag: str, stopped: Callable[[], bool]
+) -> None:
     """Save the host's report (what it measured, interrupted or not) with the fleet's tags."""
     report = result.report
     if history is None or report is None or not report.results:
@@ -384,7 +387,8 @@ def _store(result: HostBench, history: HistoryFor | None, run_tag: str) -> None:
     if result.others_loaded:  # what an outlier's cause is read from, kept with the run
         report.machine = {**report.machine, "others_loaded": list(result.others_loaded)}
     try:
-        result.saved = history(result.host, host_tags(result.host, run_tag)).save(report)
+        mine = history(result.host, host_tags(result.host, run_tag), stopped)
+        result.saved = mine.save(report)
     except LlmboxError as err:
         result.store_error = err
 
@@ -439,7 +443,7 @@ def _run_host(
         for name in _others(host, models, ps_timeout):
             if name not in result.others_loaded:
                 result.others_loaded.append(name)
-    _store(result, history, run_tag)
+    _store(result, history, run_tag, stop.requested.is_set)
     return result
 
 
@@ -500,7 +504,7 @@ def fleet_bench(
     if hosts:
         build_plan(replace(opts, host=hosts[0].url))  # bad options fail here, once
         if history is not None:
-            history(hosts[0], host_tags(hosts[0], run_tag)).check()  # and a wrong --db
+            history(hosts[0], host_tags(hosts[0], run_tag), lambda: False).check()  # a wrong --db
     stops = {h.name: _Stop() for h in hosts}
     workers = parallel if parallel > 0 else max(1, len(hosts))
     pool = ThreadPoolExecutor(max_workers=max(1, min(workers, len(hosts) or 1)))

@@ -14,7 +14,7 @@ import os
 import sys
 import time
 import urllib.parse
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -176,6 +176,9 @@ class Engine:
 
     kind: str
     shown: str
+    #: Asked while a write waits for a lock: True gives up (a stopped fleet's worker threads,
+    #: where no signal arrives). None: wait the whole ``BUSY_TIMEOUT_S``.
+    stopped: Callable[[], bool] | None = None
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         raise NotImplementedError
@@ -383,6 +386,12 @@ class SqliteEngine(Engine):
                         deadline = now + BUSY_TIMEOUT_S - _BUSY_STEP_MS / 1000
                     if now >= deadline:
                         raise
+                    if self.stopped is not None and self.stopped():
+                        raise StoreError(
+                            f"stopped while waiting for the history database {self.shown}, "
+                            "locked by another process",
+                            hint=f"`fuser {self.shown}` shows who holds it",
+                        ) from None
         finally:  # other statements keep SQLite's own wait (a reader meets a lock for moments)
             self.conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
 

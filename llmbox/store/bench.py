@@ -8,7 +8,7 @@ from __future__ import annotations
 import _thread
 import atexit
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,8 +29,16 @@ class StoreHistory:
     """Save finished reports to the store at ``db`` (unless ``save`` is False) with ``tags``,
     and find baselines among its runs."""
 
-    def __init__(self, db: str | None = None, *, save: bool = True, tags: Sequence[str] = ()):
+    def __init__(
+        self,
+        db: str | None = None,
+        *,
+        save: bool = True,
+        tags: Sequence[str] = (),
+        stopped: Callable[[], bool] | None = None,
+    ):
         self.db = db
+        self.stopped = stopped
         self.saving = save
         self.tags: dict[str, str] = {}
         if tags:  # a bad spec is a usage error, before any run
@@ -101,6 +109,7 @@ class StoreHistory:
         try:
             with sigterm_raises(_SigTerm):
                 store, self._open = self._open or open_store(self.db), None
+                store.engine.stopped = self.stopped  # a fleet's hosts save on worker threads
                 try:
                     store.engine.defer_sync()  # closed right after: durable once the close is done
                     saved = store.save(report, tags=self.tags)

@@ -137,3 +137,24 @@ def test_a_bench_into_a_locked_postgresql_store_keeps_its_results(
     assert "locked by another session" in done.stderr
     assert "the results are kept in llmbox-bench-" in done.stderr
     assert "decode t/s" in done.stdout
+
+
+def test_a_stopped_fleet_hosts_save_gives_up_waiting_for_a_locked_store(tmp_path: Path) -> None:
+    # A fleet saves each host's report on a worker thread, where no signal arrives: the fleet's
+    # stop is asked between the steps of the wait instead (it waited out all 30 s).
+    url = f"sqlite:///{tmp_path / 'h.db'}"
+    calls: list[float] = []
+
+    def stopped() -> bool:
+        calls.append(time.monotonic())
+        return len(calls) > 2  # the fleet is stopped while the save waits
+
+    data = BenchReport.parse(report(), "test")
+    with _held(url):
+        t0 = time.monotonic()
+        with pytest.raises(StoreError, match="stopped while waiting for the history database"):
+            StoreHistory(url, stopped=stopped).save(data)
+        assert time.monotonic() - t0 < 5  # not the 30 s wait
+    assert len(calls) == 3
+    # not stopped: the same save goes through once the store is free
+    assert StoreHistory(url, stopped=lambda: False).save(data) is not None
