@@ -70,13 +70,17 @@ def resolve_url(flag: str | None = None) -> str:
     value = os.environ.get(DB_ENV, "").strip()
     if not value:
         return f"sqlite:///{default_path()}"
-    try:  # say where a bad URL came from: the user may have forgotten setting it
+    try:
         parse_url(value)
     except UsageError as err:
-        raise UsageError(
-            f"{err.message} (from ${DB_ENV})", hint=f"{err.hint}; or unset {DB_ENV}"
-        ) from None
+        raise from_env(err) from None
     return value
+
+
+def from_env(err: UsageError) -> UsageError:
+    """``err``, about the store ``$LLMBOX_DB`` names, saying so: the user may have forgotten
+    setting it."""
+    return UsageError(f"{err.message} (from ${DB_ENV})", hint=f"{err.hint}; or unset {DB_ENV}")
 
 
 def mask_password(url: str) -> str:

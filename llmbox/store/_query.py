@@ -125,6 +125,11 @@ class RunStat(NamedTuple):
     mean: float | None
     sd: float | None
 
+    @property
+    def series(self) -> tuple[str, str, str, str]:
+        """(model, case, machine, backend), as ``Point.series``."""
+        return (self.model, self.case_label, self.machine, self.backend)
+
 
 #: The ``history``/``report`` option behind each filter field, for messages.
 _FLAGS = {

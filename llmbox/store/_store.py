@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from llmbox.errors import UsageError
 from llmbox.store import _schema
-from llmbox.store._engine import DB_ENV, Engine, SqliteEngine, parse_url, resolve_url
+from llmbox.store._engine import DB_ENV, Engine, SqliteEngine, from_env, parse_url, resolve_url
 from llmbox.store._schema import CASE_COLUMNS, SAMPLE_COLUMNS, STAT_COLUMNS
 
 if TYPE_CHECKING:
@@ -472,9 +472,7 @@ def open_store(url: str | None = None, *, create: bool = True) -> Store:
         except UsageError as err:  # a directory, a results file: say where it came from
             if (url is not None and url.strip()) or not os.environ.get(DB_ENV, "").strip():
                 raise
-            raise UsageError(
-                f"{err.message} (from ${DB_ENV})", hint=f"{err.hint}; or unset {DB_ENV}"
-            ) from None
+            raise from_env(err) from None
     try:
         _schema.migrate(engine, utc_now())
     except BaseException:

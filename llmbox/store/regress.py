@@ -311,8 +311,7 @@ def find_regressions(
     for row in store.run_stats(flt, metrics):
         if row.mean is None:
             continue
-        key = (row.model, row.case_label, row.machine, row.backend)
-        series.setdefault((key, row.metric), []).append(
+        series.setdefault((row.series, row.metric), []).append(
             RunValues(row.run_id, row.started_at, row.mean, int(row.n or 1), row.sd or 0.0,
                       row.server_version)
         )  # fmt: skip
