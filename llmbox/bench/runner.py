@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import math
 import random
 from collections.abc import Callable, Sequence
@@ -170,11 +171,15 @@ class Runner:
         config: RunnerConfig,
         on_event: Callable[[Event], None] = lambda _e: None,
         meter: Meter | None = None,
+        beside_warmup: Callable[[], contextlib.AbstractContextManager[None]] | None = None,
     ) -> None:
         self.backend = backend
         self.config = config
         self.emit = on_event
         self.meter = meter  # energy per case's measured runs (bench --power)
+        # Held around the first case's calibration and warm-ups, which the server takes long to
+        # answer while nothing is measured: saving opens the store then (bench.session.History).
+        self.beside_warmup = beside_warmup
         self._images: dict[tuple[str, ...], tuple[str, ...]] = {}
         self._datasets: dict[str, list[Item]] = {}
         self._states: dict[str, _ModelState] = {}
@@ -300,17 +305,19 @@ class Runner:
 
     async def _prepare(self, run: _CaseRun, state: _ModelState) -> None:
         """Calibration probes (text only) and warm-up runs."""
-        case = run.case
-        if case.prompt_tokens and not state.prompts.calibrated:
-            await self._calibrate(run, state)
-        run.warming = True
-        for _ in range(self.config.warmup):
-            sample, words = await self._one(run, state)
-            self._count(run, sample, warmup=True)
-            self._observe(run, state, sample, words)
-        run.warming = False
-        if mem := await self._memory(run.model):
-            run.result.model_info = _merge(state.info, mem)
+        beside, self.beside_warmup = self.beside_warmup, None  # the first case's only
+        with beside() if beside is not None else contextlib.nullcontext():
+            case = run.case
+            if case.prompt_tokens and not state.prompts.calibrated:
+                await self._calibrate(run, state)
+            run.warming = True
+            for _ in range(self.config.warmup):
+                sample, words = await self._one(run, state)
+                self._count(run, sample, warmup=True)
+                self._observe(run, state, sample, words)
+            run.warming = False
+            if mem := await self._memory(run.model):
+                run.result.model_info = _merge(state.info, mem)
 
     async def _measure_all(self, run: _CaseRun, state: _ModelState) -> None:
         if self.meter is None:

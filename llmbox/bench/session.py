@@ -10,6 +10,7 @@ report *after* the data has been printed. The plan comes from ``llmbox.bench.pla
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -46,7 +47,12 @@ class History(Protocol):
     """Where runs are remembered (the results store implements it: llmbox.store.bench)."""
 
     def check(self) -> None:
-        """Raise now if saving would fail later (before the first request)."""
+        """Raise now if saving would fail later (before the first request), as far as that
+        can be told quickly."""
+
+    def warming_up(self) -> AbstractContextManager[None]:
+        """Held while the server answers the first warm-ups (nothing is measured then): what
+        saving needs is made ready beside them, and leaving raises if it failed."""
 
     def baseline(self, spec: str, plan: Plan) -> tuple[BenchReport, str]:
         """The report ``--baseline SPEC`` names, and where it came from (for the reader)."""
@@ -60,6 +66,9 @@ class FilesOnly:
 
     def check(self) -> None:
         return None
+
+    def warming_up(self) -> AbstractContextManager[None]:
+        return nullcontext()
 
     def baseline(self, spec: str, plan: Plan) -> tuple[BenchReport, str]:
         return BenchReport.load(Path(spec)), spec
@@ -229,7 +238,9 @@ def run_bench(
             infos = await preflight(plan, engine)
             checkpoint(report)
             holder.append(report)
-            runner = Runner(engine, plan.config, on_runner_event, meter=meter)
+            runner = Runner(
+                engine, plan.config, on_runner_event, meter=meter, beside_warmup=history.warming_up
+            )
             await runner.run(plan.grid, report, infos)
             if plan.sweep is not None:  # phase two: rates between what phase one measured
                 from llmbox.bench.sweep import sweep_rates

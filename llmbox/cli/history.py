@@ -169,7 +169,7 @@ def _filter(
 def _reading(db: str | None) -> Store:
     """The store to read; a SQLite file named by ``--db`` must exist."""
     from llmbox.store import open_store
-    from llmbox.store._engine import check_named_file
+    from llmbox.store._url import check_named_file
 
     check_named_file(db)
     return open_store(db, create=False)

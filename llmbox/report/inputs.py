@@ -90,7 +90,7 @@ def load_store(
         since=since,
         until=until,
     )
-    from llmbox.store._engine import check_named_file
+    from llmbox.store._url import check_named_file
 
     check_named_file(query.db)
     with open_store(query.db, create=False) as store:

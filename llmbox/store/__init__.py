@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from llmbox.store._baseline import find_baseline, resolve_baseline
-    from llmbox.store._engine import DB_ENV, default_path, mask_password, resolve_url
     from llmbox.store._query import Point, RunFilter, RunInfo
     from llmbox.store._report import check_backends, parse_tag_filters, parse_tags, parse_when
     from llmbox.store._store import SavedRun, Store, open_store
+    from llmbox.store._url import DB_ENV, default_path, mask_password, resolve_url
     from llmbox.store.regress import ChangePoint, find_regressions
 
 _WHERE = {
@@ -41,10 +41,10 @@ _WHERE = {
     "SavedRun": "_store",
     "Store": "_store",
     "open_store": "_store",
-    "DB_ENV": "_engine",
-    "default_path": "_engine",
-    "mask_password": "_engine",
-    "resolve_url": "_engine",
+    "DB_ENV": "_url",
+    "default_path": "_url",
+    "mask_password": "_url",
+    "resolve_url": "_url",
     "ChangePoint": "regress",
     "find_regressions": "regress",
 }

@@ -1,6 +1,5 @@
-"""Where the store lives (``--db URL`` > ``$LLMBOX_DB`` > ``history.db`` in the user data dir),
-and the two database engines behind one small interface: the one place where their errors
-become ``StoreError``/``UsageError`` messages.
+"""The two database engines behind one small interface: the one place where their errors
+become ``StoreError``/``UsageError`` messages. (Where the store is: ``_url``.)
 
 SQL is written once, with ``?`` placeholders; the PostgreSQL engine rewrites them to ``%s``.
 Connections run in autocommit mode; ``transaction()`` opens an explicit write transaction
@@ -10,15 +9,14 @@ Connections run in autocommit mode; ``transaction()`` opens an explicit write tr
 from __future__ import annotations
 
 import contextlib
-import os
-import sys
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from llmbox.errors import StoreError, UsageError
+from llmbox.errors import StoreError
+from llmbox.store._url import Target, check_sqlite_file, disk_full, disk_full_error
 
 try:
     # The C module itself: ``sqlite3`` is a wrapper that adds DB-API date/time adapters (unused
@@ -27,134 +25,6 @@ try:
     import _sqlite3 as sqlite3
 except ImportError:  # an interpreter without it (its classes are the same ones)
     import sqlite3  # type: ignore[no-redef]
-
-# -- where the store is ---------------------------------------------------------------------------
-DB_ENV = "LLMBOX_DB"
-DB_FILENAME = "history.db"
-_URL_HINT = "use sqlite:///PATH (or a plain file path) or postgresql://USER@HOST:PORT/DBNAME"
-
-
-class Target:
-    """A parsed store URL. ``path`` is set for SQLite, ``dsn`` for PostgreSQL; ``shown`` is the
-    URL with any password masked, for messages. (A plain class: a dataclass costs ~1 ms to
-    define, and saving a run must stay within a few.)"""
-
-    __slots__ = ("dsn", "kind", "path", "shown")
-
-    def __init__(
-        self, kind: str, shown: str, *, path: Path | None = None, dsn: str | None = None
-    ) -> None:
-        self.kind, self.shown, self.path, self.dsn = kind, shown, path, dsn
-
-
-_ON_LINUX = "linux" in sys.platform  # a plain bool: mypy checks both branches on every OS
-
-
-def default_path() -> Path:
-    """``history.db`` in the user data directory (``$XDG_DATA_HOME/llmbox`` on Linux)."""
-    if _ON_LINUX:
-        # platformdirs' answer, without its ~4 ms import on every saved bench run (a test holds
-        # the two equal): an unset, blank or relative $XDG_DATA_HOME means ~/.local/share.
-        xdg = os.environ.get("XDG_DATA_HOME", "").strip()
-        base = Path(xdg) if os.path.isabs(xdg) else Path.home() / ".local" / "share"
-        return base / "llmbox" / DB_FILENAME
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("llmbox", appauthor=False)) / DB_FILENAME
-
-
-def resolve_url(flag: str | None = None) -> str:
-    """The store URL in force: the flag, else ``$LLMBOX_DB``, else the default SQLite file."""
-    if flag is not None and flag.strip():
-        return flag.strip()
-    value = os.environ.get(DB_ENV, "").strip()
-    if not value:
-        return f"sqlite:///{default_path()}"
-    try:
-        parse_url(value)
-    except UsageError as err:
-        raise from_env(err) from None
-    return value
-
-
-def from_env(err: UsageError) -> UsageError:
-    """``err``, about the store ``$LLMBOX_DB`` names, saying so: the user may have forgotten
-    setting it."""
-    return UsageError(f"{err.message} (from ${DB_ENV})", hint=f"{err.hint}; or unset {DB_ENV}")
-
-
-def mask_password(url: str) -> str:
-    """``postgresql://u:secret@h/db`` -> ``postgresql://u:***@h/db``.
-
-    >>> mask_password("postgresql://bench:s3cret@db.lan:5432/llmbox")
-    'postgresql://bench:***@db.lan:5432/llmbox'
-    >>> mask_password("postgresql://db.lan/llmbox?user=bench&password=s3cret&sslmode=require")
-    'postgresql://db.lan/llmbox?user=bench&password=***&sslmode=require'
-    >>> mask_password("sqlite:///tmp/h.db")
-    'sqlite:///tmp/h.db'
-    """
-    import re
-
-    url = re.sub(r"(?i)([?&]password=)[^&#]*", r"\1***", url)  # libpq's ?password=
-    scheme, sep, rest = url.partition("://")
-    if not sep or "@" not in rest.split("/", 1)[0]:
-        return url
-    auth, _, host = rest.partition("@")
-    user, colon, _ = auth.partition(":")
-    return f"{scheme}://{user}{':***' if colon else ''}@{host}"
-
-
-def parse_url(url: str) -> Target:
-    """Parse a store URL. As in SQLAlchemy, ``sqlite:///h.db`` is a relative path and
-    ``sqlite:////var/lib/h.db`` an absolute one; a plain path is a SQLite file too.
-
-    >>> parse_url("sqlite:////var/lib/h.db").path, parse_url("sqlite:///h.db").path
-    (PosixPath('/var/lib/h.db'), PosixPath('h.db'))
-    >>> parse_url("/srv/llmbox/history.db").kind
-    'sqlite'
-    >>> parse_url("postgres://ci@db:5432/bench").kind
-    'postgresql'
-    """
-    raw = url.strip()
-    scheme, sep, rest = raw.partition("://")
-    if not sep:
-        if not raw or raw.startswith(("postgres", "sqlite")) or ":" in raw.split("/")[0]:
-            raise UsageError(f"not a database URL: {raw!r}", hint=_URL_HINT)
-        return Target("sqlite", raw, path=Path(raw).expanduser())  # a plain file path
-    scheme = scheme.lower()
-    if scheme == "sqlite":
-        # sqlite:///rel.db is a relative path, sqlite:////abs.db an absolute one (SQLAlchemy's
-        # convention); sqlite:///~/h.db expands the home directory.
-        if rest and not rest.startswith("/"):  # sqlite://h.db: the file name read as a host
-            raise UsageError(
-                f"SQLite URL with two slashes: {raw!r}",
-                hint=f"a SQLite URL has three: sqlite:///{rest} (four for an absolute path)",
-            )
-        if not rest.startswith("/") or rest == "/":
-            raise UsageError(f"SQLite URL without a file: {raw!r}", hint=_URL_HINT)
-        return Target("sqlite", raw, path=Path(rest[1:]).expanduser())
-    if scheme in ("postgresql", "postgres"):
-        if not rest or rest == "/":
-            raise UsageError(f"PostgreSQL URL without a host or database: {raw!r}", hint=_URL_HINT)
-        return Target("postgresql", mask_password(raw), dsn=f"postgresql://{rest}")
-    raise UsageError(f"unsupported database URL scheme {scheme!r} in {mask_password(raw)!r}",
-                     hint=_URL_HINT)  # fmt: skip
-
-
-def check_named_file(db: str | None) -> None:
-    """For commands that only read: a SQLite file named by ``--db`` must exist, since a typo
-    there would read as an empty store. (``$LLMBOX_DB`` or the default file not written yet is
-    just an empty store.)"""
-    if db is None or not db.strip():
-        return
-    path = parse_url(db).path
-    if path is not None and not path.exists():
-        raise UsageError(
-            f"no history database at {path}",
-            hint="check --db (without it llmbox reads $LLMBOX_DB or the default); "
-            "llmbox bench MODEL --db PATH creates one",
-        )
-
 
 # -- engines ---------------------------------------------------------------------------------------
 
@@ -170,9 +40,6 @@ def _is_busy(err: Exception) -> bool:
 
 
 Row = tuple[Any, ...]
-
-#: What results files are called (bench -o FORMAT:PATH, report -o): not a database's name.
-_RESULT_SUFFIXES = (".json", ".jsonl", ".csv", ".md", ".html", ".htm")
 
 
 class Engine:
@@ -225,12 +92,7 @@ class SqliteEngine(Engine):
         assert target.path is not None
         self.path = target.path
         self.shown = str(target.path)
-        if self.path.is_dir():
-            raise UsageError(
-                f"{self.shown} is a directory, not a database file",
-                hint=f"name a file, e.g. --db {self.path / 'history.db'}",
-            )
-        self._not_a_results_file()
+        check_sqlite_file(self.path, self.shown, write=create)
         if not create and not self.path.exists():
             # Reading a store that was never written: an empty in-memory one answers the same.
             self.conn = sqlite3.connect(":memory:", isolation_level=None)
@@ -250,25 +112,6 @@ class SqliteEngine(Engine):
                 self.conn.execute("PRAGMA synchronous = NORMAL")  # WAL: durable at checkpoint
             else:
                 self._readable()
-
-    def _not_a_results_file(self) -> None:
-        """``--db run.json`` is ``-o json:run.json`` (or ``history import run.json``) mistyped:
-        a name a results file has, for a file that is not a SQLite database already, is refused
-        rather than made a database or read as a corrupt one."""
-        if self.path.suffix.lower() not in _RESULT_SUFFIXES:
-            return
-        try:
-            with self.path.open("rb") as f:
-                if f.read(16) == b"SQLite format 3\x00":
-                    return
-        except OSError:
-            pass
-        raise UsageError(
-            f"{self.shown} is named like a results file: the history database (--db) is a "
-            "SQLite file",
-            hint="name it like history.db; -o FORMAT:PATH writes a run's results to a file, "
-            "and `llmbox history import PATH` adds a saved one to the store",
-        )
 
     def _readable(self) -> None:
         """Reading a WAL store needs its -shm file, which a read-only filesystem (a shared
@@ -323,21 +166,11 @@ class SqliteEngine(Engine):
                 f"cannot write the history database {self.shown}: {text}",
                 hint="check the file and its directory are writable, or choose --db",
             )
-        if "full" in text or ("disk I/O" in text and self._disk_full()):
+        folder = self.path.absolute().parent
+        if "full" in text or ("disk I/O" in text and disk_full(folder)):
             # a full disk fails a write, and also a read: SQLite's WAL index is a file there
-            return StoreError(
-                f"the history database {self.shown} cannot be used: its disk is full ({text})",
-                hint=f"free some space (df -h {self.path.absolute().parent}), or choose --db",
-            )
+            return disk_full_error(self.shown, folder, text)
         return StoreError(f"history database {self.shown}: {text}", hint="rerun with --debug")
-
-    def _disk_full(self) -> bool:
-        import shutil
-
-        try:
-            return shutil.disk_usage(self.path.absolute().parent).free < 64 * 1024
-        except OSError:
-            return False
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         with self._errors():

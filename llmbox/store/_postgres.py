@@ -10,7 +10,8 @@ from typing import Any
 
 from llmbox.errors import StoreError, UsageError
 from llmbox.store import _engine
-from llmbox.store._engine import Engine, Row, Target
+from llmbox.store._engine import Engine, Row
+from llmbox.store._url import Target
 
 #: Seconds to wait for a PostgreSQL server to accept the connection.
 CONNECT_TIMEOUT_S = 5

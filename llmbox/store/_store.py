@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from llmbox.errors import UsageError
 from llmbox.store import _schema
-from llmbox.store._engine import DB_ENV, Engine, SqliteEngine, from_env, parse_url, resolve_url
+from llmbox.store._engine import Engine, SqliteEngine
 from llmbox.store._schema import CASE_COLUMNS, SAMPLE_COLUMNS, STAT_COLUMNS
+from llmbox.store._url import from_env, from_env_only, parse_url, resolve_url
 
 if TYPE_CHECKING:
     from llmbox.results import BenchReport
@@ -470,9 +470,7 @@ def open_store(url: str | None = None, *, create: bool = True) -> Store:
         try:
             engine = SqliteEngine(target, create=create)
         except UsageError as err:  # a directory, a results file: say where it came from
-            if (url is not None and url.strip()) or not os.environ.get(DB_ENV, "").strip():
-                raise
-            raise from_env(err) from None
+            raise from_env(err) if from_env_only(url) else err from None
     try:
         _schema.migrate(engine, utc_now())
     except BaseException:

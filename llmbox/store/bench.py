@@ -8,7 +8,7 @@ from __future__ import annotations
 import _thread
 import atexit
 import contextlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +18,7 @@ from llmbox.results import BenchReport
 
 if TYPE_CHECKING:
     from llmbox.bench.plan import Plan
+    from llmbox.errors import StoreError
     from llmbox.store._store import Store
 
 
@@ -45,25 +46,41 @@ class StoreHistory:
             from llmbox.store._report import parse_tags  # without sqlite3: --no-save loads none
 
             self.tags = parse_tags(tags)
-        self._open: Store | None = None
+        self._sqlite = False  # set by check()
+        self._opening: _Opening | None = None  # the SQLite store, opened beside the warm-up
 
     def check(self) -> None:
-        """Open the store before the first request, so a wrong --db fails now. A SQLite store
-        stays open for the save (one open instead of two: a saved run costs a few ms, not a
-        dozen); a PostgreSQL connection is closed, as a server may drop it while the run goes
-        on for hours."""
-        if self.saving:
-            from llmbox.errors import StoreError
-            from llmbox.store import open_store
+        """Refuse a wrong --db before the first request, as far as that can be told without
+        loading SQLite (a directory, a results file, another kind of file, no write access). A
+        PostgreSQL store is opened and closed now: a server may drop a connection held while
+        the run goes on for hours."""
+        if not self.saving:
+            return
+        from llmbox.errors import StoreError
+        from llmbox.store._url import check_store
 
-            try:
-                store = open_store(self.db)
-            except StoreError as err:  # the run itself needs no store
-                raise StoreError(err.message, hint=f"{err.hint}; or bench with --no-save") from None
-            if store.engine.kind == "sqlite":
-                self._open = store
+        try:
+            if check_store(self.db).kind == "sqlite":
+                self._sqlite = True
             else:
-                store.close()
+                from llmbox.store import open_store
+
+                open_store(self.db).close()
+        except StoreError as err:  # the run itself needs no store
+            raise _or_no_save(err) from None
+
+    @contextlib.contextmanager
+    def warming_up(self) -> Iterator[None]:
+        """A SQLite store is opened (and created or migrated) on a thread while the server
+        answers the first warm-ups: loading SQLite and opening the file take ~3 ms that a bench
+        would otherwise add to its run, and the server's first answer takes longer than that.
+        Leaving waits for it (before the first measured request, so it never competes with
+        one) and raises if it failed; the store stays open for the save."""
+        if self._sqlite and self._opening is None:
+            self._opening = _Opening(self.db)
+        yield
+        if self._opening is not None:
+            self._opening.wait(self.stopped)
 
     def baseline(self, spec: str, plan: Plan) -> tuple[BenchReport, str]:
         """A saved file, or a stored run: ``last`` (the latest earlier run of this machine and
@@ -78,8 +95,8 @@ class StoreHistory:
         from llmbox.machine import describe
         from llmbox.store import find_baseline, open_store
         from llmbox.store._baseline import check_spec
-        from llmbox.store._engine import check_named_file
         from llmbox.store._store import machine_key
+        from llmbox.store._url import check_named_file
 
         check_spec(spec)
         check_named_file(self.db)  # a typo in --db would read as a store with no runs
@@ -108,7 +125,8 @@ class StoreHistory:
         unsaved = "while saving the run"
         try:
             with sigterm_raises(_SigTerm):
-                store, self._open = self._open or open_store(self.db), None
+                opening, self._opening = self._opening, None
+                store = opening.wait(self.stopped) if opening else open_store(self.db)
                 store.engine.stopped = self.stopped  # a fleet's hosts save on worker threads
                 try:
                     store.engine.defer_sync()  # closed right after: durable once the close is done
@@ -124,6 +142,75 @@ class StoreHistory:
         # fsync, ~1-2 ms) and that can go on while the results are printed.
         close_in_background(store)
         return Saved(id=saved.id, where=saved.where)
+
+
+def _or_no_save(err: StoreError) -> StoreError:
+    return type(err)(err.message, hint=f"{err.hint}; or bench with --no-save")
+
+
+class _Opening:
+    """``open_store(db)`` on a thread of its own (a low-level one: see close_in_background),
+    which first lets the warm-up's first request go out: loading SQLite holds the interpreter's
+    lock for a millisecond at a time, and a request sent that much later makes the warm-up (and
+    the bench) that much longer. A store waited for before the thread began is opened by the
+    waiting thread itself, at once (a server that answered the warm-ups that fast leaves no
+    time to hide the open in, and handing it to a thread would only add the handover)."""
+
+    #: Seconds the thread gives the first request to go out (~1 ms on a 2-core VM; a server
+    #: takes tens of ms to answer it, seconds when it loads the model).
+    HEAD_START_S = 0.010
+
+    def __init__(self, db: str | None) -> None:
+        self._db = db
+        self._go, self._claim, self._done = (_thread.allocate_lock() for _ in range(3))
+        self._go.acquire()
+        self._done.acquire()
+        self._store: Store | None = None
+        self._error: BaseException | None = None
+        _thread.start_new_thread(self._run, ())
+
+    def _run(self) -> None:
+        self._go.acquire(timeout=self.HEAD_START_S)
+        if not self._claim.acquire(blocking=False):
+            return  # the store was waited for first: that thread opens it
+        try:
+            self._store = self._open()
+        except BaseException as err:  # raised where the store is waited for
+            self._error = err
+        finally:
+            self._done.release()
+
+    def _open(self) -> Store:
+        from llmbox.store import open_store
+
+        return open_store(self._db)
+
+    def wait(self, stopped: Callable[[], bool] | None = None) -> Store:
+        """The open store; its error as the bench's (with a --no-save hint). A Ctrl-C or
+        SIGTERM stops the wait (the store may wait for a lock held by another process), as
+        does ``stopped`` (a fleet's worker threads get no signal)."""
+        from llmbox.errors import StoreError
+
+        if self._claim.acquire(blocking=False):  # the thread has not begun: open it here
+            self._go.release()  # and let the thread end now
+            try:
+                self._store = self._open()
+            except BaseException as err:
+                self._error = err
+            finally:
+                self._done.release()
+        while not self._done.acquire(timeout=0.05):
+            if stopped is not None and stopped():
+                raise StoreError(
+                    "stopped while opening the history database", hint="rerun to save"
+                )
+        self._done.release()
+        if isinstance(self._error, StoreError):
+            raise _or_no_save(self._error) from None
+        if self._error is not None:
+            raise self._error
+        assert self._store is not None
+        return self._store
 
 
 class _SigTerm(KeyboardInterrupt):
