@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -456,10 +456,13 @@ class Store:
             p.samples = values.get(p.result_id, {}).get(p.metric, [])
 
 
-def open_store(url: str | None = None, *, create: bool = True) -> Store:
+def open_store(
+    url: str | None = None, *, create: bool = True, stopped: Callable[[], bool] | None = None
+) -> Store:
     """Open the store at ``url`` (else ``$LLMBOX_DB``, else the default SQLite file), creating
     or migrating its tables. With ``create=False`` a SQLite file that does not exist yet reads
-    as an empty store and is not created."""
+    as an empty store and is not created. ``stopped``: asked while a migration waits for
+    another writer's lock (``Engine.stopped``)."""
     target = parse_url(resolve_url(url))
     engine: Engine
     if target.kind == "postgresql":
@@ -471,6 +474,7 @@ def open_store(url: str | None = None, *, create: bool = True) -> Store:
             engine = SqliteEngine(target, create=create)
         except UsageError as err:  # a directory, a results file: say where it came from
             raise from_env(err) if from_env_only(url) else err from None
+    engine.stopped = stopped
     try:
         _schema.migrate(engine, utc_now())
     except BaseException:

@@ -75,12 +75,26 @@ class StoreHistory:
         answers the first warm-ups: loading SQLite and opening the file take ~3 ms that a bench
         would otherwise add to its run, and the server's first answer takes longer than that.
         Leaving waits for it (before the first measured request, so it never competes with
-        one) and raises if it failed; the store stays open for the save."""
+        one) and raises if it failed; the store stays open for the save. A window that fails
+        (the server gone, Ctrl-C) or a wait that is stopped gives the store up: it is closed
+        once open, and the save (if any) opens it again."""
         if self._sqlite and self._opening is None:
             self._opening = _Opening(self.db)
-        yield
-        if self._opening is not None:
-            self._opening.wait(self.stopped)
+        try:
+            yield
+            if self._opening is not None:
+                self._opening.wait(self.stopped)
+        except _SigTerm:
+            self._give_up()
+            raise Terminated("terminated by SIGTERM while opening the history database") from None
+        except BaseException:
+            self._give_up()
+            raise
+
+    def _give_up(self) -> None:
+        opening, self._opening = self._opening, None
+        if opening is not None:
+            opening.abandon()
 
     def baseline(self, spec: str, plan: Plan) -> tuple[BenchReport, str]:
         """A saved file, or a stored run: ``last`` (the latest earlier run of this machine and
@@ -154,7 +168,11 @@ class _Opening:
     lock for a millisecond at a time, and a request sent that much later makes the warm-up (and
     the bench) that much longer. A store waited for before the thread began is opened by the
     waiting thread itself, at once (a server that answered the warm-ups that fast leaves no
-    time to hide the open in, and handing it to a thread would only add the handover)."""
+    time to hide the open in, and handing it to a thread would only add the handover).
+
+    A store no save takes (the bench stopped, or ended with nothing to save) is closed: by
+    ``abandon``, or at exit (``wait_for_closes``), so that its write-ahead log is merged into
+    the file as after any other open."""
 
     #: Seconds the thread gives the first request to go out (~1 ms on a 2-core VM; a server
     #: takes tens of ms to answer it, seconds when it loads the model).
@@ -162,55 +180,124 @@ class _Opening:
 
     def __init__(self, db: str | None) -> None:
         self._db = db
-        self._go, self._claim, self._done = (_thread.allocate_lock() for _ in range(3))
+        self._go, self._claim, self._done, self._hand = (_thread.allocate_lock() for _ in range(4))
         self._go.acquire()
         self._done.acquire()
         self._store: Store | None = None
         self._error: BaseException | None = None
+        self._abandoned = False
+        _unsaved.append(self)
         _thread.start_new_thread(self._run, ())
 
     def _run(self) -> None:
         self._go.acquire(timeout=self.HEAD_START_S)
-        if not self._claim.acquire(blocking=False):
-            return  # the store was waited for first: that thread opens it
-        try:
-            self._store = self._open()
-        except BaseException as err:  # raised where the store is waited for
-            self._error = err
-        finally:
-            self._done.release()
+        if self._claim.acquire(blocking=False):  # else the waiter opens it (or it was given up)
+            self._open()
 
-    def _open(self) -> Store:
+    def _open(self) -> None:
         from llmbox.store import open_store
 
-        return open_store(self._db)
+        store: Store | None = None
+        error: BaseException | None = None
+        try:
+            store = open_store(self._db, stopped=lambda: self._abandoned)
+        except BaseException as err:  # raised where the store is waited for
+            error = err
+        with self._hand:
+            keep = not self._abandoned
+            if keep:
+                self._store, self._error = store, error
+        if store is not None and not keep:  # given up meanwhile: nobody will take it
+            close_in_background(store)
+        self._done.release()
 
     def wait(self, stopped: Callable[[], bool] | None = None) -> Store:
         """The open store; its error as the bench's (with a --no-save hint). A Ctrl-C or
-        SIGTERM stops the wait (the store may wait for a lock held by another process), as
-        does ``stopped`` (a fleet's worker threads get no signal)."""
+        SIGTERM stops the wait (the store may wait for a lock held by another process; the
+        SIGTERM as ``_SigTerm``), as does ``stopped`` (a fleet's worker threads get no signal);
+        the store is given up then."""
         from llmbox.errors import StoreError
 
-        if self._claim.acquire(blocking=False):  # the thread has not begun: open it here
-            self._go.release()  # and let the thread end now
-            try:
-                self._store = self._open()
-            except BaseException as err:
-                self._error = err
-            finally:
-                self._done.release()
-        while not self._done.acquire(timeout=0.05):
-            if stopped is not None and stopped():
-                raise StoreError(
-                    "stopped while opening the history database", hint="rerun to save"
-                )
+        try:
+            with _signals_raise():
+                if self._claim.acquire(blocking=False):  # the thread has not begun: open here
+                    self._go.release()  # and let the thread end now
+                    self._open()
+                while not self._done.acquire(timeout=0.05):
+                    if stopped is not None and stopped():
+                        raise StoreError(
+                            "stopped while opening the history database", hint="rerun to save"
+                        )
+        except BaseException:
+            self.abandon()
+            raise
         self._done.release()
         if isinstance(self._error, StoreError):
             raise _or_no_save(self._error) from None
         if self._error is not None:
             raise self._error
         assert self._store is not None
+        with contextlib.suppress(ValueError):
+            _unsaved.remove(self)  # the save closes it
         return self._store
+
+    def abandon(self) -> None:
+        """Give the store up: never opened if the thread has not begun, closed (in the
+        background) once open; a thread waiting for another writer's lock stops at its next
+        step."""
+        with self._hand:
+            self._abandoned = True
+            store, self._store = self._store, None
+        if store is not None:
+            close_in_background(store)
+        if self._claim.acquire(blocking=False):  # nobody began: nothing will be opened
+            self._go.release()
+            self._done.release()
+        with contextlib.suppress(ValueError):
+            _unsaved.remove(self)
+
+    def settle(self, timeout: float) -> None:
+        """Wait up to ``timeout`` s for an abandoned open to end (and close what it opened)."""
+        if self._done.acquire(timeout=timeout):
+            self._done.release()
+
+
+#: Stores opened beside a warm-up that no save has taken yet (closed at exit).
+_unsaved: list[_Opening] = []
+
+
+@contextlib.contextmanager
+def _signals_raise() -> Iterator[None]:
+    """Ctrl-C raises KeyboardInterrupt, and SIGTERM ``_SigTerm``, where the code is, while a
+    store is waited for. Inside the bench's event loop both are otherwise only noted (the loop
+    cancels its task when it runs again), and a wait for another writer's lock blocks the loop:
+    they took effect only once the wait was over, up to 30 s later. On the main thread only;
+    an ignored signal stays ignored."""
+    import signal
+
+    def on_int(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    def on_term(signum: int, frame: object) -> None:
+        raise _SigTerm
+
+    previous: list[tuple[int, Any]] = []
+    try:
+        for signum, handler in ((signal.SIGINT, on_int), (signal.SIGTERM, on_term)):
+            before = signal.getsignal(signum)
+            if before is None or before is signal.SIG_IGN:
+                continue  # not set from Python, or ignored (a background job)
+            if signum == signal.SIGINT and not callable(before):
+                continue  # the caller chose the system's default: Ctrl-C ends the process
+            signal.signal(signum, handler)
+            previous.append((signum, before))
+    except ValueError:  # not the main thread: no signal arrives here anyway
+        pass
+    try:
+        yield
+    finally:
+        for signum, before in reversed(previous):
+            signal.signal(signum, before)
 
 
 class _SigTerm(KeyboardInterrupt):
@@ -244,8 +331,14 @@ def close_in_background(store: Store) -> None:
 def wait_for_closes() -> None:
     """Wait until every store closed in the background is closed (at exit, and in tests). A
     Ctrl-C while waiting (a checkpoint on a slow network disk) stops waiting quietly: the run is
-    committed, and the next open finishes the checkpoint."""
+    committed, and the next open finishes the checkpoint. A store opened beside a warm-up and
+    never saved to is closed first (an open still waiting for another writer's lock is given
+    a moment to stop)."""
     try:
+        while _unsaved:
+            opening = _unsaved[-1]
+            opening.abandon()
+            opening.settle(timeout=1.0)
         while _closing:
             done = _closing.pop()
             done.acquire()
