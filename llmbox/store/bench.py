@@ -140,7 +140,7 @@ class StoreHistory:
         try:
             with sigterm_raises(_SigTerm):
                 opening, self._opening = self._opening, None
-                store = opening.wait(self.stopped) if opening else open_store(self.db)
+                store = opening.take(self.stopped) if opening else open_store(self.db)
                 store.engine.stopped = self.stopped  # a fleet's hosts save on worker threads
                 try:
                     store.engine.defer_sync()  # closed right after: durable once the close is done
@@ -237,9 +237,14 @@ class _Opening:
         if self._error is not None:
             raise self._error
         assert self._store is not None
-        with contextlib.suppress(ValueError):
-            _unsaved.remove(self)  # the save closes it
         return self._store
+
+    def take(self, stopped: Callable[[], bool] | None = None) -> Store:
+        """``wait``, for the save, which closes the store from now on."""
+        store = self.wait(stopped)
+        with contextlib.suppress(ValueError):
+            _unsaved.remove(self)
+        return store
 
     def abandon(self) -> None:
         """Give the store up: never opened if the thread has not begun, closed (in the
