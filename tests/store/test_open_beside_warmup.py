@@ -7,7 +7,10 @@ write-ahead log merged into the file), also when the bench is stopped."""
 
 from __future__ import annotations
 
+import signal
 import sqlite3
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -282,3 +285,109 @@ def test_a_fleet_only_checks_and_saves_on_its_own(tmp_path: Path) -> None:
     assert saved[0] is not None
     wait_for_closes()
     assert wal_content(db) == 0
+
+
+# -- Ctrl-C and SIGTERM: at once, also while the store waits for another writer's lock -----------
+
+# Ctrl-C as a terminal sends it, even where the test runs with SIGINT ignored (a background job).
+_MAIN = (
+    "import signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "from llmbox.cli import main; main()"
+)
+_SIGNALS = [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated by SIGTERM")]
+
+
+def _start_bench(fake: FakeOllama, db: Path, cwd: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", _MAIN, "bench", "llama3.2", "--runs", "3", "--max-tokens", "8",
+         "--host", fake.url, "--db", str(db), "-o", f"json:{cwd / 'out.json'}"],
+        cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+
+def _when(fake: FakeOllama, count: int, proc: subprocess.Popen[str]) -> None:
+    """Wait until the fake server got ``count`` generation requests."""
+    deadline = time.monotonic() + 30
+    while len(generations(fake)) < count:
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "the bench sent too few requests"
+        time.sleep(0.01)
+
+
+def _stop(proc: subprocess.Popen[str], signum: int) -> tuple[int, str, float]:
+    sent = time.monotonic()
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=60)
+    return proc.returncode, err, time.monotonic() - sent
+
+
+def _stall(fake: FakeOllama, nth: int, seconds: float) -> None:
+    """The fake server takes ``seconds`` to begin answering its ``nth`` generation request."""
+    seen = [0]
+
+    def hook(path: str) -> bool:
+        if path in GENERATIONS:
+            seen[0] += 1
+            if seen[0] == nth:
+                time.sleep(seconds)
+        return False
+
+    fake.on_request = hook
+
+
+@pytest.mark.parametrize(("signum", "code", "words"), _SIGNALS)
+def test_a_signal_while_the_warm_up_waits_for_a_locked_store_stops_the_bench_at_once(
+    fake_ollama: FakeOllama, tmp_path: Path, signum: int, code: int, words: str
+) -> None:
+    # The wait blocked the event loop that handles both signals: they took effect only when the
+    # 30 s wait for the lock was over.
+    db = tmp_path / "h.db"
+    with _creating(db):
+        proc = _start_bench(fake_ollama, db, tmp_path)
+        _when(fake_ollama, 3, proc)  # the probes and the warm-up are answered: the wait is on
+        time.sleep(0.5)
+        returncode, err, took = _stop(proc, signum)
+    assert returncode == code, err
+    assert took < 5, f"exited {took:.1f} s after the signal"
+    assert words in err
+    assert "Traceback" not in err
+    assert len(generations(fake_ollama)) == 3  # no measured request
+    assert BenchReport.load(tmp_path / "out.json").interrupted
+
+
+@pytest.mark.parametrize(("signum", "code", "words"), _SIGNALS)
+def test_a_signal_during_the_warm_up_gives_up_an_open_waiting_for_a_lock(
+    fake_ollama: FakeOllama, tmp_path: Path, signum: int, code: int, words: str
+) -> None:
+    # The thread opening the store waits for the other writer's lock while the warm-up runs; the
+    # stopped bench gives it up, and does not wait at exit for the lock either.
+    db = tmp_path / "h.db"
+    _stall(fake_ollama, 3, 5.0)
+    with _creating(db):
+        proc = _start_bench(fake_ollama, db, tmp_path)
+        _when(fake_ollama, 3, proc)
+        time.sleep(0.3)  # the thread is waiting for the lock
+        returncode, err, took = _stop(proc, signum)
+    assert returncode == code, err
+    assert took < 5, f"exited {took:.1f} s after the signal"
+    assert words in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(("signum", "code", "words"), _SIGNALS)
+def test_a_bench_stopped_before_anything_is_saved_leaves_its_new_store_closed(
+    fake_ollama: FakeOllama, tmp_path: Path, signum: int, code: int, words: str
+) -> None:
+    # Stopped during its first measured request: nothing to save, but the store was created
+    # beside the warm-up; it is closed, its log merged into the file (it was left in h.db-wal).
+    db = tmp_path / "h.db"
+    _stall(fake_ollama, 4, 5.0)
+    proc = _start_bench(fake_ollama, db, tmp_path)
+    _when(fake_ollama, 4, proc)
+    returncode, err, took = _stop(proc, signum)
+    assert returncode == code, err
+    assert took < 5
+    assert words in err
+    assert wal_content(db) == 0
+    with open_store(f"sqlite:///{db}") as store:
+        assert store.count() == 0
