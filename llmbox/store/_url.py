@@ -9,8 +9,9 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import TypeVar
 
-from llmbox.errors import StoreError, UsageError
+from llmbox.errors import LlmboxError, StoreError, UsageError
 
 DB_ENV = "LLMBOX_DB"
 DB_FILENAME = "history.db"
@@ -60,10 +61,13 @@ def resolve_url(flag: str | None = None) -> str:
     return value
 
 
-def from_env(err: UsageError) -> UsageError:
+_E = TypeVar("_E", bound=LlmboxError)
+
+
+def from_env(err: _E) -> _E:
     """``err``, about the store ``$LLMBOX_DB`` names, saying so: the user may have forgotten
     setting it."""
-    return UsageError(f"{err.message} (from ${DB_ENV})", hint=f"{err.hint}; or unset {DB_ENV}")
+    return type(err)(f"{err.message} (from ${DB_ENV})", hint=f"{err.hint}; or unset {DB_ENV}")
 
 
 def mask_password(url: str) -> str:
@@ -135,7 +139,7 @@ def check_store(flag: str | None) -> Target:
     if target.path is not None:
         try:
             check_sqlite_file(target.path, str(target.path), write=True)
-        except UsageError as err:  # a directory, a results file: say where it came from
+        except (UsageError, StoreError) as err:  # a directory, a text file: say where it came from
             raise from_env(err) if from_env_only(flag) else err from None
     return target
 

@@ -7,6 +7,8 @@ write-ahead log merged into the file), also when the bench is stopped."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -391,3 +393,50 @@ def test_a_bench_stopped_before_anything_is_saved_leaves_its_new_store_closed(
     assert wal_content(db) == 0
     with open_store(f"sqlite:///{db}") as store:
         assert store.count() == 0
+
+
+# -- refused before the first request, without opening the store --------------------------------
+
+
+def test_a_text_file_in_llmbox_db_is_refused_before_any_request_and_named_as_from_there(
+    fake_ollama: FakeOllama, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("remember the milk\n")
+    monkeypatch.setenv("LLMBOX_DB", str(notes))
+    done = CliRunner().invoke(app, ["bench", "llama3.2", "--host", fake_ollama.url])
+    assert done.exit_code == ExitCode.STORE, done.output
+    assert "not an llmbox history database" in done.stderr
+    assert "(from $LLMBOX_DB)" in done.stderr
+    assert "or unset LLMBOX_DB" in done.stderr
+    assert generations(fake_ollama) == []
+    assert notes.read_text() == "remember the milk\n"
+
+
+def _as_non_root() -> list[str]:
+    """A command prefix that takes away root's right to write anywhere (root passes
+    os.access and every write); none for another user."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("run as root without setpriv: root writes into read-only directories")
+    return [setpriv, "--bounding-set=-dac_override,-dac_read_search"]
+
+
+@pytest.mark.parametrize("where", ["ro/h.db", "ro/not/yet/h.db"])
+def test_a_store_in_a_read_only_directory_is_refused_before_any_request(
+    fake_ollama: FakeOllama, tmp_path: Path, where: str
+) -> None:
+    (tmp_path / "ro").mkdir(mode=0o555)
+    done = subprocess.run(
+        [*_as_non_root(), sys.executable, "-m", "llmbox", "bench", "llama3.2", "--host",
+         fake_ollama.url, "--db", where],
+        check=False, cwd=tmp_path, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == ExitCode.STORE, done.stderr
+    assert f"{tmp_path / 'ro'} is not writable" in done.stderr
+    assert "--no-save" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert generations(fake_ollama) == []
+    assert os.listdir(tmp_path / "ro") == []
