@@ -45,6 +45,8 @@ def run_and_print(
         outcome = run_bench(plan, gates, on_event=progress, checkpoint=checkpoint, history=history)
     if outcome.report.results:
         out.data(render(fmt, outcome.report))
+    elif outcome.error is None:  # every case skipped (see the notes above): say why none is kept
+        out.warn("nothing was measured: no results to show, and no run saved")
     if outcome.saved is not None:
         models = " ".join(f"--model {m}" for m in outcome.report.options.models)
         shown = shown_db(db_flag)

@@ -28,7 +28,7 @@ from llmbox.results import BenchReport
 from llmbox.store import open_store
 from llmbox.store._schema import LATEST
 from llmbox.store.bench import StoreHistory, wait_for_closes
-from tests.fakes.ollama import FakeOllama
+from tests.fakes.ollama import FakeModel, FakeOllama
 from tests.store.reports import report
 
 GENERATIONS = ("/api/generate", "/api/chat")
@@ -440,3 +440,22 @@ def test_a_store_in_a_read_only_directory_is_refused_before_any_request(
     assert "Traceback" not in done.stderr
     assert generations(fake_ollama) == []
     assert os.listdir(tmp_path / "ro") == []
+
+
+def test_a_bench_whose_every_case_is_skipped_says_nothing_was_saved(
+    fake_ollama: FakeOllama, tmp_path: Path
+) -> None:
+    # No case runs, so no warm-up window opens the store: nothing is saved, and the bench says
+    # so (it said nothing at all), without creating an empty store.
+    fake_ollama.add(FakeModel("tiny:1b", context_length=1024))
+    suite = tmp_path / "needles.yaml"
+    suite.write_text("name: needles\ncases:\n  - label: needle 4k\n    dataset: needle:4k\n")
+    db = tmp_path / "h.db"
+    done = CliRunner().invoke(
+        app, ["bench", "tiny:1b", "--suite", str(suite), "--host", fake_ollama.url, "--db", str(db)]
+    )
+    assert done.exit_code == 0, done.output
+    assert "skipped needle 4k" in done.stderr
+    assert "nothing was measured: no results to show, and no run saved" in done.stderr
+    assert generations(fake_ollama) == []
+    assert not db.exists()
