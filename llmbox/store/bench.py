@@ -201,9 +201,7 @@ class _Opening:
                 self._done.release()
         while not self._done.acquire(timeout=0.05):
             if stopped is not None and stopped():
-                raise StoreError(
-                    "stopped while opening the history database", hint="rerun to save"
-                )
+                raise StoreError("stopped while opening the history database", hint="rerun to save")
         self._done.release()
         if isinstance(self._error, StoreError):
             raise _or_no_save(self._error) from None
