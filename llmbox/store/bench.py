@@ -129,7 +129,8 @@ class StoreHistory:
                 store = opening.wait(self.stopped) if opening else open_store(self.db)
                 store.engine.stopped = self.stopped  # a fleet's hosts save on worker threads
                 try:
-                    store.engine.defer_sync()  # closed right after: durable once the close is done
+                    if not opening:
+                        store.engine.defer_sync()  # closed right after: durable once closed
                     saved = store.save(report, tags=self.tags)
                 except BaseException:
                     store.close()
@@ -174,16 +175,24 @@ class _Opening:
         if not self._claim.acquire(blocking=False):
             return  # the store was waited for first: that thread opens it
         try:
-            self._store = self._open()
+            self._store = self._open(rehearse=True)  # the thread has the time
         except BaseException as err:  # raised where the store is waited for
             self._error = err
         finally:
             self._done.release()
 
-    def _open(self) -> Store:
+    def _open(self, *, rehearse: bool) -> Store:
         from llmbox.store import open_store
 
-        return open_store(self._db)
+        store = open_store(self._db)
+        try:
+            store.engine.defer_sync()  # closed right after the save: durable once closed
+            if rehearse:
+                store.rehearse()  # the save after the last request then takes half as long
+        except BaseException:
+            store.close()
+            raise
+        return store
 
     def wait(self, stopped: Callable[[], bool] | None = None) -> Store:
         """The open store; its error as the bench's (with a --no-save hint). A Ctrl-C or
@@ -194,7 +203,7 @@ class _Opening:
         if self._claim.acquire(blocking=False):  # the thread has not begun: open it here
             self._go.release()  # and let the thread end now
             try:
-                self._store = self._open()
+                self._store = self._open(rehearse=False)
             except BaseException as err:
                 self._error = err
             finally:
