@@ -65,9 +65,12 @@ class Engine:
         ``ON CONFLICT DO NOTHING`` clause skipped it)."""
         raise NotImplementedError
 
-    def transaction(self, *, exclusive: bool = False) -> contextlib.AbstractContextManager[None]:
+    def transaction(
+        self, *, exclusive: bool = False, wait: bool = True
+    ) -> contextlib.AbstractContextManager[None]:
         """A write transaction; ``exclusive`` also serialises it with every other exclusive one
-        (schema migrations). SQLite serialises all writers anyway."""
+        (schema migrations; SQLite serialises all writers anyway). ``wait=False``: fail at once
+        (a StoreError) if another writer holds the lock, instead of waiting for it."""
         raise NotImplementedError
 
     def tables(self) -> set[str]:
@@ -191,9 +194,9 @@ class SqliteEngine(Engine):
         return cursor.lastrowid if cursor.rowcount > 0 else None
 
     @contextlib.contextmanager
-    def transaction(self, *, exclusive: bool = False) -> Iterator[None]:
+    def transaction(self, *, exclusive: bool = False, wait: bool = True) -> Iterator[None]:
         with self._errors():
-            self._begin()
+            self._begin(wait)
         try:
             yield
         except BaseException:
@@ -203,12 +206,12 @@ class SqliteEngine(Engine):
         with self._errors():
             self.conn.execute("COMMIT")
 
-    def _begin(self) -> None:
+    def _begin(self, wait: bool = True) -> None:
         """``BEGIN IMMEDIATE``, waiting up to ``BUSY_TIMEOUT_S`` for another writer to finish in
         steps of ``_BUSY_STEP_MS``: SQLite waits in C, where Python runs no signal handler, so a
         Ctrl-C or SIGTERM during one 30 s wait went unanswered until it ended (a bench that
         looked hung, then lost its results). Between steps both take effect."""
-        self.conn.execute(f"PRAGMA busy_timeout = {_BUSY_STEP_MS}")
+        self.conn.execute(f"PRAGMA busy_timeout = {_BUSY_STEP_MS if wait else 0}")
         deadline: float | None = None
         try:
             while True:
@@ -216,7 +219,7 @@ class SqliteEngine(Engine):
                     self.conn.execute("BEGIN IMMEDIATE")
                     return
                 except sqlite3.OperationalError as err:
-                    if not _is_busy(err):
+                    if not wait or not _is_busy(err):
                         raise
                     now = time.monotonic()
                     if deadline is None:  # the first step has passed already

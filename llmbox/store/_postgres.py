@@ -100,7 +100,8 @@ class PostgresEngine(Engine):
         return None if row is None else int(row[0])
 
     @contextlib.contextmanager
-    def transaction(self, *, exclusive: bool = False) -> Iterator[None]:
+    def transaction(self, *, exclusive: bool = False, wait: bool = True) -> Iterator[None]:
+        # (wait=False is not used with PostgreSQL, whose writers lock rows, not the database)
         with self._errors(), self.conn.transaction():
             if exclusive:
                 self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))

@@ -143,7 +143,8 @@ class StoreHistory:
                 store = opening.take(self.stopped) if opening else open_store(self.db)
                 store.engine.stopped = self.stopped  # a fleet's hosts save on worker threads
                 try:
-                    store.engine.defer_sync()  # closed right after: durable once the close is done
+                    if not opening:
+                        store.engine.defer_sync()  # closed right after: durable once closed
                     saved = store.save(report, tags=self.tags)
                 except BaseException:
                     store.close()
@@ -192,16 +193,22 @@ class _Opening:
     def _run(self) -> None:
         self._go.acquire(timeout=self.HEAD_START_S)
         if self._claim.acquire(blocking=False):  # else the waiter opens it (or it was given up)
-            self._open()
+            self._open(rehearse=True)  # the thread has the time
 
-    def _open(self) -> None:
+    def _open(self, *, rehearse: bool) -> None:
         from llmbox.store import open_store
 
         store: Store | None = None
         error: BaseException | None = None
         try:
             store = open_store(self._db, stopped=lambda: self._abandoned)
+            store.engine.defer_sync()  # closed right after the save: durable once closed
+            if rehearse:
+                store.rehearse()  # the save after the last request then takes half as long
         except BaseException as err:  # raised where the store is waited for
+            if store is not None:
+                store.close()
+                store = None
             error = err
         with self._hand:
             keep = not self._abandoned
@@ -222,7 +229,7 @@ class _Opening:
             with _signals_raise():
                 if self._claim.acquire(blocking=False):  # the thread has not begun: open here
                     self._go.release()  # and let the thread end now
-                    self._open()
+                    self._open(rehearse=False)
                 while not self._done.acquire(timeout=0.05):
                     if stopped is not None and stopped():
                         raise StoreError(
