@@ -299,21 +299,26 @@ _MAIN = (
 _SIGNALS = [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated by SIGTERM")]
 
 
-def _start_bench(fake: FakeOllama, db: Path, cwd: Path) -> subprocess.Popen[str]:
+def _start_bench(fake: FakeOllama, db: Path, cwd: Path, *flags: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-c", _MAIN, "bench", "llama3.2", "--runs", "3", "--max-tokens", "8",
-         "--host", fake.url, "--db", str(db), "-o", f"json:{cwd / 'out.json'}"],
+         "--host", fake.url, "--db", str(db), "-o", f"json:{cwd / 'out.json'}", *flags],
         cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
 
 
-def _when(fake: FakeOllama, count: int, proc: subprocess.Popen[str]) -> None:
-    """Wait until the fake server got ``count`` generation requests."""
+def _when(fake: FakeOllama, proc: subprocess.Popen[str], count: int, path: str = "") -> None:
+    """Wait until the fake server got ``count`` generation requests (and one to ``path``)."""
     deadline = time.monotonic() + 30
-    while len(generations(fake)) < count:
+    while len(generations(fake)) < count or (path and path not in _paths(fake)):
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < deadline, "the bench sent too few requests"
         time.sleep(0.01)
+
+
+def _paths(fake: FakeOllama) -> list[str]:
+    with fake._lock:
+        return [r["path"] for r in fake.requests]
 
 
 def _stop(proc: subprocess.Popen[str], signum: int) -> tuple[int, str, float]:
@@ -337,23 +342,35 @@ def _stall(fake: FakeOllama, nth: int, seconds: float) -> None:
     fake.on_request = hook
 
 
+#: (flags, generation requests before the window's end); without warm-ups or probes the window
+#: is over before the thread begins, and the waiting thread opens the store itself.
+_WINDOWS = {"warm-up": ((), 3), "opened by the waiter": (("--warmup", "0", "--prompt", "Hi"), 0)}
+
+
+@pytest.mark.parametrize("window", _WINDOWS.values(), ids=_WINDOWS.keys())
 @pytest.mark.parametrize(("signum", "code", "words"), _SIGNALS)
 def test_a_signal_while_the_warm_up_waits_for_a_locked_store_stops_the_bench_at_once(
-    fake_ollama: FakeOllama, tmp_path: Path, signum: int, code: int, words: str
+    fake_ollama: FakeOllama,
+    tmp_path: Path,
+    signum: int,
+    code: int,
+    words: str,
+    window: tuple[tuple[str, ...], int],
 ) -> None:
     # The wait blocked the event loop that handles both signals: they took effect only when the
     # 30 s wait for the lock was over.
+    flags, sent = window
     db = tmp_path / "h.db"
     with _creating(db):
-        proc = _start_bench(fake_ollama, db, tmp_path)
-        _when(fake_ollama, 3, proc)  # the probes and the warm-up are answered: the wait is on
+        proc = _start_bench(fake_ollama, db, tmp_path, *flags)
+        _when(fake_ollama, proc, sent, "/api/ps")  # the window's last request: the wait is on
         time.sleep(0.5)
         returncode, err, took = _stop(proc, signum)
     assert returncode == code, err
     assert took < 5, f"exited {took:.1f} s after the signal"
     assert words in err
     assert "Traceback" not in err
-    assert len(generations(fake_ollama)) == 3  # no measured request
+    assert len(generations(fake_ollama)) == sent  # no measured request
     assert BenchReport.load(tmp_path / "out.json").interrupted
 
 
@@ -367,7 +384,7 @@ def test_a_signal_during_the_warm_up_gives_up_an_open_waiting_for_a_lock(
     _stall(fake_ollama, 3, 5.0)
     with _creating(db):
         proc = _start_bench(fake_ollama, db, tmp_path)
-        _when(fake_ollama, 3, proc)
+        _when(fake_ollama, proc, 3)
         time.sleep(0.3)  # the thread is waiting for the lock
         returncode, err, took = _stop(proc, signum)
     assert returncode == code, err
@@ -385,7 +402,7 @@ def test_a_bench_stopped_before_anything_is_saved_leaves_its_new_store_closed(
     db = tmp_path / "h.db"
     _stall(fake_ollama, 4, 5.0)
     proc = _start_bench(fake_ollama, db, tmp_path)
-    _when(fake_ollama, 4, proc)
+    _when(fake_ollama, proc, 4)
     returncode, err, took = _stop(proc, signum)
     assert returncode == code, err
     assert took < 5
