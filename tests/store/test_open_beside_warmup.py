@@ -321,11 +321,16 @@ def _paths(fake: FakeOllama) -> list[str]:
         return [r["path"] for r in fake.requests]
 
 
-def _stop(proc: subprocess.Popen[str], signum: int) -> tuple[int, str, float]:
+def _stop(proc: subprocess.Popen[str], signum: int, code: int, words: str) -> None:
+    """Send ``signum``: the bench exits with ``code`` at once, saying ``words``, in one line."""
     sent = time.monotonic()
     proc.send_signal(signum)
     _, err = proc.communicate(timeout=60)
-    return proc.returncode, err, time.monotonic() - sent
+    took = time.monotonic() - sent
+    assert proc.returncode == code, err
+    assert took < 5, f"exited {took:.1f} s after the signal"  # not after a 30 s lock wait
+    assert words in err
+    assert "Traceback" not in err
 
 
 def _stall(fake: FakeOllama, nth: int, seconds: float) -> None:
@@ -365,11 +370,7 @@ def test_a_signal_while_the_warm_up_waits_for_a_locked_store_stops_the_bench_at_
         proc = _start_bench(fake_ollama, db, tmp_path, *flags)
         _when(fake_ollama, proc, sent, "/api/ps")  # the window's last request: the wait is on
         time.sleep(0.5)
-        returncode, err, took = _stop(proc, signum)
-    assert returncode == code, err
-    assert took < 5, f"exited {took:.1f} s after the signal"
-    assert words in err
-    assert "Traceback" not in err
+        _stop(proc, signum, code, words)
     assert len(generations(fake_ollama)) == sent  # no measured request
     assert BenchReport.load(tmp_path / "out.json").interrupted
 
@@ -386,11 +387,7 @@ def test_a_signal_during_the_warm_up_gives_up_an_open_waiting_for_a_lock(
         proc = _start_bench(fake_ollama, db, tmp_path)
         _when(fake_ollama, proc, 3)
         time.sleep(0.3)  # the thread is waiting for the lock
-        returncode, err, took = _stop(proc, signum)
-    assert returncode == code, err
-    assert took < 5, f"exited {took:.1f} s after the signal"
-    assert words in err
-    assert "Traceback" not in err
+        _stop(proc, signum, code, words)
 
 
 @pytest.mark.parametrize(("signum", "code", "words"), _SIGNALS)
@@ -403,10 +400,7 @@ def test_a_bench_stopped_before_anything_is_saved_leaves_its_new_store_closed(
     _stall(fake_ollama, 4, 5.0)
     proc = _start_bench(fake_ollama, db, tmp_path)
     _when(fake_ollama, proc, 4)
-    returncode, err, took = _stop(proc, signum)
-    assert returncode == code, err
-    assert took < 5
-    assert words in err
+    _stop(proc, signum, code, words)
     assert wal_content(db) == 0
     with open_store(f"sqlite:///{db}") as store:
         assert store.count() == 0
