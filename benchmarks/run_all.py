@@ -95,32 +95,35 @@ runs, so `--help` converts no command's options.
   now the test server: a Python process writing one chunk per token per stream delivers ~20-24k
   of the 25.6k tok/s asked; the client spends ~0.03 CPU s per 1,000 tokens, i.e. one core
   ingests roughly 30k tok/s of paced single-token reads.
-- **Saving a run** (benchmarks/store.py; #12): the store's own code on a bench's path (importing
-  it, opening it before the first request, saving after the last) takes 5.1 ms here (median of
-  61 bench processes; p25 4.8, p75 5.7 ms). The same code measured in series of 25-70 processes
-  on one day gave medians from 4.9 to 6.3 ms, and two identical checkouts measured side by side
-  differ by up to 0.15 ms: this VM's speed, not the code, decides which side of 5 ms a series
-  lands on. Counted (valgrind, the same on every run) saving adds 10.6 M instructions to a
-  whole `llmbox bench`: SQLite's C module 3.4 M (mapping the system libsqlite3 and resolving its
-  symbols 1.7 M, the module's own set-up 1.3 M), opening the WAL file and checking the schema
-  ~1.3 M, the store's five modules ~3 M (~0.4 M each just to find and load a module), the save
-  ~2.6 M. Timed, SQLite's own floor is ~2.5 ms of it here: the library 1.2 ms, opening the file
-  and its WAL index 0.6 ms, compiling five INSERTs and committing 14 pages ~0.9 ms.
-  Cut so far: one open per run, no platformdirs import, WAL set once per file, the PostgreSQL
-  engine off SQLite's path, the commit's disk flush (the close flushes while it checkpoints, on
-  a thread the process waits for at exit; it ends ~190 ms before the table is printed), the
-  close's thread start, the collector's passes, and the `sqlite3` package (the store imports
-  the C module `_sqlite3`: the wrapper's DB-API date adapters are unused and registering its
-  Row as a Sequence reset every ABC's cache; 1.5 M instructions, ~0.5 ms). A bench with
-  `--no-save` (and no `--baseline`/`--tag`) now loads no store module at all; it used to load
-  the store's package and its bench adapter, so the count above now includes those 1.1 M.
-  Measured and dropped: merging the store's modules (two merges: -0.11 and -0.18 ms, paired
-  over 70 processes each, against an A/A spread of 0.15 ms); opening the store on a thread
-  beside the pre-flight or the warm-up (the threads take turns on the GIL at every token; whole
-  sessions were no faster). What would meet the budget with room is keeping SQLite off bench's
-  path (the run written to an inbox file that the next reader merges); it is not done: the
-  database file would miss runs between a bench and the next `history` (a CI step uploading
-  it, a dashboard reading it), and a bench could not print its run ID.
+- **Saving a run** (benchmarks/store.py; #12): saving adds 3.3 ms to a bench here (median of 41
+  pairs of fresh bench processes with and without the store, p25 2.0, p75 4.7 ms; 2.4 and 3.2 ms
+  in two earlier series today), against a server that answers like a model on a laptop: the
+  store's time on the main thread (importing its package and bench adapter 0.8 ms, checking
+  `--db` before the first request 0.6 ms, the save after the last request 1.4 ms) plus how much
+  longer the warm-up took beside the store's open (0.65 ms, of which starting the thread 0.15).
+  How: a SQLite store is opened on a thread while the server answers the first warm-up, when
+  nothing is measured: loading SQLite's C module (mapping libsqlite3, linked BIND_NOW, resolves
+  all its 1,238 symbols: 1.2 ms), the store's modules, opening the file and its WAL index, and
+  a rehearsed save (a one-request report saved and rolled back, never waiting for a lock: SQLite
+  compiles the save's INSERTs and reads the pages it writes, and the real save takes ~0.5 ms
+  less). The thread gives the first warm-up request a 10 ms head start (loading the C module
+  holds the interpreter's lock for a millisecond: a first request sent after it made the
+  warm-up that much longer), and the bench waits for it before its first measured request, so
+  it never competes with a measurement. Where the server answers the warm-ups within those
+  10 ms (the "answering at once" check row, 7.6 ms) or there is no warm-up (`--warmup 0`),
+  nothing hides the open: the main thread opens the store itself at the end of the warm-up and
+  saving costs what it did before the open moved (5.1 ms) plus the early `--db` check and the
+  thread's start (~0.7 ms). Counted (valgrind), saving adds 13.5 M instructions of CPU to a
+  whole `llmbox bench`, on whichever thread they run (10.6 M before the rehearsal and the early
+  check). Cut before: one open per run, no platformdirs import, WAL set once per file, the
+  PostgreSQL engine off SQLite's path, the commit's disk flush (the close flushes while it
+  checkpoints, on a thread the process waits for at exit), the collector's passes, the
+  `sqlite3` package (the store imports the C module `_sqlite3`), and a `--no-save` bench loads
+  no store module at all. Measured and dropped: merging the store's modules (-0.11 and -0.18
+  ms against an A/A spread of 0.15 ms); opening the store on a thread from the start of the
+  run (it took turns on the GIL with the pre-flight's own work: no faster); an inbox file the
+  next reader merges (the database would miss runs until then, and a bench could not print
+  its run ID).
 - **Open-loop scheduler** (benchmarks/arrivals.py): the median send is ~0.05-0.08 ms late at
   100 req/s (was 1.2-1.4 ms: asyncio's timers wake on whole milliseconds; the scheduler now waits
   the last 2 ms in loop turns, ~1 ms of CPU per request). The p99 is the machine's: a bare thread

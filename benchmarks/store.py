@@ -2,15 +2,18 @@
 
     python benchmarks/store.py [--quick] [--json]
 
-- *What saving adds to bench* (the budget): the store's own code timed inside bench sessions
-  in fresh processes (importing it, opening it before the first request, saving after the
-  last), the median over 25 processes. Beside it, the same difference counted: a whole
-  ``llmbox bench`` (start-up, pre-flight, one short request against the local fast server,
-  output, exit) under valgrind with the store and with ``--no-save``, the difference in CPU
-  instructions (the same on every run, to a few thousand of ~1.4 billion: the figure to track
-  across commits); and timed as pairs of whole sessions with and without the store, the
-  median of the paired differences (a check; on this shared 2-core VM their spread is tens of
-  ms).
+- *What saving adds to bench* (the budget): pairs of fresh bench processes, with the store and
+  with ``--no-save``, interleaved, against a server that answers like a model on a laptop; in
+  each, the store's own time on the main thread (importing it, checking ``--db`` before the
+  first request, the save after the last) plus how much longer the warm-up took than the
+  ``--no-save`` one's (the store is opened on a thread beside it); the median over 41 pairs.
+  Beside it, the same against a server that answers at once (nothing to hide the open behind:
+  a check), and the difference counted: a whole ``llmbox bench`` (start-up, pre-flight, one
+  short request against the local fast server, output, exit) under valgrind with the store and
+  with ``--no-save``, the difference in CPU instructions (the same on every run, to a few
+  thousand of ~1.4 billion: the figure to track across commits); and timed as pairs of whole
+  sessions with and without the store, the median of the paired differences (a check; on this
+  shared 2-core VM their spread is tens of ms).
 - *Save, end to end*: a fresh process that has already imported what ``llmbox bench`` imports
   (the session, the report model, the exporters) then imports the store, opens the SQLite file
   in the user data directory and saves a realistic report (tests/report/golden/report.json:
