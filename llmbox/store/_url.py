@@ -202,11 +202,16 @@ def _head(path: Path) -> bytes | None:
 
 
 def _check_writable(path: Path, shown: str) -> None:
-    """The file, and its directory (where SQLite keeps the write-ahead log), must be writable,
-    on a disk with room; a directory not made yet is made under the nearest one that exists."""
+    """The file, and its directory (made now if need be, as the open would), must be writable
+    (SQLite keeps the write-ahead log beside the file), on a disk with room."""
     folder = path.absolute().parent
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise StoreError(
+            f"cannot open the history database {shown}: {err.strerror or err}",
+            hint="check that the directory exists and is writable, or choose --db",
+        ) from None
     for where in (path, folder) if path.exists() else (folder,):
         if not os.access(where, os.W_OK):
             raise StoreError(
@@ -221,7 +226,8 @@ def disk_full(folder: Path) -> bool:
     """Less room on ``folder``'s disk than one saved run takes (~32 KiB)."""
     try:
         disk = os.statvfs(folder)
-        return disk.f_bavail * disk.f_frsize < 64 * 1024
+        # (a filesystem of no blocks, /proc's say, is not a disk: its own error will say why)
+        return disk.f_blocks > 0 and disk.f_bavail * disk.f_frsize < 64 * 1024
     except (OSError, AttributeError):  # statvfs: not on Windows
         return False
 

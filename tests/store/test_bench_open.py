@@ -158,3 +158,14 @@ def test_a_rehearsed_save_leaves_nothing_and_never_waits_for_a_lock(tmp_path: Pa
         assert store.engine.query("SELECT key, value FROM tags") == [("git", "abc")]
     finally:
         store.close()
+
+
+def test_a_db_under_a_directory_that_cannot_be_made_is_refused_before_any_request(
+    bench: list[str], fake_ollama: FakeOllama
+) -> None:
+    db = Path("/proc/llmbox-no-such-dir/h.db")  # /proc: no blocks free, and no mkdir
+    result = runner.invoke(app, [*bench, "--db", str(db)])
+    assert result.exit_code == 6, result.output
+    assert f"cannot open the history database {db}" in result.stderr
+    assert "disk is full" not in result.stderr  # /proc is not a full disk
+    assert fake_ollama.requests == []

@@ -435,9 +435,12 @@ def _as_non_root() -> list[str]:
     return [setpriv, "--bounding-set=-dac_override,-dac_read_search"]
 
 
-@pytest.mark.parametrize("where", ["ro/h.db", "ro/not/yet/h.db"])
+@pytest.mark.parametrize(
+    ("where", "says"),
+    [("ro/h.db", "{ro} is not writable"), ("ro/not/yet/h.db", "{where}: Permission denied")],
+)
 def test_a_store_in_a_read_only_directory_is_refused_before_any_request(
-    fake_ollama: FakeOllama, tmp_path: Path, where: str
+    fake_ollama: FakeOllama, tmp_path: Path, where: str, says: str
 ) -> None:
     (tmp_path / "ro").mkdir(mode=0o555)
     done = subprocess.run(
@@ -446,7 +449,7 @@ def test_a_store_in_a_read_only_directory_is_refused_before_any_request(
         check=False, cwd=tmp_path, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert done.returncode == ExitCode.STORE, done.stderr
-    assert f"{tmp_path / 'ro'} is not writable" in done.stderr
+    assert says.format(ro=tmp_path / "ro", where=where) in done.stderr
     assert "--no-save" in done.stderr
     assert "Traceback" not in done.stderr
     assert generations(fake_ollama) == []
