@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import pytest
 
 pytest_plugins = ["tests.fakes.fixtures"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A suite started in the background by a shell without job control (``make test &``,
+    ``nohup``) inherits an ignored Ctrl-C, and so would every llmbox the tests start: the tests
+    that stop one with SIGINT would see it run on. Catching SIGINT here gives the children the
+    default again (a caught signal is reset at exec; an ignored one stays ignored)."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
 
 _ISOLATED_PREFIXES = ("OLLAMA_", "LLMBOX_", "OPENAI_")
 
