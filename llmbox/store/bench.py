@@ -51,7 +51,8 @@ class StoreHistory:
 
     def check(self) -> None:
         """Refuse a wrong --db before the first request, as far as that can be told without
-        loading SQLite (a directory, a results file, another kind of file, no write access). A
+        loading SQLite (a directory, a results file, another kind of file, no write access, a
+        directory that cannot be made, a full disk: ``_url.check_sqlite_file``). A
         PostgreSQL store is opened and closed now: a server may drop a connection held while
         the run goes on for hours."""
         if not self.saving:
